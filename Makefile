@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+# pip on this machine warns about local index folders it does not have; the warnings are noise.
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
+
+.PHONY: install init demo run test test-slow check lint screenshots bench-imports clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) -r requirements.txt $(QUIET_PIP)
+	$(PIP) --no-deps -e . $(QUIET_PIP)
+	touch $@
+
+install: $(VENV)/.installed
+
+init: install
+	$(PY) -m core init
+
+demo: init
+	$(PY) -m core demo --if-empty
+
+run: demo
+	$(PY) -m streamlit run app/main.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
+
+test: install
+	$(PY) -m pytest -m "not slow"
+
+# The long suites (marked slow); pytest's exit 5 means none are collected yet.
+test-slow: install
+	$(PY) -m pytest -m slow || [ $$? -eq 5 ]
+
+check: lint test test-slow
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+screenshots: install
+	$(PY) -m tests.screenshots
+
+bench-imports: install
+	$(PY) -m benchmarks.imports
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
