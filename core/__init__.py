@@ -1,0 +1,1 @@
+"""The human-evaluation workbench: everything the pages, the CLI and the tests share. No Streamlit here."""

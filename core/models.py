@@ -1,0 +1,337 @@
+"""The store's tables. Times are timezone-aware UTC. Judgments carry a unique `key` (source kind, reviewer, item ids)
+so that a repeated submission or a re-imported file is one row, and a `source` saying where they came from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+ROLES = ("admin", "expert", "annotator", "product_owner")
+MODEL_KINDS = ("chatbot", "moderation", "reward")
+CHOICES = ("a", "b", "tie", "both_bad")
+STRENGTHS = ("slight", "clear", "strong")
+MODERATION_LABELS = ("toxic", "not_toxic")
+RUBRIC = ("helpfulness", "harmlessness", "accuracy")
+FLAGS = ("incorrect", "unsafe", "non_compliant", "hallucinated_source", "personal_data")
+CATEGORIES = ("harassment", "hate", "sexual", "violence", "self_harm", "spam", "personal_data")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(default: Any = None, nullable: bool = True) -> Any:
+    if callable(default):
+        return Field(default_factory=default, sa_type=JSON, nullable=nullable)
+    return Field(default=default, sa_type=JSON, nullable=nullable)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="ck_user_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=150)
+    display_name: str = ""
+    email: str | None = None
+    role: str
+    password_hash: str | None = None
+    active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelVersion(SQLModel, table=True):
+    __tablename__ = "model_version"
+    __table_args__ = (CheckConstraint(_in("kind", MODEL_KINDS), name="ck_model_version_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    kind: str
+    notes: str = ""
+    meta: dict = _json(dict, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Prompt(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(unique=True, index=True)
+    source: str = "import"
+    text: str
+    topic: str | None = Field(default=None, index=True)
+    meta: dict = _json(dict, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Response(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(unique=True, index=True)
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    model_version_id: int = Field(foreign_key="model_version.id", index=True)
+    text: str
+    meta: dict = _json(dict, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Rating(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint("helpfulness BETWEEN 1 AND 5", name="ck_rating_helpfulness"),
+        CheckConstraint("harmlessness BETWEEN 1 AND 5", name="ck_rating_harmlessness"),
+        CheckConstraint("accuracy BETWEEN 1 AND 5", name="ck_rating_accuracy"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    source: str = "app"
+    response_id: int = Field(foreign_key="response.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
+    helpfulness: int
+    harmlessness: int
+    accuracy: int
+    flags: list = _json(list, nullable=False)
+    rationale: str = ""
+    seconds_spent: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime | None = None
+
+
+class Comparison(SQLModel, table=True):
+    __table_args__ = (
+        CheckConstraint(_in("choice", CHOICES), name="ck_comparison_choice"),
+        CheckConstraint(f"strength IS NULL OR {_in('strength', STRENGTHS)}", name="ck_comparison_strength"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    source: str = "app"
+    prompt_id: int = Field(foreign_key="prompt.id", index=True)
+    response_a_id: int = Field(foreign_key="response.id", index=True)
+    response_b_id: int = Field(foreign_key="response.id", index=True)
+    left_response_id: int | None = Field(default=None, foreign_key="response.id")
+    choice: str
+    strength: str | None = None
+    rationale: str = ""
+    user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
+    seconds_spent: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime | None = None
+
+
+class ModerationItem(SQLModel, table=True):
+    __tablename__ = "moderation_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(unique=True, index=True)
+    source: str = "import"
+    text: str
+    meta: dict = _json(dict, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ModerationScore(SQLModel, table=True):
+    """A classifier version's score of an item; one per (item, version)."""
+
+    __tablename__ = "moderation_score"
+    __table_args__ = (
+        UniqueConstraint("item_id", "model_version_id", name="uq_moderation_score_item_version"),
+        CheckConstraint("score >= 0 AND score <= 1", name="ck_moderation_score_range"),
+        CheckConstraint(_in("predicted_label", MODERATION_LABELS), name="ck_moderation_score_label"),
+        Index("ix_moderation_score_version_score", "model_version_id", "score"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="moderation_item.id")
+    model_version_id: int = Field(foreign_key="model_version.id")
+    score: float
+    predicted_label: str
+    categories: list = _json(list, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModerationLabel(SQLModel, table=True):
+    __tablename__ = "moderation_label"
+    __table_args__ = (CheckConstraint(_in("label", MODERATION_LABELS), name="ck_moderation_label_label"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    source: str = "app"
+    item_id: int = Field(foreign_key="moderation_item.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
+    label: str
+    categories: list = _json(list, nullable=False)
+    note: str = ""
+    seconds_spent: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime | None = None
+
+
+class Adjudication(SQLModel, table=True):
+    __table_args__ = (CheckConstraint(_in("final_label", MODERATION_LABELS), name="ck_adjudication_label"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="moderation_item.id", unique=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    final_label: str
+    categories: list = _json(list, nullable=False)
+    reason: str
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: written by core.audit, never updated or deleted."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
+    action: str = Field(index=True)
+    entity: str
+    entity_id: int | None = None
+    before: dict | None = _json()
+    after: dict | None = _json()
+
+
+class ImportRun(SQLModel, table=True):
+    """One import of a file, done or refused: feeds data freshness and data quality."""
+
+    __tablename__ = "import_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    file_name: str
+    status: str  # done | refused
+    rows_read: int = 0
+    rows_added: int = 0
+    rows_present: int = 0
+    rows_refused: int = 0
+    errors: list = _json(list, nullable=False)
+    actor_id: int | None = Field(default=None, foreign_key="user_account.id")
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = Field(default=None, index=True)
+
+
+class DatasetSnapshot(SQLModel, table=True):
+    __tablename__ = "dataset_snapshot"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    content_hash: str = Field(index=True)
+    row_count: int
+    filters: dict = _json(dict, nullable=False)
+    path: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RewardModelRun(SQLModel, table=True):
+    __tablename__ = "reward_model_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    snapshot_id: int = Field(foreign_key="dataset_snapshot.id", index=True)
+    base_model: str
+    params: dict = _json(dict, nullable=False)
+    metrics: dict = _json(dict, nullable=False)
+    progress: dict = _json(dict, nullable=False)
+    status: str = "queued"  # queued | running | done | failed
+    artifact_path: str | None = None
+    is_active: bool = False
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class Experiment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    variant_a: str
+    variant_b: str
+    metric: str | None = None
+    planned_split: dict = _json(dict, nullable=False)  # variant -> planned share
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class ExperimentEvent(SQLModel, table=True):
+    """One outcome of one unit: long format, so rates per variant aggregate in SQL."""
+
+    __tablename__ = "experiment_event"
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "unit_id", "metric", name="uq_experiment_event_unit_metric"),
+        Index("ix_experiment_event_metric", "experiment_id", "metric", "variant"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    experiment_id: int = Field(foreign_key="experiment.id")
+    unit_id: str
+    variant: str
+    metric: str
+    value: float
+    at: datetime
+
+
+class QueueConfig(SQLModel, table=True):
+    """Settings of one queue: overlap k, lease length, gold share, and the model versions whose answers it serves."""
+
+    __tablename__ = "queue_config"
+
+    name: str = Field(primary_key=True)
+    k: int = 1
+    lease_minutes: int = 15
+    gold_share: float = 0.05
+    versions: list = _json(list, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WorkItem(SQLModel, table=True):
+    """One thing to judge in one queue: a response (rating), a pair of responses (comparison), a moderation item.
+
+    `done` counts the judgments it has; it stays `open` until it has `k` of them (gold items stay open)."""
+
+    __tablename__ = "work_item"
+    __table_args__ = (
+        UniqueConstraint("queue", "subject_id", "subject_b_id", name="uq_work_item_subject"),
+        # next item: highest priority first, then oldest; the index matches that order so no sort is needed
+        Index("ix_work_item_next", "queue", "open", "is_gold", text("priority DESC"), "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    queue: str
+    subject_id: int
+    subject_b_id: int = 0  # the second response of a pair; 0 where a queue judges one thing
+    priority: int = 0
+    k: int = 1
+    done: int = 0
+    open: bool = True
+    is_gold: bool = False
+    gold_answer: dict | None = _json()
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Assignment(SQLModel, table=True):
+    """A reviewer's hold on a work item: leased until `expires_at`, then done or skipped. One per (item, reviewer),
+    so it is also the record of what a reviewer has seen."""
+
+    __table_args__ = (
+        UniqueConstraint("work_item_id", "user_id", name="uq_assignment_item_user"),
+        Index("ix_assignment_active", "work_item_id", "status", "expires_at"),
+        Index("ix_assignment_user", "user_id", "status", "updated_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    work_item_id: int = Field(foreign_key="work_item.id")
+    user_id: int = Field(foreign_key="user_account.id")
+    status: str = "leased"  # leased | done | skipped
+    left_response_id: int | None = None  # where a pair is shown: which answer stood on the left
+    judgment_id: int | None = None
+    started_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,86 @@
+"""Stores for the tests: a fresh migrated SQLite store per test, and PostgreSQL where TEST_DATABASE_URL is set.
+
+`engine` is SQLite only (fast); `any_engine` runs a test on SQLite and on PostgreSQL. Both point DATABASE_URL
+at the test's store, so code that calls core.db.get_engine() with no argument uses it too."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
+
+from core.db import dispose_engines, get_engine, upgrade_schema
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, url: str) -> Engine:
+    monkeypatch.setenv("DATABASE_URL", url)
+    return get_engine(url)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once; each test gets a copy of the file (much faster than migrating per test)."""
+    path = tmp_path_factory.mktemp("template") / "store.db"
+    upgrade_schema(get_engine(f"sqlite:///{path}"))
+    dispose_engines()
+    return path
+
+
+@pytest.fixture
+def engine(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    path = tmp_path / "store.db"
+    shutil.copy(sqlite_template, path)
+    yield _use(monkeypatch, f"sqlite:///{path}")
+    dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of its own for this test run, migrated once, dropped at the end."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    required = os.environ.get("REQUIRE_POSTGRES") == "1"
+    if not base:
+        if required:
+            pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is unset")
+        pytest.skip("TEST_DATABASE_URL is unset: set it to a PostgreSQL URL (see README) to run these tests")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"wb_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:
+        if required:
+            pytest.fail(f"PostgreSQL at {base} is unreachable: {error}")
+        pytest.skip(f"PostgreSQL at {make_url(base).render_as_string()} is unreachable: {error}")
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    upgrade_schema(get_engine(url))
+    yield url
+    dispose_engines()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(engine: Engine) -> None:
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+        ).scalars()
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def pg_engine(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    engine = _use(monkeypatch, postgres_url)
+    _empty_postgres(engine)
+    yield engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_engine(request: pytest.FixtureRequest) -> Engine:
+    return request.getfixturevalue("engine" if request.param == "sqlite" else "pg_engine")
