@@ -1,0 +1,275 @@
+"""Importing files: every row validated, a bad file refused whole with its line numbers, nothing half-written,
+and the same file imported twice adds nothing. Pages and the CLI both call `import_file`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from core import audit
+from core.db import session_scope
+from core.ingest import schemas, write
+from core.ingest.read import Problem, Progress, parse_json_cell, read_csv, read_jsonl
+from core.models import Comparison, ImportRun, ModerationLabel, ModerationScore, Rating, Response, utcnow
+from core.queue_sync import sync_all
+
+BATCH_ROWS = 5000
+SHOWN_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class ImporterSpec:
+    model: type[BaseModel]
+    write: Callable[[write.Context, write.Numbered], int]
+    counted: Any  # the table whose rows are this kind's records (added = its growth)
+    unit: str
+    description: str
+    suffixes: tuple[str, ...] = (".jsonl",)
+    csv_shape: Callable[[dict[str, str]], dict[str, Any]] = dict
+    feeds_queues: bool = False  # new answers or judgments: bring the review queues in line afterwards
+
+
+def _moderation_csv(record: dict[str, str]) -> dict[str, Any]:
+    """CSV columns as in the JSONL format; `categories` holds a JSON list or names split by ';', and `meta.*`
+    columns fold into `meta`."""
+    shaped: dict[str, Any] = {k: v for k, v in record.items() if not k.startswith("meta.")}
+    cats = shaped.get("categories", "").strip()
+    if cats.startswith("["):
+        shaped["categories"] = parse_json_cell(cats, [])
+    else:
+        shaped["categories"] = [c.strip() for c in cats.split(";") if c.strip()]
+    shaped["meta"] = {k[5:]: v for k, v in record.items() if k.startswith("meta.") and v != ""}
+    if shaped.get("created_at") == "":
+        shaped.pop("created_at")
+    return shaped
+
+
+KINDS: dict[str, ImporterSpec] = {
+    "conversations": ImporterSpec(
+        schemas.ConversationRow,
+        write.write_conversations,
+        Response,
+        "responses",
+        'JSONL: {"prompt_id", "prompt", "topic"?, "responses": [{"response_id", "model", "text"}]}',
+        feeds_queues=True,
+    ),
+    "moderation": ImporterSpec(
+        schemas.ModerationRow,
+        write.write_moderation,
+        ModerationScore,
+        "scored items",
+        'JSONL or CSV: {"item_id", "text", "model", "score": 0..1, "predicted_label": "toxic"|"not_toxic", '
+        '"categories"?: [..], "meta"?: {..}}; in CSV, meta.* columns fold into meta',
+        (".jsonl", ".csv"),
+        _moderation_csv,
+    ),
+    "hh-rlhf": ImporterSpec(
+        schemas.HHRow,
+        write.write_hh_rlhf,
+        Comparison,
+        "comparisons",
+        'Anthropic HH-RLHF JSONL: {"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ...", "rejected": "..."}',
+    ),
+    "jigsaw": ImporterSpec(
+        schemas.JigsawRow,
+        write.write_jigsaw,
+        ModerationLabel,
+        "labelled items",
+        "Jigsaw toxic comments CSV: id,comment_text,toxic,severe_toxic,obscene,threat,insult,identity_hate (0/1)",
+        (".csv",),
+    ),
+    "ratings": ImporterSpec(
+        schemas.RatingRow,
+        write.write_ratings,
+        Rating,
+        "ratings",
+        'JSONL: {"prompt_id", "prompt", "model", "response", "reviewer", "helpfulness", "harmlessness", '
+        '"accuracy": 1..5, "flags"?: [..], "rationale"?}',
+        feeds_queues=True,
+    ),
+    "comparisons": ImporterSpec(
+        schemas.ComparisonRow,
+        write.write_comparisons,
+        Comparison,
+        "comparisons",
+        'JSONL: {"prompt_id", "prompt", "model_a", "response_a", "model_b", "response_b", '
+        '"choice": "a"|"b"|"tie"|"both_bad", "reviewer", "strength"?, "rationale"?}',
+        feeds_queues=True,
+    ),
+    "labels": ImporterSpec(
+        schemas.LabelRow,
+        write.write_labels,
+        ModerationLabel,
+        "labels",
+        'JSONL: {"item_id", "text", "annotator", "label": "toxic"|"not_toxic", "categories"?: [..], "note"?}',
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    kind: str
+    file_name: str
+    rows_read: int
+    unit: str
+    records: int
+    added: int
+    import_run_id: int
+
+    @property
+    def present(self) -> int:
+        return self.records - self.added
+
+    def line(self) -> str:
+        return (
+            f"{self.file_name}: {self.rows_read:,} rows read, {self.records:,} {self.unit}: "
+            f"{self.added:,} added, {self.present:,} already present"
+        )
+
+
+@dataclass
+class ProblemLog:
+    """Keeps the first problems to show and counts the rest, so a wholly bad file costs no memory."""
+
+    shown: list[Problem] = field(default_factory=list)
+    total: int = 0
+    lines: set[int] = field(default_factory=set)
+
+    def append(self, problem: Problem) -> None:
+        self.total += 1
+        self.lines.add(problem.line)
+        if len(self.shown) < SHOWN_PROBLEMS:
+            self.shown.append(problem)
+
+    def extend(self, problems: list[Problem]) -> None:
+        for problem in problems:
+            self.append(problem)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+class ImportRefused(Exception):
+    """The file was refused whole; nothing was written. `lines()` says where and why."""
+
+    def __init__(self, file_name: str, problems: ProblemLog) -> None:
+        self.file_name, self.problems = file_name, problems
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        shown = [str(p) for p in self.problems.shown]
+        more = self.problems.total - len(shown)
+        return shown + ([f"... and {more:,} more problem(s)"] if more else [])
+
+
+def import_file(
+    path: str | Path,
+    kind: str,
+    *,
+    engine: Engine | None = None,
+    actor_id: int | None = None,
+    file_name: str | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import one file of a known kind in one transaction; raise ImportRefused (writing nothing) if any row is bad."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown import kind {kind!r}; choose one of: {', '.join(KINDS)}")
+    spec, path = KINDS[kind], Path(path)
+    file_name = file_name or path.name
+    problems = ProblemLog()
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in spec.suffixes and not (suffix == ".json" and ".jsonl" in spec.suffixes):
+        problems.append(Problem(0, None, f"a {kind} file must end in {' or '.join(spec.suffixes)}"))
+    elif not path.is_file():
+        problems.append(Problem(0, None, f"no such file: {path}"))
+    elif path.stat().st_size == 0:
+        problems.append(Problem(0, None, "the file is empty"))
+    if problems:
+        _refuse(engine, kind, file_name, problems, 0, actor_id)
+    rows = (
+        read_csv(path, spec.model, problems, progress, spec.csv_shape)
+        if suffix == ".csv"
+        else read_jsonl(path, spec.model, problems, progress)
+    )
+    started, valid = utcnow(), 0
+    try:
+        with session_scope(engine, write=True) as session:
+            ctx = write.Context(session)
+            before, records = ctx.count(spec.counted), 0
+            for batch in _batches(rows):
+                valid += len(batch)
+                if not problems:
+                    try:
+                        records += spec.write(ctx, batch)
+                    except write.WriteProblem as error:
+                        problems.append(error.problem)
+            if not problems and valid == 0:
+                problems.append(Problem(0, None, "the file holds no rows"))
+            if problems:
+                raise _Rollback
+            added = ctx.count(spec.counted) - before
+            if spec.feeds_queues and added:
+                sync_all(session)
+            run = ImportRun(
+                kind=kind,
+                file_name=file_name,
+                status="done",
+                rows_read=valid,
+                rows_added=added,
+                rows_present=records - added,
+                actor_id=actor_id,
+                started_at=started,
+                finished_at=utcnow(),
+            )
+            session.add(run)
+            session.flush()
+            audit.record(
+                session,
+                actor_id=actor_id,
+                action="import",
+                entity="import_run",
+                entity_id=run.id,
+                after={"kind": kind, "file": file_name, "rows": valid, "added": added},
+            )
+    except _Rollback:
+        _refuse(engine, kind, file_name, problems, valid, actor_id)
+    return ImportSummary(kind, file_name, valid, spec.unit, records, added, run.id)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _batches(rows: Iterator[tuple[int, BaseModel]]) -> Iterator[list[tuple[int, BaseModel]]]:
+    batch: list[tuple[int, BaseModel]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH_ROWS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _refuse(engine: Engine | None, kind: str, file_name: str, problems: ProblemLog, valid: int, actor_id) -> None:
+    """Record the refusal (for the data-quality KPI) in a transaction of its own, then raise."""
+    refused = len(problems.lines - {0})
+    with session_scope(engine, write=True) as session:
+        session.add(
+            ImportRun(
+                kind=kind,
+                file_name=file_name,
+                status="refused",
+                rows_read=valid + refused,
+                rows_refused=refused,
+                errors=[str(p) for p in problems.shown],
+                actor_id=actor_id,
+                finished_at=utcnow(),
+            )
+        )
+    raise ImportRefused(file_name, problems)

@@ -1,0 +1,147 @@
+"""One pydantic model per import row: the field names are fixed by ../shared/FORMATS.md."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from core.models import CATEGORIES, FLAGS
+
+Text = Annotated[str, Field(min_length=1)]
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+Score = Annotated[int, Field(ge=1, le=5)]
+Bit = Annotated[int, Field(ge=0, le=1)]
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value is not None else None
+
+
+When = Annotated[datetime | None, AfterValidator(_as_utc)]
+
+
+def _known(allowed: tuple[str, ...]) -> Any:
+    def check(values: list[str]) -> list[str]:
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown value(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+        return sorted(set(values))
+
+    return AfterValidator(check)
+
+
+Flags = Annotated[list[str], _known(FLAGS)]
+Categories = Annotated[list[str], _known(CATEGORIES)]
+
+
+class Row(BaseModel):
+    """Mutable defaults are `default_factory`: pydantic deep-copies a literal `[]` or `{}` default for every row,
+    which cost about a quarter of the validation time of a large file."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class ResponseIn(Row):
+    response_id: Id
+    model: Id
+    text: Text
+
+
+class ConversationRow(Row):
+    prompt_id: Id
+    prompt: Text
+    topic: str | None = None
+    responses: list[ResponseIn] = Field(min_length=1)
+    created_at: When = None
+
+
+class ModerationRow(Row):
+    item_id: Id
+    text: Text
+    model: Id
+    score: float = Field(ge=0, le=1, allow_inf_nan=False)
+    predicted_label: Literal["toxic", "not_toxic"]
+    categories: Categories = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+    created_at: When = None
+
+
+class RatingRow(Row):
+    prompt_id: Id
+    prompt: Text
+    model: Id
+    response: Text
+    reviewer: Id
+    helpfulness: Score
+    harmlessness: Score
+    accuracy: Score
+    flags: Flags = Field(default_factory=list)
+    rationale: str = ""
+    created_at: When = None
+
+
+class ComparisonRow(Row):
+    prompt_id: Id
+    prompt: Text
+    model_a: Id
+    response_a: Text
+    model_b: Id
+    response_b: Text
+    choice: Literal["a", "b", "tie", "both_bad"]
+    reviewer: Id
+    strength: Literal["slight", "clear", "strong"] | None = None
+    rationale: str = ""
+    created_at: When = None
+
+
+class LabelRow(Row):
+    item_id: Id
+    text: Text
+    annotator: Id
+    label: Literal["toxic", "not_toxic"]
+    categories: Categories = Field(default_factory=list)
+    note: str = ""
+    created_at: When = None
+
+
+class HHRow(Row):
+    """Anthropic HH-RLHF: two transcripts that share every turn but the last Assistant turn."""
+
+    model_config = ConfigDict(str_strip_whitespace=False)  # the turn markers start with blank lines
+    chosen: Text
+    rejected: Text
+
+    @field_validator("chosen", "rejected")
+    @classmethod
+    def _has_assistant_turn(cls, value: str) -> str:
+        if "\n\nAssistant:" not in value or "Human:" not in value:
+            raise ValueError("expected a transcript of '\\n\\nHuman: ...' and '\\n\\nAssistant: ...' turns")
+        return value
+
+    @model_validator(mode="after")
+    def _same_prompt(self) -> HHRow:
+        self.split()
+        return self
+
+    def split(self) -> tuple[str, str, str]:
+        """(shared prompt transcript, chosen answer, rejected answer)."""
+        prompt_c, _, chosen = self.chosen.rpartition("\n\nAssistant:")
+        prompt_r, _, rejected = self.rejected.rpartition("\n\nAssistant:")
+        if prompt_c != prompt_r:
+            raise ValueError("chosen and rejected differ before their last Assistant turn")
+        return prompt_c.strip(), chosen.strip(), rejected.strip()
+
+
+class JigsawRow(Row):
+    id: Id
+    comment_text: Text
+    toxic: Bit
+    severe_toxic: Bit
+    obscene: Bit
+    threat: Bit
+    insult: Bit
+    identity_hate: Bit
