@@ -1,0 +1,137 @@
+"""Users, passwords, sign-in with lock-out, and what each role may open."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from core import audit
+from core.config import get_settings
+from core.models import ROLES, User, utcnow
+
+MIN_PASSWORD_LENGTH = 8
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
+
+# Which roles may open which page. A page checks this on entry, and navigation lists only what a role may open.
+PAGE_ROLES: dict[str, tuple[str, ...]] = {
+    "home": ROLES,
+    "rate": ("expert", "admin"),
+    "compare": ("expert", "admin"),
+    "data": ("admin",),
+}
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class AuthError(Exception):
+    """A sign-in or user change was refused; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class UserPublic:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        return cls(user.id, user.username, user.display_name or user.username, user.role, user.active)
+
+
+def can_open(role: str, page: str) -> bool:
+    return role in PAGE_ROLES.get(page, ())
+
+
+def pages_for(role: str) -> list[str]:
+    return [page for page, roles in PAGE_ROLES.items() if role in roles]
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    role: str,
+    password: str,
+    display_name: str = "",
+    email: str | None = None,
+    actor_id: int | None = None,
+) -> UserPublic:
+    """Create an active user with a hashed password, or activate a placeholder user made by an import."""
+    if not USERNAME_PATTERN.match(username):
+        raise AuthError(f"username {username!r}: use letters, digits and . _ @ + - (at most 150 characters)")
+    if role not in ROLES:
+        raise AuthError(f"role {role!r} is not one of: {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is not None and (user.active or user.password_hash):
+        raise AuthError(f"user {username!r} exists already")
+    before = None if user is None else {"role": user.role, "active": user.active}
+    user = user or User(username=username, role=role)
+    user.role, user.active, user.password_hash = role, True, _hasher.hash(password)
+    user.display_name, user.email = display_name or user.display_name or username, email or user.email
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="user.create" if before is None else "user.activate",
+        entity="user",
+        entity_id=user.id,
+        before=before,
+        after={"username": username, "role": role, "active": True},
+    )
+    return UserPublic.of(user)
+
+
+def authenticate(session: Session, *, username: str, password: str, now: datetime | None = None) -> UserPublic:
+    """Check a password; five failures in a row lock the account for a few minutes."""
+    settings = get_settings()
+    now = now or utcnow()
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.password_hash:
+        _verify(_DUMMY_HASH, password)
+        raise AuthError("Wrong username or password.")
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
+        raise AuthError(f"Too many failed sign-ins: this account is locked for about {minutes} more minute(s).")
+    if not _verify(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= settings.lockout_attempts:
+            user.failed_logins = 0
+            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            audit.record(session, actor_id=None, action="user.lock", entity="user", entity_id=user.id)
+            session.add(user)
+            raise AuthError(f"Too many failed sign-ins: this account is locked for {settings.lockout_minutes} minutes.")
+        session.add(user)
+        raise AuthError("Wrong username or password.")
+    if not user.active:
+        raise AuthError("This account is inactive: ask an admin to activate it.")
+    user.failed_logins, user.locked_until = 0, None
+    session.add(user)
+    return UserPublic.of(user)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def list_users(session: Session) -> list[UserPublic]:
+    return [UserPublic.of(u) for u in session.exec(select(User).order_by(User.role, User.username))]
+
+
+def count_users(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(User)).one()
