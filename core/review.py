@@ -1,0 +1,177 @@
+"""What the expert-review pages call: one function per action, each its own transaction. The views carry texts
+and ids only, never which model wrote an answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, exists, func, select
+from sqlmodel import Session
+
+from core import feedback, queues
+from core.db import session_scope
+from core.feedback import ComparisonIn, RatingIn
+from core.models import Assignment, Comparison, Prompt, Rating, Response, WorkItem, utcnow
+
+
+@dataclass(frozen=True)
+class RateView:
+    assignment_id: int
+    prompt: str
+    answer: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class CompareView:
+    assignment_id: int
+    prompt: str
+    left: str
+    right: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class Progress:
+    done_today: int
+    left: int
+
+
+@dataclass(frozen=True)
+class LastRating:
+    rating_id: int
+    prompt: str
+    answer: str
+    values: RatingIn
+
+
+@dataclass(frozen=True)
+class LastComparison:
+    comparison_id: int
+    prompt: str
+    left: str
+    right: str
+    values: ComparisonIn
+
+
+def _texts(session: Session, *response_ids: int) -> tuple[str, list[str]]:
+    rows = dict(session.execute(select(Response.id, Response.text).where(Response.id.in_(response_ids))).all())
+    prompt = session.execute(
+        select(Prompt.text).join(Response, Response.prompt_id == Prompt.id).where(Response.id == response_ids[0])
+    ).scalar_one()
+    return prompt, [rows[i] for i in response_ids]
+
+
+def _sides(left_id: int | None, a: int, b: int) -> tuple[int, int]:
+    left = left_id or a
+    return left, b if left == a else a
+
+
+def next_to_rate(user_id: int, *, engine: Engine | None = None) -> RateView | None:
+    with session_scope(engine, write=True) as session:
+        lease = queues.next_item(session, queue="rating", user_id=user_id)
+        if lease is None:
+            return None
+        prompt, (answer,) = _texts(session, lease.subject_id)
+        return RateView(lease.assignment_id, prompt, answer, lease.started_at)
+
+
+def next_to_compare(user_id: int, *, engine: Engine | None = None) -> CompareView | None:
+    with session_scope(engine, write=True) as session:
+        lease = queues.next_item(session, queue="comparison", user_id=user_id)
+        if lease is None:
+            return None
+        left, right = _sides(lease.left_response_id, lease.subject_id, lease.subject_b_id)
+        prompt, (left_text, right_text) = _texts(session, left, right)
+        return CompareView(lease.assignment_id, prompt, left_text, right_text, lease.started_at)
+
+
+def rate(user_id: int, assignment_id: int, rating: RatingIn, *, engine: Engine | None = None) -> int:
+    with session_scope(engine, write=True) as session:
+        return feedback.submit_rating(session, user_id=user_id, assignment_id=assignment_id, rating=rating)
+
+
+def compare(user_id: int, assignment_id: int, comparison: ComparisonIn, *, engine: Engine | None = None) -> int:
+    with session_scope(engine, write=True) as session:
+        return feedback.submit_comparison(session, user_id=user_id, assignment_id=assignment_id, comparison=comparison)
+
+
+def skip(user_id: int, assignment_id: int, *, engine: Engine | None = None) -> None:
+    with session_scope(engine, write=True) as session:
+        queues.skip(session, assignment_id=assignment_id, user_id=user_id)
+
+
+def progress(user_id: int, queue: str, *, engine: Engine | None = None, now: datetime | None = None) -> Progress:
+    """Judgments the reviewer made today (UTC) in this queue, and open items they have not yet judged or skipped."""
+    today = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
+    mine = exists().where(
+        Assignment.work_item_id == WorkItem.id, Assignment.user_id == user_id, Assignment.status != "leased"
+    )
+    with session_scope(engine) as session:
+        done = session.execute(
+            select(func.count())
+            .select_from(Assignment)
+            .join(WorkItem, WorkItem.id == Assignment.work_item_id)
+            .where(
+                Assignment.user_id == user_id,
+                Assignment.status == "done",
+                Assignment.updated_at >= today,
+                WorkItem.queue == queue,
+            )
+        ).scalar_one()
+        left = session.execute(
+            select(func.count())
+            .select_from(WorkItem)
+            .where(WorkItem.queue == queue, WorkItem.open, ~WorkItem.is_gold, ~mine)
+        ).scalar_one()
+    return Progress(done, left)
+
+
+def _last_done(session: Session, user_id: int, queue: str) -> int | None:
+    return session.execute(
+        select(Assignment.judgment_id)
+        .join(WorkItem, WorkItem.id == Assignment.work_item_id)
+        .where(Assignment.user_id == user_id, Assignment.status == "done", WorkItem.queue == queue)
+        .order_by(Assignment.updated_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def last_rating(user_id: int, *, engine: Engine | None = None) -> LastRating | None:
+    """The reviewer's most recent rating made in the app, to reopen and change."""
+    with session_scope(engine) as session:
+        rating_id = _last_done(session, user_id, "rating")
+        if rating_id is None:
+            return None
+        r = session.get(Rating, rating_id)
+        prompt, (answer,) = _texts(session, r.response_id)
+        values = RatingIn(r.helpfulness, r.harmlessness, r.accuracy, tuple(r.flags), r.rationale)
+        return LastRating(r.id, prompt, answer, values)
+
+
+def last_comparison(user_id: int, *, engine: Engine | None = None) -> LastComparison | None:
+    with session_scope(engine) as session:
+        comparison_id = _last_done(session, user_id, "comparison")
+        if comparison_id is None:
+            return None
+        c = session.get(Comparison, comparison_id)
+        left, right = _sides(c.left_response_id, c.response_a_id, c.response_b_id)
+        prompt, (left_text, right_text) = _texts(session, left, right)
+        preferred = c.choice
+        if c.choice in ("a", "b"):
+            winner = c.response_a_id if c.choice == "a" else c.response_b_id
+            preferred = "left" if winner == left else "right"
+        return LastComparison(c.id, prompt, left_text, right_text, ComparisonIn(preferred, c.strength, c.rationale))
+
+
+def change_rating(user_id: int, rating_id: int, rating: RatingIn, *, engine: Engine | None = None) -> None:
+    with session_scope(engine, write=True) as session:
+        feedback.change_rating(session, user_id=user_id, rating_id=rating_id, rating=rating)
+
+
+def change_comparison(
+    user_id: int, comparison_id: int, comparison: ComparisonIn, *, engine: Engine | None = None
+) -> None:
+    with session_scope(engine, write=True) as session:
+        feedback.change_comparison(session, user_id=user_id, comparison_id=comparison_id, comparison=comparison)

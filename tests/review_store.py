@@ -1,0 +1,54 @@
+"""A small review store for queue and page tests: experts, two chatbot versions, prompts answered by both."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from core import auth, queues
+from core.db import session_scope
+from core.ingest import import_file
+
+PASSWORD = "review-pass"
+
+
+def build(
+    engine: Engine,
+    tmp_path: Path,
+    *,
+    prompts: int = 6,
+    experts: int = 3,
+    rating_k: int = 1,
+    comparison_k: int = 2,
+    gold_share: float = 0.0,
+) -> dict[str, int]:
+    """Returns username -> user id. Prompt i has answers 'v1 answer i' and 'v2 answer i'."""
+    rows = [
+        {
+            "prompt_id": f"p{i}",
+            "prompt": f"Question {i}?",
+            "topic": "vat" if i % 2 else "deductions",
+            "created_at": f"2026-01-01T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+            "responses": [
+                {"response_id": f"r{i}-1", "model": "bot-v1", "text": f"v1 answer {i}"},
+                {"response_id": f"r{i}-2", "model": "bot-v2", "text": f"v2 answer {i}"},
+            ],
+        }
+        for i in range(prompts)
+    ]
+    path = tmp_path / "conversations.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if rows:
+        import_file(path, "conversations", engine=engine)
+    users = {}
+    with session_scope(engine, write=True) as s:
+        for n in range(experts):
+            users[f"expert{n}"] = auth.create_user(s, username=f"expert{n}", role="expert", password=PASSWORD).id
+        users["admin"] = auth.create_user(s, username="admin", role="admin", password=PASSWORD).id
+        for queue, k in (("rating", rating_k), ("comparison", comparison_k)):
+            queues.configure(
+                s, queue=queue, actor_id=users["admin"], versions=["bot-v1", "bot-v2"], k=k, gold_share=gold_share
+            )
+    return users
