@@ -1,0 +1,97 @@
+"""Data (admin): import a file, and see what the store holds."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from app.session import engine, require_page
+from app.widgets import bullet_message, imports_table, page_header
+from core.db import session_scope
+from core.ingest import KINDS, ImportRefused, import_file
+from core.inventory import store_inventory
+
+user = require_page("data")
+page_header(
+    "Data",
+    "Import production logs, judgments and public datasets. A file with any bad row is refused whole, "
+    "and importing the same file again adds nothing.",
+)
+
+
+def run_import(uploaded, kind: str) -> None:
+    bar = st.progress(0.0, text=f"Reading {uploaded.name}…")
+
+    def progress(done: int, total: int) -> None:
+        share = min(done / total, 1.0) if total else 1.0
+        bar.progress(share, text=f"Reading {uploaded.name}: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB")
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(uploaded.name).name
+        with path.open("wb") as handle:
+            shutil.copyfileobj(uploaded, handle)
+        try:
+            summary = import_file(
+                path, kind, engine=engine(), actor_id=user.id, file_name=uploaded.name, progress=progress
+            )
+        except ImportRefused as refused:
+            bar.empty()
+            st.error(bullet_message("Refused: nothing was imported.", refused.lines()), icon=":material/block:")
+            return
+    bar.empty()
+    st.success(summary.line(), icon=":material/check_circle:")
+
+
+main_column, side_column = st.columns([2, 1], gap="large")
+with main_column, st.container(border=True):
+    st.subheader("Import a file", anchor=False)
+    kind_column, format_column = st.columns([1, 2], vertical_alignment="bottom")
+    kind = kind_column.selectbox("Kind of file", list(KINDS), key="import_kind")
+    format_column.caption(f"Format: `{KINDS[kind].description}`")
+    suffixes = [suffix.lstrip(".") for suffix in KINDS[kind].suffixes]
+    suffixes += ["json"] if "jsonl" in suffixes else []  # JSON Lines files are often saved as .json
+    uploaded = st.file_uploader("File", type=suffixes, key=f"import_file_{kind}")
+    if st.button("Import", type="primary", icon=":material/upload:", disabled=uploaded is None):
+        run_import(uploaded, kind)
+
+with session_scope(engine()) as session:  # after the import, so the tables include it
+    inventory = store_inventory(session)
+
+with main_column:
+    st.subheader("Model versions", anchor=False)
+    if inventory.versions:
+        st.dataframe(
+            [
+                {
+                    "Name": v.name,
+                    "Kind": v.kind,
+                    "Created (UTC)": v.created_at,
+                    "Answers": v.answers,
+                    "Scored items": v.scored_items,
+                }
+                for v in inventory.versions
+            ],
+            hide_index=True,
+            placeholder="–",
+            column_config={
+                "Created (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                "Answers": st.column_config.NumberColumn(format="localized", help="Chatbot answers in the store"),
+                "Scored items": st.column_config.NumberColumn(
+                    format="localized", help="Moderation items this classifier scored"
+                ),
+            },
+        )
+    else:
+        st.info("No model versions yet: import a conversations or moderation file.", icon=":material/info:")
+with side_column:
+    st.subheader("Rows per table", anchor=False)
+    st.dataframe(
+        [{"Table": t.label, "Rows": t.rows} for t in inventory.tables],
+        hide_index=True,
+        height="content",
+        column_config={"Rows": st.column_config.NumberColumn(format="localized")},
+    )
+
+st.subheader("Recent imports", anchor=False)
+imports_table(inventory.imports)

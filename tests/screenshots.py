@@ -1,0 +1,95 @@
+"""`make screenshots`: one PNG per page in docs/screenshots/, from the demo data, as the role each page is for.
+
+Run as `python -m tests.screenshots` or `python tests/screenshots.py` (options: --out FOLDER)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make the repo root importable, as `python -m` does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.navigation import PAGES
+from core import auth
+from core.auth import can_open
+from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from tests.live_app import CHROMIUM, WIDTH, chromium, full_page_png, open_page, running_app, sign_in, wait_until_idle
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+# A page is shown as the first of these roles that may open it: the person it is mainly for.
+SHOT_ROLES = ("expert", "annotator", "product_owner", "admin")
+# role -> (username, password), as the demo loader creates them
+DEMO_LOGINS = {
+    "admin": ("admin", "admin-demo"),
+    "expert": ("expert", "expert-demo"),
+    "annotator": ("annotator", "annotator-demo"),
+    "product_owner": ("owner", "owner-demo"),
+}
+
+
+def demo_store(folder: Path) -> str:
+    """A fresh SQLite store with the demo data (or, without core.demo, the demo users only); returns its URL."""
+    url = f"sqlite:///{folder / 'demo.db'}"
+    engine = get_engine(url)
+    upgrade_schema(engine)
+    try:
+        from core.demo import load_demo
+    except ImportError:
+        print("core.demo is missing: the screenshots show the demo users only", file=sys.stderr)
+        with session_scope(engine, write=True) as session:
+            for role, (username, password) in DEMO_LOGINS.items():
+                auth.create_user(session, username=username, role=role, password=password)
+    else:
+        load_demo(engine)
+    dispose_engines()
+    return url
+
+
+def shoot(base_url: str, out: Path) -> list[Path]:
+    shots = []
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": WIDTH, "height": 900})
+        page = context.new_page()
+        page.goto(base_url)
+        page.get_by_role("button", name="Sign in").wait_for()
+        wait_until_idle(page)
+        shots.append(out / "login.png")
+        full_page_png(page, shots[-1])
+        context.close()
+        for key, spec in PAGES.items():
+            role = next(r for r in SHOT_ROLES if can_open(r, key))
+            context = browser.new_context(viewport={"width": WIDTH, "height": 900})
+            page = context.new_page()
+            sign_in(page, base_url, *DEMO_LOGINS[role])
+            if key != "home":
+                open_page(page, spec.title)
+            shots.append(out / f"{key}.png")
+            full_page_png(page, shots[-1])
+            context.close()
+    return shots
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder for the PNGs (default {OUT})")
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        print(f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as folder:
+        url = demo_store(Path(folder))
+        with running_app(url) as base_url:
+            shots = shoot(base_url, args.out)
+    for path in shots:
+        print(path)
+    print(f"{len(shots)} screenshots in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The expert's Rate and Compare pages, driven with AppTest: what the reviewer sees and what lands in the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from core.auth import UserPublic
+from core.db import session_scope
+from core.ingest import import_file
+from core.models import AuditEvent, Comparison, Rating, Response
+from tests.review_store import build
+
+PAGES = Path(__file__).resolve().parents[1] / "pages"
+EVIL = "<script>alert('x')</script><b>bold?</b>"
+
+
+@pytest.fixture
+def store(engine, tmp_path):
+    st.cache_resource.clear()
+    users = build(engine, tmp_path, prompts=2)
+    yield engine, users
+    st.cache_resource.clear()
+
+
+def page(name: str, user_id: int, username: str = "expert0", role: str = "expert") -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=30)
+    at.session_state["user"] = UserPublic(user_id, username, username, role, True)
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(str(m.value) for m in at.markdown)
+
+
+def pick(at: AppTest, helpfulness=4, harmlessness=5, accuracy=4) -> None:
+    for radio, value in zip(at.radio[:3], (helpfulness, harmlessness, accuracy), strict=True):
+        radio.set_value(value)
+
+
+def count(engine, model) -> int:
+    with session_scope(engine) as s:
+        return s.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def test_rate_shows_question_answer_and_guidelines_but_never_the_model(store):
+    _engine, users = store
+    at = page("rate", users["expert0"])
+    assert not at.exception
+    shown = texts(at)
+    assert "Question 0?" in shown and "v1 answer 0" in shown
+    assert "bot-v1" not in shown and "bot-v2" not in shown
+    assert at.expander[0].label == "Guidelines"
+    assert "Score what is written" in shown  # from data/guidelines/rating.md
+    assert [m.label for m in at.metric] == ["Done today", "Left in the queue"]
+    assert [m.value for m in at.metric] == ["0", "4"]
+
+
+def test_submitting_a_rating_stores_it_and_shows_the_next_answer(store):
+    engine, users = store
+    at = page("rate", users["expert0"])
+    pick(at)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.success[0].value == "Saved. Here is the next answer."
+    assert "v2 answer 0" in texts(at)
+    assert [m.value for m in at.metric] == ["1", "3"]
+    with session_scope(engine) as s:
+        rating = s.execute(select(Rating)).scalar_one()
+        answer = s.get(Response, rating.response_id).text
+    assert (answer, rating.helpfulness, rating.accuracy, rating.user_id) == ("v1 answer 0", 4, 4, users["expert0"])
+
+
+def test_a_low_accuracy_without_a_rationale_is_refused_on_the_page(store):
+    engine, users = store
+    at = page("rate", users["expert0"])
+    pick(at, accuracy=1)
+    at.button[0].click().run()
+    assert at.error[0].value == "a rationale is required when accuracy is 2 or less or a flag is set"
+    assert count(engine, Rating) == 0
+    at.text_area[0].input("States the wrong VAT rate.")
+    pick(at, accuracy=1)
+    at.button[0].click().run()
+    assert count(engine, Rating) == 1
+
+
+def test_an_incomplete_rating_says_what_is_missing(store):
+    engine, users = store
+    at = page("rate", users["expert0"])
+    at.radio[0].set_value(3)
+    at.button[0].click().run()
+    assert at.error[0].value == "Score every dimension: harmlessness, accuracy is missing."
+    assert count(engine, Rating) == 0
+
+
+def test_skip_moves_on_and_writes_no_rating(store):
+    engine, users = store
+    at = page("rate", users["expert0"])
+    at.button[1].click().run()
+    assert at.success[0].value == "Skipped: the answer goes to another reviewer."
+    assert "v2 answer 0" in texts(at)
+    assert count(engine, Rating) == 0
+
+
+def test_the_last_rating_can_be_reopened_and_changed(store):
+    engine, users = store
+    at = page("rate", users["expert0"])
+    pick(at)
+    at.button[0].click().run()
+    change = next(b for b in at.button if b.label == "Save change")
+    at.radio[5].set_value(2)  # accuracy of the change form
+    at.text_area[1].input("On reflection the threshold is wrong.")
+    change.click().run()
+    assert at.success[0].value == "Your last rating was changed."
+    with session_scope(engine) as s:
+        assert s.execute(select(Rating.accuracy)).scalar_one() == 2
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).scalar_one()
+    assert (event.before["accuracy"], event.after["accuracy"]) == (4, 2)
+
+
+def test_html_in_an_answer_is_shown_as_text(engine, tmp_path):
+    st.cache_resource.clear()
+    row = {
+        "prompt_id": "x",
+        "prompt": "Is this safe?",
+        "responses": [{"response_id": "rx", "model": "bot-v1", "text": EVIL}],
+    }
+    (tmp_path / "c.jsonl").write_text(json.dumps(row) + "\n")
+    users = build(engine, tmp_path, prompts=0)
+    import_file(tmp_path / "c.jsonl", "conversations", engine=engine)
+    at = page("rate", users["expert0"])
+    answer = [m for m in at.markdown if EVIL in str(m.value)]
+    assert answer and not answer[0].proto.allow_html
+
+
+def test_another_role_is_refused_on_both_pages(store):
+    _engine, _users = store
+    for name in ("rate", "compare"):
+        at = page(name, 99, "ann", "annotator")
+        assert at.error[0].value == "You do not have access to this page."
+        assert "Question" not in texts(at)
+
+
+def test_compare_shows_two_answers_side_by_side_and_stores_the_choice(store):
+    engine, users = store
+    at = page("compare", users["expert0"])
+    assert not at.exception
+    shown = texts(at)
+    assert "v1 answer 0" in shown and "v2 answer 0" in shown and "bot-v" not in shown
+    assert [s.value for s in at.subheader][:3] == ["Question", "Left", "Right"]
+    at.radio[0].set_value("left")
+    at.radio[1].set_value("strong")
+    at.text_area[0].input("Left cites the rule.")
+    at.button[0].click().run()
+    assert at.success[0].value == "Saved. Here is the next pair."
+    with session_scope(engine) as s:
+        c = s.execute(select(Comparison)).scalar_one()
+    winner = c.response_a_id if c.choice == "a" else c.response_b_id
+    assert winner == c.left_response_id and (c.strength, c.rationale) == ("strong", "Left cites the rule.")
+
+
+def test_compare_without_a_strength_is_refused(store):
+    engine, users = store
+    at = page("compare", users["expert0"])
+    at.radio[0].set_value("right")
+    at.button[0].click().run()
+    assert at.error[0].value == "say how strong the preference is: slight, clear or strong"
+    assert count(engine, Comparison) == 0
