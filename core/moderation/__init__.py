@@ -1,0 +1,1 @@
+"""Moderation: the final human labels, the borderline queue, retraining the classifier."""

@@ -1,0 +1,39 @@
+"""The final human label of a moderation item, the one rule every report, retrain and export uses.
+
+An adjudication decides; without one, the item's labels decide when they all agree. Items whose labels disagree
+and that no expert has adjudicated yet have no final label. A label imported from another tool or a public
+dataset (source other than "app") counts like any other and marks the final label as external."""
+
+from __future__ import annotations
+
+from sqlalchemy import Subquery, case, func, select
+
+from core.models import Adjudication, ModerationLabel
+
+
+def final_labels() -> Subquery:
+    """Columns: item_id, label ("toxic" | "not_toxic"), basis ("adjudication" | "agreement"), n_labels, external
+    (1 where any of the item's labels came from outside the app, else 0)."""
+    per_item = (
+        select(
+            ModerationLabel.item_id,
+            func.min(ModerationLabel.label).label("label"),
+            func.count(func.distinct(ModerationLabel.label)).label("n_distinct"),
+            func.count().label("n_labels"),
+            func.max(case((ModerationLabel.source == "app", 0), else_=1)).label("external"),
+        )
+        .group_by(ModerationLabel.item_id)
+        .subquery()
+    )
+    return (
+        select(
+            per_item.c.item_id,
+            func.coalesce(Adjudication.final_label, per_item.c.label).label("label"),
+            case((Adjudication.id.is_not(None), "adjudication"), else_="agreement").label("basis"),
+            per_item.c.n_labels,
+            per_item.c.external,
+        )
+        .outerjoin(Adjudication, Adjudication.item_id == per_item.c.item_id)
+        .where((Adjudication.id.is_not(None)) | (per_item.c.n_distinct == 1))
+        .subquery("final_label")
+    )
