@@ -1,4 +1,7 @@
-"""`python -m core <command>`: a thin layer that parses, calls one core function and prints."""
+"""`python -m core <command>`: a thin layer that parses, calls one core function and prints.
+
+Each area's commands live in a module of their own (`core/cli_<area>.py`, with an `add_commands(commands)` that adds
+its parsers with `add_command`); `_parser` lists those modules once."""
 
 from __future__ import annotations
 
@@ -33,14 +36,25 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def add_command(commands: argparse._SubParsersAction, name: str, run: Callable, help: str) -> argparse.ArgumentParser:
+    """A subcommand that runs `run(args)`; its return value is the exit code (None: 0)."""
+    sub = commands.add_parser(name, help=help, description=help)
+    sub.set_defaults(run=run)
+    return sub
+
+
+def add_group(commands: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
+    """A command with subcommands of its own (`python -m core NAME SUBCOMMAND`)."""
+    group = commands.add_parser(name, help=help, description=help)
+    return group.add_subparsers(title="commands", metavar="COMMAND")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Human-evaluation workbench commands.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, run: Callable, help: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help)
-        sub.set_defaults(run=run)
-        return sub
+        return add_command(commands, name, run, help)
 
     command("init", _init, "create the store or upgrade its schema to the newest migration")
 
@@ -54,8 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("kind", choices=list(KINDS), help="the file's format: " + ", ".join(KINDS))
     imp.add_argument("file", help="path of the file")
 
-    queue = commands.add_parser("queue", help="review queues", description="review queues")
-    queue_commands = queue.add_subparsers(title="commands", metavar="COMMAND")
+    queue_commands = add_group(commands, "queue", "review queues")
     queue_commands.add_parser("status", help="per queue: waiting, leased, done, gold items and share").set_defaults(
         run=_queue_status
     )
@@ -71,8 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     gold.add_argument("work_item_id", type=int)
     gold.add_argument("answer", help='e.g. \'{"choice": "b"}\' or \'{"accuracy": 2}\'')
 
-    users = commands.add_parser("users", help="manage users", description="manage users")
-    user_commands = users.add_subparsers(title="commands", metavar="COMMAND")
+    user_commands = add_group(commands, "users", "manage users")
     add = user_commands.add_parser("add", help="add a user; the password is read from a prompt or stdin")
     add.set_defaults(run=_users_add)
     add.add_argument("username")
