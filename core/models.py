@@ -16,6 +16,8 @@ STRENGTHS = ("slight", "clear", "strong")
 MODERATION_LABELS = ("toxic", "not_toxic")
 RUBRIC = ("helpfulness", "harmlessness", "accuracy")
 FLAGS = ("incorrect", "unsafe", "non_compliant", "hallucinated_source", "personal_data")
+FLAG_STATUSES = ("open", "confirmed", "dismissed")
+AUDIT_VERDICTS = ("agree", "disagree")
 CATEGORIES = ("harassment", "hate", "sexual", "violence", "self_harm", "spam", "personal_data")
 
 
@@ -187,15 +189,24 @@ class Adjudication(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only: written by core.audit, never updated or deleted."""
+    """Append-only: written by core.audit, never updated or deleted.
+
+    The trail is read newest first, a page at a time, by keyset on (at, id): each filter (person, action, entity)
+    has an index that ends in (at, id), so a page is a range scan of one index whatever the table's size."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity", "entity_id"),
+        Index("ix_audit_event_at_id", "at", "id"),
+        Index("ix_audit_event_actor_at", "actor_id", "at", "id"),
+        Index("ix_audit_event_action_at", "action", "at", "id"),
+        Index("ix_audit_event_entity_at", "entity", "at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
-    actor_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
-    action: str = Field(index=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor_id: int | None = Field(default=None, foreign_key="user_account.id")
+    action: str
     entity: str
     entity_id: int | None = None
     before: dict | None = _json()
@@ -301,6 +312,8 @@ class WorkItem(SQLModel, table=True):
         UniqueConstraint("queue", "subject_id", "subject_b_id", name="uq_work_item_subject"),
         # next item: highest priority first, then oldest; the index matches that order so no sort is needed
         Index("ix_work_item_next", "queue", "open", "is_gold", text("priority DESC"), "id"),
+        # backlog age: the open items of a queue in order of arrival, so a percentile is an offset into the index
+        Index("ix_work_item_backlog", "queue", "open", "is_gold", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -324,6 +337,8 @@ class Assignment(SQLModel, table=True):
         UniqueConstraint("work_item_id", "user_id", name="uq_assignment_item_user"),
         Index("ix_assignment_active", "work_item_id", "status", "expires_at"),
         Index("ix_assignment_user", "user_id", "status", "updated_at"),
+        # turnaround: the judgments made in a time range, with their items, without reading the table
+        Index("ix_assignment_done", "status", "updated_at", "work_item_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -334,4 +349,55 @@ class Assignment(SQLModel, table=True):
     judgment_id: int | None = None
     started_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditSample(SQLModel, table=True):
+    """A month's stratified random sample of judgments, drawn once per (month, size, seed): the same three give the
+    same sample, so a draw can be checked by drawing it again."""
+
+    __tablename__ = "audit_sample"
+    __table_args__ = (UniqueConstraint("month", "size", "seed", name="uq_audit_sample_draw"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7)  # YYYY-MM
+    size: int
+    seed: int
+    population: int = 0  # judgments of the month the sample was drawn from
+    strata: list = _json(list, nullable=False)  # [{"queue", "reviewer_id", "population", "drawn"}]
+    created_by: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditSampleItem(SQLModel, table=True):
+    """One sampled judgment and an expert's verdict on it (agree / disagree with a reason)."""
+
+    __tablename__ = "audit_sample_item"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "queue", "judgment_id", name="uq_audit_sample_item"),
+        CheckConstraint(f"verdict IS NULL OR {_in('verdict', AUDIT_VERDICTS)}", name="ck_audit_sample_item_verdict"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sample_id: int = Field(foreign_key="audit_sample.id", index=True)
+    queue: str  # rating | comparison | moderation | adjudication: says which table judgment_id is in
+    judgment_id: int
+    reviewer_id: int | None = Field(default=None, foreign_key="user_account.id")
+    judged_at: datetime
+    verdict: str | None = None
+    reason: str = ""
+    auditor_id: int | None = Field(default=None, foreign_key="user_account.id")
+    reviewed_at: datetime | None = None
+
+
+class FlagTriage(SQLModel, table=True):
+    """An expert lead's triage of a flagged rating; a flagged rating without a row here is open."""
+
+    __tablename__ = "flag_triage"
+    __table_args__ = (CheckConstraint(_in("status", FLAG_STATUSES), name="ck_flag_triage_status"),)
+
+    rating_id: int = Field(primary_key=True, foreign_key="rating.id")
+    status: str
+    note: str
+    user_id: int | None = Field(default=None, foreign_key="user_account.id")
     updated_at: datetime = Field(default_factory=utcnow)
