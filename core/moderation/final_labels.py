@@ -13,7 +13,8 @@ from core.models import Adjudication, ModerationLabel
 
 def final_labels() -> Subquery:
     """Columns: item_id, label ("toxic" | "not_toxic"), basis ("adjudication" | "agreement"), n_labels, external
-    (1 where any of the item's labels came from outside the app, else 0)."""
+    (1 where any of the item's labels came from outside the app, else 0), decided_at (when the final label was
+    reached: the adjudication's time, else the item's last label's)."""
     per_item = (
         select(
             ModerationLabel.item_id,
@@ -21,6 +22,7 @@ def final_labels() -> Subquery:
             func.count(func.distinct(ModerationLabel.label)).label("n_distinct"),
             func.count().label("n_labels"),
             func.max(case((ModerationLabel.source == "app", 0), else_=1)).label("external"),
+            func.max(ModerationLabel.created_at).label("last_label_at"),
         )
         .group_by(ModerationLabel.item_id)
         .subquery()
@@ -32,6 +34,7 @@ def final_labels() -> Subquery:
             case((Adjudication.id.is_not(None), "adjudication"), else_="agreement").label("basis"),
             per_item.c.n_labels,
             per_item.c.external,
+            func.coalesce(Adjudication.created_at, per_item.c.last_label_at).label("decided_at"),
         )
         .outerjoin(Adjudication, Adjudication.item_id == per_item.c.item_id)
         .where((Adjudication.id.is_not(None)) | (per_item.c.n_distinct == 1))

@@ -51,9 +51,7 @@ def upgrade() -> None:
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("auditor_id", sa.Integer(), nullable=True),
         sa.Column("reviewed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.CheckConstraint(
-            "verdict IS NULL OR verdict IN ('agree', 'disagree')", name="ck_audit_sample_item_verdict"
-        ),
+        sa.CheckConstraint("verdict IS NULL OR verdict IN ('agree', 'disagree')", name="ck_audit_sample_item_verdict"),
         sa.ForeignKeyConstraint(["sample_id"], ["audit_sample.id"]),
         sa.ForeignKeyConstraint(["reviewer_id"], ["user_account.id"]),
         sa.ForeignKeyConstraint(["auditor_id"], ["user_account.id"]),
