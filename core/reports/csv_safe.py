@@ -1,0 +1,44 @@
+"""CSV that a spreadsheet opens safely: a text cell starting with = + - @ (or a tab or carriage return) would be
+read as a formula (CSV injection), so it is prefixed with a single quote, which spreadsheets show as text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A value as a CSV cell: numbers as they are, times in ISO 8601, dicts and lists as JSON, text escaped."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict | list | tuple):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv(out: TextIO, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Write a header and rows, every cell made safe; returns the rows written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([safe_cell(h) for h in header])
+    n = 0
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+        n += 1
+    return n
+
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    write_csv(out, header, rows)
+    return out.getvalue()
