@@ -92,15 +92,14 @@ def allocate(sizes: dict[tuple[str, int], int], n: int) -> dict[tuple[str, int],
     floor_one = n >= len(strata)
     shares = {s: n * sizes[s] / total for s in strata}
     given = {s: min(sizes[s], max(int(shares[s]), 1 if floor_one else 0)) for s in strata}
-    # hand out what is left by largest remainder (then by stratum, for a stable order); take back if over
+    # hand out what is left by largest remainder (ties: the larger stratum, then the first); take back if over
+    order = {s: i for i, s in enumerate(strata)}
     while sum(given.values()) < n:
         open_ = [s for s in strata if given[s] < sizes[s]]
-        best = max(open_, key=lambda s: (shares[s] - given[s], sizes[s], s))
-        given[best] += 1
+        given[max(open_, key=lambda s: (shares[s] - given[s], sizes[s], -order[s]))] += 1
     while sum(given.values()) > n:
         over = [s for s in strata if given[s] > (1 if floor_one else 0)]
-        worst = min(over, key=lambda s: (shares[s] - given[s], s))
-        given[worst] -= 1
+        given[min(over, key=lambda s: (shares[s] - given[s], -sizes[s], order[s]))] -= 1
     return given
 
 
