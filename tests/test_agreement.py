@@ -261,16 +261,16 @@ def test_consensus_gold_accuracy_median_time_and_outliers_by_hand(any_engine):
         report = agreement_report(s)
     rows = {r.reviewer: r for r in report.reviewers if r.queue == "moderation"}
     # eve disagrees on the odd items below 20 (10 of them) and on gold items 20 and 21: 12 of 24
-    assert (rows["eve"].judgments, rows["eve"].with_consensus, rows["eve"].agreed) == (24, 24, 12)
+    assert (rows["eve"].judgments, rows["eve"].compared, rows["eve"].agreed) == (24, 24, 12)
     assert rows["eve"].agreement == 0.5
-    assert rows["ann"].agreement == 1.0 and rows["ann"].with_consensus == 24
+    assert rows["ann"].agreement == 1.0 and rows["ann"].compared == 24
     assert (rows["eve"].gold_judged, rows["eve"].gold_correct, rows["eve"].gold_accuracy) == (4, 2, 0.5)
     assert rows["ann"].gold_accuracy == 1.0
     # ann's seconds are 30..53: nearest-rank median is the 12th value, 41
     assert rows["ann"].median_seconds == 41 and rows["eve"].median_seconds == 2
     assert report.queue_agreement["moderation"] == pytest.approx((4 * 24 + 12) / (5 * 24))
     assert [name for name, r in rows.items() if r.outlier] == ["eve"]
-    assert "at least 20 judgments" in OUTLIER_RULE
+    assert "at least 20 judged values" in OUTLIER_RULE
 
 
 def test_a_tie_among_the_others_leaves_the_judgment_out_of_the_consensus(engine):
@@ -282,8 +282,8 @@ def test_a_tie_among_the_others_leaves_the_judgment_out_of_the_consensus(engine)
     with session_scope(engine) as s:
         rows = {r.reviewer: r for r in agreement_report(s).reviewers}
     # for ann the others are ben (not_toxic) and cai (toxic): a tie; the same for cai; ben's others agree on toxic
-    assert (rows["ann"].with_consensus, rows["cai"].with_consensus) == (0, 0)
-    assert (rows["ben"].with_consensus, rows["ben"].agreed) == (1, 0)
+    assert (rows["ann"].compared, rows["cai"].compared) == (0, 0)
+    assert (rows["ben"].compared, rows["ben"].agreed) == (1, 0)
 
 
 def test_an_empty_store_has_no_agreement_figures(any_engine):

@@ -26,13 +26,14 @@ OUTLIER_MIN_JUDGMENTS = 20
 OUTLIER_SPEED_SHARE = 0.5
 OUTLIER_AGREEMENT_GAP = 0.15
 OUTLIER_RULE = (
-    f"An outlier has at least {OUTLIER_MIN_JUDGMENTS} judgments on items that others judged too, a median time per "
+    f"An outlier has at least {OUTLIER_MIN_JUDGMENTS} judged values compared with a consensus, a median time per "
     f"item under {OUTLIER_SPEED_SHARE:.0%} of the median of all reviewers' medians in the queue, and an agreement "
     f"with the consensus at least {OUTLIER_AGREEMENT_GAP:.2f} below the queue's."
 )
 CONSENSUS_RULE = (
-    "Agreement with the consensus: the share of a reviewer's judgments (on items judged by at least two people) "
-    "that give the value most of the other reviewers of the item gave; items where the others tie are left out."
+    "Agreement with the consensus: the share of a reviewer's judged values (a rating gives one per rubric "
+    "dimension) equal to the value most of the item's other reviewers gave; items judged by one person, and values "
+    "where the others tie, are not compared."
 )
 
 
@@ -63,7 +64,7 @@ class ReviewerAgreement:
     queue: str
     reviewer: str
     judgments: int
-    with_consensus: int  # judgments (per dimension) on items where the others reached a consensus
+    compared: int  # judged values (one per dimension) on items whose other reviewers reached a consensus
     agreed: int
     agreement: float | None
     gold_judged: int
@@ -245,24 +246,24 @@ def _queue_report(session: Session, source: Source, start, end, names: dict[int,
                     int(confusion.sum()),
                 )
             )
-        for user_id, (n, with_consensus, agreed) in _consensus(session, judgments).items():
+        for user_id, (n, compared, agreed) in _consensus(session, judgments).items():
             judged[user_id] = max(judged.get(user_id, 0), n)
-            consensus[user_id][0] += with_consensus
+            consensus[user_id][0] += compared
             consensus[user_id][1] += agreed
     gold = _gold(session, source, start, end)
     seconds = _median_seconds(session, source, start, end)
     reviewers = []
     for user_id in sorted(set(judged) | set(gold) | set(seconds), key=lambda u: names.get(u, "")):
-        with_consensus, agreed = consensus.get(user_id, (0, 0))
+        compared, agreed = consensus.get(user_id, (0, 0))
         gold_judged, gold_correct = gold.get(user_id, (0, 0))
         reviewers.append(
             ReviewerAgreement(
                 source.queue,
                 names.get(user_id, "?"),
                 judged.get(user_id, 0),
-                with_consensus,
+                compared,
                 agreed,
-                _share(agreed, with_consensus),
+                _share(agreed, compared),
                 gold_judged,
                 gold_correct,
                 _share(gold_correct, gold_judged),
@@ -282,7 +283,7 @@ def mark_outliers(reviewers: list[ReviewerAgreement], queue_agreement: float | N
     out = []
     for r in reviewers:
         outlier = (
-            r.with_consensus >= OUTLIER_MIN_JUDGMENTS
+            r.compared >= OUTLIER_MIN_JUDGMENTS
             and r.median_seconds is not None
             and r.median_seconds < fast
             and r.agreement is not None

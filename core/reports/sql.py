@@ -16,33 +16,39 @@ from sqlalchemy import ColumnElement, Integer, Select, cast, func, literal_colum
 from sqlmodel import Session
 
 
+def _const(text: str) -> ColumnElement[str]:
+    """A string constant written into the SQL (not a bound parameter), so that PostgreSQL sees the same
+    expression in SELECT and GROUP BY."""
+    return literal_column(f"'{text}'")
+
+
 def dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
 def _utc(session: Session, column: Any) -> Any:
-    return func.timezone("UTC", column)
+    return func.timezone(_const("UTC"), column)
 
 
 def day(session: Session, column: Any) -> ColumnElement[str]:
     """'YYYY-MM-DD' of a UTC timestamp."""
     if dialect(session) == "sqlite":
-        return func.substr(column, 1, 10)
-    return func.to_char(_utc(session, column), "YYYY-MM-DD")
+        return func.substr(column, literal_column("1"), literal_column("10"))
+    return func.to_char(_utc(session, column), _const("YYYY-MM-DD"))
 
 
 def month(session: Session, column: Any) -> ColumnElement[str]:
     """'YYYY-MM' of a UTC timestamp."""
     if dialect(session) == "sqlite":
-        return func.substr(column, 1, 7)
-    return func.to_char(_utc(session, column), "YYYY-MM")
+        return func.substr(column, literal_column("1"), literal_column("7"))
+    return func.to_char(_utc(session, column), _const("YYYY-MM"))
 
 
 def week(session: Session, column: Any) -> ColumnElement[str]:
     """'YYYY-MM-DD' of the Monday that starts the (ISO, UTC) week of a timestamp."""
     if dialect(session) == "sqlite":
-        return func.date(column, "weekday 0", "-6 days")
-    return func.to_char(func.date_trunc("week", _utc(session, column)), "YYYY-MM-DD")
+        return func.date(column, _const("weekday 0"), _const("-6 days"))
+    return func.to_char(func.date_trunc(_const("week"), _utc(session, column)), _const("YYYY-MM-DD"))
 
 
 def seconds_between(session: Session, later: Any, earlier: Any) -> ColumnElement[float]:
@@ -53,9 +59,11 @@ def seconds_between(session: Session, later: Any, earlier: Any) -> ColumnElement
 
 def bin_of(session: Session, value: Any, bins: int) -> ColumnElement[int]:
     """The equal-width bin (0 .. bins-1) of a value in [0, 1]; 1 falls in the last bin."""
-    scaled = value * bins
-    whole = cast(scaled, Integer) if dialect(session) == "sqlite" else cast(func.floor(scaled), Integer)
-    return func.min(whole, bins - 1) if dialect(session) == "sqlite" else func.least(whole, bins - 1)
+    scaled = value * literal_column(str(int(bins)))
+    last = literal_column(str(int(bins) - 1))
+    if dialect(session) == "sqlite":
+        return func.min(cast(scaled, Integer), last)
+    return func.least(cast(func.floor(scaled), Integer), last)
 
 
 def rank_of(q: float, n: int) -> int:
@@ -110,8 +118,3 @@ def percentiles(
         )
     }
     return {group: {q: found[(group, rank_of(q, n))] for q in qs} for group, n in counts.items()}
-
-
-def nothing() -> ColumnElement[Any]:
-    """A NULL that type-checks anywhere (an empty branch of a UNION)."""
-    return literal_column("NULL")
