@@ -52,8 +52,11 @@ def week(session: Session, column: Any) -> ColumnElement[str]:
 
 
 def seconds_between(session: Session, later: Any, earlier: Any) -> ColumnElement[float]:
+    """Seconds from `earlier` to `later`. SQLite's julianday is a day count in a double (good to about 40
+    microseconds), so the difference is rounded to the millisecond: 24 h comes out as exactly 86,400 s."""
     if dialect(session) == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+        days = func.julianday(later) - func.julianday(earlier)
+        return func.round(days * literal_column("86400.0"), literal_column("3"))
     return func.extract("epoch", later - earlier)
 
 
