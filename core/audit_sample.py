@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlmodel import Session
-from statsmodels.stats.proportion import proportion_confint
 
 from core import audit
 from core.models import AUDIT_VERDICTS, AuditSample, AuditSampleItem, User, utcnow
@@ -41,6 +40,7 @@ class SampleSummary:
     agreed: int
     created_at: datetime
     created_by: str | None
+    strata: list[dict]  # {"queue", "reviewer_id", "reviewer", "population", "drawn"}
 
 
 @dataclass(frozen=True)
@@ -225,6 +225,7 @@ def _summaries(session: Session, where) -> list[SampleSummary]:
             n_agreed,
             s.created_at,
             names.get(s.created_by),
+            [{**x, "reviewer": names.get(x["reviewer_id"], "?")} for x in s.strata],
         )
         for s, drawn, n_reviewed, n_agreed in rows
     ]
@@ -269,6 +270,8 @@ def sample_items(session: Session, sample_id: int, *, to_review_only: bool = Fal
 
 
 def _rate(group: str, reviewed: int, agreed: int) -> PassRate:
+    from statsmodels.stats.proportion import proportion_confint  # slow to import: only where it is needed
+
     if not reviewed:
         return PassRate(group, 0, 0, None, None, None)
     low, high = proportion_confint(agreed, reviewed, alpha=0.05, method="wilson")

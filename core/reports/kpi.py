@@ -16,6 +16,7 @@ from core.models import Assignment, ImportRun, ModelVersion, ModerationItem, Rew
 from core.moderation.final_labels import final_labels
 from core.queues import DEFAULT_K
 from core.reports import kpi_quality
+from core.reports.export import long_rows, plain
 from core.reports.judgments import SOURCES
 from core.reports.sql import day, month, percentiles, seconds_between
 
@@ -323,3 +324,23 @@ def kpi_report(
         reward_runs_by_month=runs,
         quality=kpi_quality.quality(session, start, end),
     )
+
+
+def kpi_json(report: KpiReport) -> dict:
+    return plain(report)
+
+
+def kpi_csv_rows(report: KpiReport):
+    """The report as long rows (section, item, metric, value)."""
+    yield ("range", "", "start", report.start.isoformat())
+    yield ("range", "", "end", report.end.isoformat())
+    yield ("range", "", "sla_hours", report.sla_hours)
+    yield ("active_reviewers", "", "reviewers", report.active_reviewers)
+    for name in ("backlog", "throughput", "turnaround", "reviewers_by_week", "freshness", "data_quality",
+                 "versions_by_month", "reward_runs_by_month"):  # fmt: skip
+        yield from long_rows(name, getattr(report, name))
+    q = report.quality
+    for name in ("ratings_by_version", "moderation_f1", "reward_accuracy", "drift"):
+        yield from long_rows(name, getattr(q, name))
+    if q.win_rate is not None:
+        yield from long_rows("win_rate", q.win_rate)

@@ -1,0 +1,101 @@
+"""`python -m core audit ...` and `python -m core report audit|kpi`: what a person typing them sees."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from sqlalchemy import func, select
+
+from core.cli import main
+from core.db import session_scope
+from core.models import AuditSample, User
+from tests import audit_store as store
+
+
+def _store(engine) -> None:
+    """Two experts rating the same 12 answers in March 2026 (one with a name a spreadsheet would run)."""
+    with session_scope(engine, write=True) as s:
+        people = store.users(s, "ann", "=cmd|calc")
+        v = store.version(s, "bot-v1")
+        for i, answer in enumerate(store.answers(s, v, 12)):
+            for n, user in enumerate(people.values()):
+                store.rate(s, user, answer, (3, 4, 1 + (i + n) % 5), when=store.at(days=i))
+
+
+def test_audit_sample_draws_stores_and_prints_the_strata(engine, capsys):
+    _store(engine)
+    assert main(["audit", "sample", "--month", "2026-03", "--size", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "audit sample 1 of 2026-03: 6 of 24 judgments (seed 202603)" in out
+    assert "rating        ann" in out and "=cmd|calc" in out
+    assert main(["audit", "sample", "--month", "2026-03", "--size", "6", "--seed", "202603"]) == 0  # the same one
+    with session_scope(engine) as s:
+        assert s.execute(select(func.count()).select_from(AuditSample)).scalar_one() == 1
+
+
+def test_audit_sample_refuses_a_bad_month_with_exit_1(engine, capsys):
+    assert main(["audit", "sample", "--month", "03/2026", "--size", "6"]) == 1
+    assert "error: month '03/2026': write it as YYYY-MM" in capsys.readouterr().err
+    assert main(["audit", "sample", "--month", "2026-03", "--size", "6"]) == 1
+    assert "error: no judgments were made in 2026-03" in capsys.readouterr().err
+
+
+def test_report_audit_json_has_agreement_per_queue_and_dimension(engine, capsys):
+    _store(engine)
+    assert main(["report", "audit", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    accuracy = report["agreement"]["rating"]["accuracy"]
+    assert set(accuracy) >= {"krippendorff_alpha", "fleiss_kappa", "n_items"}
+    assert (accuracy["n_items"], accuracy["n_judgments"]) == (12, 24)
+    assert report["agreement"]["rating"]["helpfulness"]["krippendorff_alpha"] is None  # all 3: undefined
+    assert [r["reviewer"] for r in report["reviewers"]] == ["=cmd|calc", "ann"]
+    assert report["flags"]["unsafe"] == {"open": 0, "confirmed": 0, "dismissed": 0}
+
+
+def test_report_audit_csv_is_long_and_formula_safe(engine, capsys):
+    _store(engine)
+    assert main(["report", "audit", "--format", "csv", "--from", "2026-03-01", "--to", "2026-03-31"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["section", "item", "metric", "value"]
+    assert ["agreement", "rating / accuracy / ordinal", "n_items", "12"] in rows
+    assert ["reviewers", "rating / =cmd|calc", "judgments", "12"] in rows
+    risky = [cell for row in rows for cell in row if cell.startswith(("=", "+", "-", "@"))]
+    assert all(float(cell) < 0 for cell in risky)  # only negative numbers (kappas), which are not formulas
+
+
+def test_report_kpi_json_and_csv(engine, capsys):
+    _store(engine)
+    assert main(["report", "kpi", "--from", "2026-03-01", "--to", "2026-03-31", "--sla-hours", "24"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["start"], report["end"], report["sla_hours"]) == (
+        "2026-03-01T00:00:00+00:00",
+        "2026-04-01T00:00:00+00:00",
+        24.0,
+    )
+    assert report["active_reviewers"] == 2 and sum(d["judgments"] for d in report["throughput"]) == 24
+    assert "turnaround" in report["definitions"]
+    assert main(["report", "kpi", "--format", "csv", "--from", "2026-03-01", "--to", "2026-03-31"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert ["active_reviewers", "", "reviewers", "2"] in rows
+    assert ["throughput", "2026-03-02 / rating", "judgments", "2"] in rows
+
+
+def test_report_kpi_refuses_a_bad_day(engine, capsys):
+    assert main(["report", "kpi", "--from", "2026-02-30"]) == 1
+    assert "error: --from '2026-02-30': write the day as YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["report", "kpi", "--from", "2026-03-10", "--to", "2026-03-01"]) == 1
+    assert "ends before it starts" in capsys.readouterr().err
+
+
+def test_audit_trail_writes_the_matching_events_as_csv(engine, tmp_path, capsys):
+    _store(engine)
+    assert main(["audit", "sample", "--month", "2026-03", "--size", "3"]) == 0
+    out = tmp_path / "trail.csv"
+    assert main(["audit", "trail", "--action", "audit_sample.draw", "--output", str(out)]) == 0
+    assert "1 events" in capsys.readouterr().err
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["actor"], r["action"], r["entity"]) for r in rows] == [("(system)", "audit_sample.draw", "audit_sample")]
+    with session_scope(engine) as s:
+        assert s.execute(select(func.count()).select_from(User)).scalar_one() == 2
