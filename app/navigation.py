@@ -30,6 +30,11 @@ PAGES: dict[str, PageSpec] = {
     "rate": PageSpec("../pages/rate.py", "Rate answers", ":material/star_rate:"),
     "compare": PageSpec("../pages/compare.py", "Compare answers", ":material/compare:"),
     "data": PageSpec("../pages/data.py", "Data", ":material/database:"),
+    "kpi": PageSpec("../pages/kpi.py", "KPIs", ":material/monitoring:"),
+    "audit": PageSpec("../pages/audit.py", "Audit trail", ":material/history:"),
+    "agreement": PageSpec("../pages/agreement.py", "Agreement", ":material/groups:"),
+    "audit_sample": PageSpec("../pages/audit_sample.py", "Audit sample", ":material/fact_check:"),
+    "flags": PageSpec("../pages/flags.py", "Flags", ":material/flag:"),
 }
 
 

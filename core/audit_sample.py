@@ -114,11 +114,21 @@ def _strata(session: Session, start: datetime, end: datetime) -> dict[tuple[str,
     return sizes
 
 
-def draw_sample(session: Session, *, month: str, size: int, seed: int, actor_id: int | None) -> SampleSummary:
-    """Draw and store the sample of `month` (or return the one drawn before with the same month, size and seed)."""
+def default_seed(month: str) -> int:
+    """The seed used when none is given: the month as a number (2026-03: 202603)."""
+    month_range(month)
+    return int(month.replace("-", ""))
+
+
+def draw_sample(
+    session: Session, *, month: str, size: int, seed: int | None = None, actor_id: int | None
+) -> SampleSummary:
+    """Draw and store the sample of `month` (or return the one drawn before with the same month, size and seed).
+    Without a seed, default_seed(month)."""
     if not 1 <= size <= MAX_SIZE:
         raise SampleError(f"size {size}: draw between 1 and {MAX_SIZE:,} judgments")
     start, end = month_range(month)
+    seed = default_seed(month) if seed is None else seed
     existing = session.execute(
         select(AuditSample).where(AuditSample.month == month, AuditSample.size == size, AuditSample.seed == seed)
     ).scalar_one_or_none()

@@ -24,6 +24,11 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "rate": ("expert", "admin"),
     "compare": ("expert", "admin"),
     "data": ("admin",),
+    "kpi": ("product_owner", "admin"),
+    "audit": ("expert", "admin"),
+    "agreement": ("expert", "admin"),
+    "audit_sample": ("expert", "admin"),
+    "flags": ("expert", "admin"),
 }
 
 _hasher = PasswordHasher()

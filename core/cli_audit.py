@@ -61,12 +61,10 @@ def _range(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from core.audit_sample import draw_sample, month_range
+    from core.audit_sample import draw_sample
 
-    month_range(args.month)
-    seed = args.seed if args.seed is not None else int(args.month.replace("-", ""))
     with session_scope(get_engine(), write=True) as session:
-        summary = draw_sample(session, month=args.month, size=args.size, seed=seed, actor_id=None)
+        summary = draw_sample(session, month=args.month, size=args.size, seed=args.seed, actor_id=None)
     print(
         f"audit sample {summary.id} of {summary.month}: {summary.drawn:,} of {summary.population:,} judgments "
         f"(seed {summary.seed}); review it on the Audit sample page"

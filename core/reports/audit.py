@@ -26,8 +26,12 @@ class AuditReport:
 
 def audit_report(session: Session, *, start: datetime | None = None, end: datetime | None = None) -> AuditReport:
     """Agreement on the judgments made in [start, end) (all by default); every audit sample; flags now."""
-    return AuditReport(agreement_report(session, start=start, end=end), list_samples(session), pass_rates(session),
-                       flag_counts(session))  # fmt: skip
+    return AuditReport(
+        agreement_report(session, start=start, end=end),
+        list_samples(session),
+        pass_rates(session),
+        flag_counts(session),
+    )
 
 
 def audit_json(report: AuditReport) -> dict[str, Any]:

@@ -125,6 +125,16 @@ class KpiReport:
     def judgments(self) -> int:
         return sum(d.judgments for d in self.throughput)
 
+    @property
+    def open_items(self) -> int:
+        return sum(b.open_items for b in self.backlog)
+
+    @property
+    def within_sla_share(self) -> float | None:
+        """Of every item finished in the range (all queues), the share finished within the SLA."""
+        finished = sum(t.items for t in self.turnaround)
+        return sum(t.within_sla for t in self.turnaround) / finished if finished else None
+
 
 def default_range(now: datetime | None = None, days: int = DEFAULT_DAYS) -> tuple[datetime, datetime]:
     """The last `days` whole days up to the end of today (UTC)."""
@@ -336,8 +346,16 @@ def kpi_csv_rows(report: KpiReport):
     yield ("range", "", "end", report.end.isoformat())
     yield ("range", "", "sla_hours", report.sla_hours)
     yield ("active_reviewers", "", "reviewers", report.active_reviewers)
-    for name in ("backlog", "throughput", "turnaround", "reviewers_by_week", "freshness", "data_quality",
-                 "versions_by_month", "reward_runs_by_month"):  # fmt: skip
+    for name in (
+        "backlog",
+        "throughput",
+        "turnaround",
+        "reviewers_by_week",
+        "freshness",
+        "data_quality",
+        "versions_by_month",
+        "reward_runs_by_month",
+    ):
         yield from long_rows(name, getattr(report, name))
     q = report.quality
     for name in ("ratings_by_version", "moderation_f1", "reward_accuracy", "drift"):

@@ -1,0 +1,55 @@
+"""Report results for the audit and KPI pages, cached per filter for a short time (st.cache_data keyed on the
+store's URL and the filters) and cleared after every write made from these pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import streamlit as st
+
+from app.session import engine
+from core import audits
+from core.config import get_settings
+from core.reports.agreement import AgreementReport
+from core.reports.kpi import KpiReport
+from core.reports.trail import TrailChoices
+
+TTL_SECONDS = 60
+
+
+def day_range(first: date, last: date) -> tuple[datetime, datetime]:
+    """[first day 00:00 UTC, the day after the last 00:00 UTC): a date picker's range, both days included."""
+    return datetime.combine(first, time(), tzinfo=UTC), datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _kpi(url: str, start: datetime, end: datetime, sla_hours: float) -> KpiReport:
+    return audits.kpi_report(start=start, end=end, sla_hours=sla_hours, engine=engine())
+
+
+def kpi(start: datetime, end: datetime, sla_hours: float) -> KpiReport:
+    return _kpi(get_settings().database_url, start, end, sla_hours)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _agreement(url: str, start: datetime | None, end: datetime | None) -> AgreementReport:
+    return audits.agreement_report(start=start, end=end, engine=engine())
+
+
+def agreement(start: datetime | None, end: datetime | None) -> AgreementReport:
+    return _agreement(get_settings().database_url, start, end)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _trail_choices(url: str) -> TrailChoices:
+    return audits.trail_choices(engine=engine())
+
+
+def trail_choices() -> TrailChoices:
+    return _trail_choices(get_settings().database_url)
+
+
+def clear() -> None:
+    """After a write (a sample drawn, a verdict, a triage): the next read recomputes."""
+    for cached in (_kpi, _agreement, _trail_choices):
+        cached.clear()

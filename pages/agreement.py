@@ -1,0 +1,111 @@
+"""Agreement (expert, admin): can we trust these labels? Per queue and dimension, per pair of reviewers, and per
+reviewer (consensus, gold items, time, outliers)."""
+
+import streamlit as st
+
+from app.reports import agreement, day_range
+from app.session import require_page
+from app.widgets import page_header
+from core.models import utcnow
+
+require_page("agreement")
+page_header(
+    "Agreement",
+    "How far reviewers agree, per queue and dimension, beyond chance. Krippendorff's alpha: 1 perfect, 0 no better "
+    "than chance (ordinal for the 1-5 rubric, nominal for choices and labels). Each figure says how many items it "
+    "rests on.",
+)
+
+today = utcnow().date()
+days = st.date_input("Judgments made on these days (UTC); leave empty for all", value=(), max_value=today)
+start, end = day_range(*days) if isinstance(days, tuple) and len(days) == 2 else (None, None)
+with st.spinner("Counting agreement…"):
+    report = agreement(start, end)
+
+
+def figure(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+if report.empty:
+    st.info("No data yet: no judgments by reviewers in this range. Agreement needs items judged by two people.")
+    st.stop()
+
+st.subheader("Per queue and dimension", anchor=False)
+st.dataframe(
+    [
+        {
+            "Queue": d.queue,
+            "Dimension": d.dimension,
+            "Scale": d.level,
+            "Krippendorff's alpha": figure(d.krippendorff_alpha),
+            "Items (alpha)": d.n_items,
+            "Fleiss' kappa": figure(d.fleiss_kappa),
+            "Items (Fleiss)": d.n_items_fleiss,
+            "Judgments": d.n_judgments,
+        }
+        for d in report.dimensions
+    ],
+    hide_index=True,
+    column_config={
+        "Items (alpha)": st.column_config.NumberColumn(help="Items judged by at least two reviewers"),
+        "Items (Fleiss)": st.column_config.NumberColumn(
+            help="Fleiss' kappa needs the same number of judgments per item: the items with the most common number"
+        ),
+        "Krippendorff's alpha": st.column_config.TextColumn(help="'–': undefined (too few items, or one value only)"),
+    },
+)
+
+st.subheader("Between pairs of reviewers", anchor=False, help="Cohen's kappa; quadratic weights on the 1-5 rubric.")
+if report.pairs:
+    st.dataframe(
+        [
+            {
+                "Queue": p.queue,
+                "Dimension": p.dimension,
+                "Reviewer A": p.reviewer_a,
+                "Reviewer B": p.reviewer_b,
+                "Cohen's kappa": figure(p.cohen_kappa),
+                "Items both judged": p.n_items,
+            }
+            for p in report.pairs
+        ],
+        hide_index=True,
+    )
+else:
+    st.caption("No data yet: no two reviewers judged the same item.")
+
+st.subheader("Per reviewer", anchor=False)
+st.dataframe(
+    [
+        {
+            "Queue": r.queue,
+            "Reviewer": r.reviewer,
+            "Judgments": r.judgments,
+            "Agreement with consensus": share(r.agreement),
+            "Values compared": r.compared,
+            "Gold accuracy": share(r.gold_accuracy),
+            "Gold judged": r.gold_judged,
+            "Median s / item": "–" if r.median_seconds is None else f"{r.median_seconds:,.0f}",
+            "Outlier": "yes" if r.outlier else "",
+        }
+        for r in report.reviewers
+    ],
+    hide_index=True,
+    column_config={
+        "Agreement with consensus": st.column_config.TextColumn(help=report.consensus_rule),
+        "Gold accuracy": st.column_config.TextColumn(
+            help="Share of the reviewer's judgments of gold items that match the known answer"
+        ),
+        "Outlier": st.column_config.TextColumn(help=report.outlier_rule),
+    },
+)
+st.caption(report.consensus_rule)
+st.caption(report.outlier_rule)
+outliers = [r for r in report.reviewers if r.outlier]
+if outliers:
+    st.warning("Outliers: " + ", ".join(f"{r.reviewer} ({r.queue})" for r in outliers), icon=":material/warning:")

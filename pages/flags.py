@@ -1,0 +1,91 @@
+"""Flags (expert, admin): answers reviewers flagged as incorrect, unsafe, non-compliant, hallucinated or holding
+personal data, with the model version and the reviewer; triage each one (open, confirmed, dismissed) with a note."""
+
+import streamlit as st
+
+from app import reports
+from app.review_widgets import leave_notice, show_notice, show_text
+from app.session import engine, require_page
+from app.widgets import escape_markdown, page_header
+from core import audits
+from core.flags import PAGE_SIZE, FlagError
+from core.guidelines import rubric
+from core.models import FLAG_STATUSES, FLAGS
+
+ANY = "(any)"
+
+user = require_page("flags")
+page_header(
+    "Flags",
+    "Answers a reviewer flagged. Confirm or dismiss each with a note; every change is kept in the audit trail.",
+)
+show_notice("flags_notice")
+
+status_col, flag_col, version_col = st.columns(3)
+status = status_col.selectbox("Status", [ANY, *FLAG_STATUSES], index=1, key="flag_status")
+flag = flag_col.selectbox("Flag", [ANY, *FLAGS], key="flag_kind", format_func=lambda f: rubric()["flags"].get(f, f))
+version_slot = version_col.empty()  # its choices come with the view; its value is known from the last run
+version = st.session_state.get("flag_version", ANY)
+filters = (status, flag, version)
+if st.session_state.get("flag_filters") != filters:  # new filters start at the first page
+    st.session_state["flag_filters"], st.session_state["flag_offset"] = filters, 0
+offset = st.session_state["flag_offset"]
+
+view = audits.flags_view(
+    status=None if status == ANY else status,
+    flag=None if flag == ANY else flag,
+    version=None if version == ANY else version,
+    offset=offset,
+    engine=engine(),
+)
+version_slot.selectbox("Model version", [ANY, *view.versions], key="flag_version")
+
+st.dataframe(
+    [
+        {
+            "Flag": rubric()["flags"].get(c.flag, c.flag),
+            "Open": c.open,
+            "Confirmed": c.confirmed,
+            "Dismissed": c.dismissed,
+        }
+        for c in view.counts
+    ],
+    hide_index=True,
+)
+
+page = view.page
+if not page.rows:
+    st.info("No data yet: no flagged answer matches." if not offset else "No more flagged answers.")
+for row in page.rows:
+    title = f"{', '.join(row.flags)} · {row.version} · rated by {row.reviewer} · {row.status}"
+    with st.expander(escape_markdown(title), expanded=len(page.rows) == 1):
+        st.caption(f"Rating {row.rating_id}, {row.rated_at:%Y-%m-%d %H:%M} UTC")
+        st.caption("Question")
+        show_text(row.question)
+        st.caption("Answer")
+        show_text(row.answer, height=220 if len(row.answer) > 600 else "content")
+        if row.rationale:
+            st.caption("Reviewer's rationale")
+            show_text(row.rationale)
+        if row.triaged_by:
+            st.caption(f"Triaged by {row.triaged_by}, {row.triaged_at:%Y-%m-%d %H:%M} UTC: {row.note}")
+        with st.form(f"triage-{row.rating_id}"):
+            new_status = st.radio("Status", FLAG_STATUSES, index=FLAG_STATUSES.index(row.status), horizontal=True)
+            note = st.text_area("Note (what you checked, and why)", value=row.note)
+            if st.form_submit_button("Save triage", type="primary"):
+                try:
+                    audits.triage_flag(row.rating_id, status=new_status, note=note, actor_id=user.id, engine=engine())
+                except FlagError as error:
+                    st.error(str(error))
+                else:
+                    reports.clear()
+                    leave_notice("flags_notice", f"Rating {row.rating_id}: {new_status}.")
+
+before_col, where_col, after_col = st.columns([1, 2, 1], vertical_alignment="center")
+if before_col.button("Previous", disabled=offset == 0):
+    st.session_state["flag_offset"] = max(0, offset - PAGE_SIZE)
+    st.rerun()
+where_col.caption(f"{offset + 1 if page.rows else 0}–{offset + len(page.rows)} of {page.total:,}")
+if after_col.button("Next", disabled=offset + PAGE_SIZE >= page.total):
+    st.session_state["flag_offset"] = offset + PAGE_SIZE
+    st.rerun()

@@ -1,0 +1,210 @@
+"""KPIs (product owner, admin): is the feedback loop healthy, and are the models getting better?"""
+
+from datetime import timedelta
+
+import streamlit as st
+
+from app import charts
+from app.reports import day_range, kpi
+from app.session import require_page
+from app.widgets import metric_tiles, page_header
+from core.home import Count
+from core.models import utcnow
+from core.reports.kpi import DEFAULT_DAYS, DEFAULT_SLA_HOURS, FINAL_LABEL
+
+require_page("kpi")
+page_header(
+    "KPIs",
+    "The feedback loop from arrival to decision, and the quality of each model version. Hover a number's "
+    "question mark for its definition. Times are UTC; figures are at most a minute old.",
+)
+NO_DATA = "No data yet"
+
+today = utcnow().date()
+left, right = st.columns([2, 1], vertical_alignment="bottom")
+picked = left.date_input(
+    "Time range (days included)",
+    value=(today - timedelta(days=DEFAULT_DAYS - 1), today),
+    max_value=today,
+    key="kpi_range",
+)
+sla = right.number_input(
+    "Turnaround SLA (hours)", min_value=1.0, max_value=24.0 * 60, value=DEFAULT_SLA_HOURS, step=1.0
+)
+if not isinstance(picked, tuple) or len(picked) != 2:
+    st.info("Pick the last day of the range too.", icon=":material/date_range:")
+    st.stop()
+
+with st.spinner("Computing the KPIs…"):
+    report = kpi(*day_range(*picked), sla)
+d = report.definitions
+
+
+def hours(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f} h"
+
+
+def share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def no_data(what: str) -> None:
+    st.caption(f"{NO_DATA}: {what}")
+
+
+metric_tiles(
+    [
+        Count("Judgments", report.judgments, d["throughput"]),
+        Count("Active reviewers", report.active_reviewers, d["active_reviewers"]),
+        Count("Open items", report.open_items, d["backlog"]),
+        Count(f"Finished within {sla:g} h", share(report.within_sla_share), d["within_sla"]),
+    ]
+)
+if not report.judgments and not report.open_items:
+    st.info(f"{NO_DATA}: no judgments in this range and nothing waiting. Import data or pick another range.")
+
+st.subheader("Backlog and turnaround", anchor=False, help=f"{d['backlog']} {d['backlog_age']}")
+backlog_col, turnaround_col = st.columns(2)
+with backlog_col:
+    st.dataframe(
+        [
+            {
+                "Queue": b.queue,
+                "Open items": b.open_items,
+                "Age p50": hours(b.age_p50_hours),
+                "Age p95": hours(b.age_p95_hours),
+            }
+            for b in report.backlog
+        ],
+        hide_index=True,
+        column_config={"Age p95": st.column_config.TextColumn(help=d["backlog_age"])},
+    )
+    if any(b.age_p50_hours is not None for b in report.backlog):
+        st.plotly_chart(charts.backlog(report.backlog))
+with turnaround_col:
+    if report.turnaround:
+        st.dataframe(
+            [
+                {
+                    "Queue": t.queue,
+                    "Finished": t.items,
+                    "p50": hours(t.p50_hours),
+                    "p95": hours(t.p95_hours),
+                    "Within SLA": share(t.within_sla_share),
+                }
+                for t in report.turnaround
+            ],
+            hide_index=True,
+            column_config={"p95": st.column_config.TextColumn(help=d["turnaround"])},
+        )
+        st.plotly_chart(charts.turnaround(report.turnaround, sla))
+        st.caption(f"{d['turnaround']} '{FINAL_LABEL}': from a moderation item's arrival to its final label.")
+    else:
+        no_data("no item reached its final judgment in this range.")
+
+st.subheader("Throughput and reviewers", anchor=False, help=f"{d['throughput']} {d['active_reviewers']}")
+if report.throughput:
+    daily_col, weekly_col = st.columns([2, 1])
+    daily_col.plotly_chart(charts.throughput(report.throughput))
+    weekly_col.plotly_chart(charts.reviewers(report.reviewers_by_week))
+else:
+    no_data("no judgments in this range.")
+
+st.subheader("Data", anchor=False, help=f"{d['freshness']} {d['data_quality']}")
+fresh_col, quality_col = st.columns(2)
+fresh_col.dataframe(
+    [
+        {
+            "Kind": f.kind,
+            "Last import (UTC)": f.last_import,
+            "Hours since": "never" if f.hours_since is None else f"{f.hours_since:,.1f}",
+        }
+        for f in report.freshness
+    ],
+    hide_index=True,
+    column_config={
+        "Last import (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "Hours since": st.column_config.TextColumn(help=d["freshness"]),
+    },
+)
+with quality_col:
+    if report.data_quality:
+        st.dataframe(
+            [
+                {
+                    "Kind": q.kind,
+                    "Files": q.files,
+                    "Refused files": q.refused_files,
+                    "Rows read": q.rows_read,
+                    "Rows refused": q.rows_refused,
+                    "Refused share": share(q.refused_share),
+                }
+                for q in report.data_quality
+            ],
+            hide_index=True,
+            column_config={"Refused share": st.column_config.TextColumn(help=d["data_quality"])},
+        )
+    else:
+        no_data("no imports in this range.")
+
+st.subheader("Model iterations", anchor=False, help=f"{d['versions_per_month']} {d['reward_runs']}")
+versions_col, runs_col = st.columns(2)
+with versions_col:
+    if report.versions_by_month:
+        st.plotly_chart(charts.per_month(report.versions_by_month, y="versions registered"))
+    else:
+        no_data("no model version registered in this range.")
+with runs_col:
+    if report.reward_runs_by_month:
+        st.plotly_chart(charts.per_month(report.reward_runs_by_month, y="reward-model runs"))
+    else:
+        no_data("no reward-model run in this range.")
+
+q = report.quality
+st.subheader("Quality per version", anchor=False, help=d["mean_ratings"])
+if q.ratings_by_version:
+    st.plotly_chart(charts.mean_ratings(q.ratings_by_version))
+else:
+    no_data("no ratings in this range.")
+win_col, f1_col, reward_col = st.columns(3)
+with win_col:
+    if q.win_rate is not None and q.win_rate.rate is not None:
+        w = q.win_rate
+        win_col.metric(
+            f"{w.newest} against {w.previous}",
+            f"{w.rate:.0%}",
+            help=f"{d['win_rate']} {w.wins} wins, {w.losses} losses, {w.ties} ties, {w.both_bad} both bad.",
+            border=True,
+        )
+        st.caption(f"95 % interval {w.low:.0%} to {w.high:.0%}")
+        st.plotly_chart(charts.win_rate(w))
+    else:
+        no_data("no comparisons of the two newest versions in this range.")
+with f1_col:
+    if q.moderation_f1:
+        latest = q.moderation_f1[-1]
+        f1_col.metric(f"F1 of {latest.version}", share(latest.f1), help=d["moderation_f1"], border=True)
+        st.plotly_chart(charts.moderation_f1(q.moderation_f1))
+    else:
+        no_data("no moderation version has scored items with a final label.")
+with reward_col:
+    runs = [r for r in q.reward_accuracy if r.accuracy is not None]
+    if runs:
+        reward_col.metric(
+            f"Reward model, run {runs[-1].run_id}", share(runs[-1].accuracy), help=d["reward_accuracy"], border=True
+        )
+        st.plotly_chart(charts.reward_accuracy(runs))
+    else:
+        no_data("no finished reward-model run.")
+
+st.subheader("Moderation score drift", anchor=False, help=d["drift"])
+if any(w.psi is not None for w in q.drift):
+    st.plotly_chart(charts.drift(q.drift))
+    shifted = [w for w in q.drift if w.band == "major"]
+    if shifted:
+        st.warning(
+            "Major shift: " + ", ".join(f"{w.version} in the week of {w.week} (PSI {w.psi:.2f})" for w in shifted)
+        )
+    st.caption(d["drift"])
+else:
+    no_data("fewer than two consecutive weeks of moderation scores in this range.")
