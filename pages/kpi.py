@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import streamlit as st
 
-from app import charts
 from app.reports import day_range, kpi
 from app.session import require_page
 from app.widgets import metric_tiles, page_header
@@ -36,8 +35,13 @@ if not isinstance(picked, tuple) or len(picked) != 2:
     st.stop()
 
 with st.spinner("Computing the KPIs…"):
-    report = kpi(*day_range(*picked), sla)
-d = report.definitions
+    view = kpi(*day_range(*picked), sla)
+report, figures, d = view.report, view.charts, view.report.definitions
+
+
+def chart(name: str) -> None:
+    if name in figures:
+        st.plotly_chart(figures[name], key=f"chart-{name}")
 
 
 def hours(value: float | None) -> str:
@@ -79,8 +83,7 @@ with backlog_col:
         hide_index=True,
         column_config={"Age p95": st.column_config.TextColumn(help=d["backlog_age"])},
     )
-    if any(b.age_p50_hours is not None for b in report.backlog):
-        st.plotly_chart(charts.backlog(report.backlog))
+    chart("backlog")
 with turnaround_col:
     if report.turnaround:
         st.dataframe(
@@ -97,7 +100,7 @@ with turnaround_col:
             hide_index=True,
             column_config={"p95": st.column_config.TextColumn(help=d["turnaround"])},
         )
-        st.plotly_chart(charts.turnaround(report.turnaround, sla))
+        chart("turnaround")
         st.caption(f"{d['turnaround']} '{FINAL_LABEL}': from a moderation item's arrival to its final label.")
     else:
         no_data("no item reached its final judgment in this range.")
@@ -105,8 +108,10 @@ with turnaround_col:
 st.subheader("Throughput and reviewers", anchor=False, help=f"{d['throughput']} {d['active_reviewers']}")
 if report.throughput:
     daily_col, weekly_col = st.columns([2, 1])
-    daily_col.plotly_chart(charts.throughput(report.throughput))
-    weekly_col.plotly_chart(charts.reviewers(report.reviewers_by_week))
+    with daily_col:
+        chart("throughput")
+    with weekly_col:
+        chart("reviewers")
 else:
     no_data("no judgments in this range.")
 
@@ -151,19 +156,19 @@ st.subheader("Model iterations", anchor=False, help=f"{d['versions_per_month']} 
 versions_col, runs_col = st.columns(2)
 with versions_col:
     if report.versions_by_month:
-        st.plotly_chart(charts.per_month(report.versions_by_month, y="versions registered"))
+        chart("versions")
     else:
         no_data("no model version registered in this range.")
 with runs_col:
     if report.reward_runs_by_month:
-        st.plotly_chart(charts.per_month(report.reward_runs_by_month, y="reward-model runs"))
+        chart("reward_runs")
     else:
         no_data("no reward-model run in this range.")
 
 q = report.quality
 st.subheader("Quality per version", anchor=False, help=d["mean_ratings"])
 if q.ratings_by_version:
-    st.plotly_chart(charts.mean_ratings(q.ratings_by_version))
+    chart("mean_ratings")
 else:
     no_data("no ratings in this range.")
 win_col, f1_col, reward_col = st.columns(3)
@@ -177,14 +182,14 @@ with win_col:
             border=True,
         )
         st.caption(f"95 % interval {w.low:.0%} to {w.high:.0%}")
-        st.plotly_chart(charts.win_rate(w))
+        chart("win_rate")
     else:
         no_data("no comparisons of the two newest versions in this range.")
 with f1_col:
     if q.moderation_f1:
         latest = q.moderation_f1[-1]
         f1_col.metric(f"F1 of {latest.version}", share(latest.f1), help=d["moderation_f1"], border=True)
-        st.plotly_chart(charts.moderation_f1(q.moderation_f1))
+        chart("moderation_f1")
     else:
         no_data("no moderation version has scored items with a final label.")
 with reward_col:
@@ -193,13 +198,13 @@ with reward_col:
         reward_col.metric(
             f"Reward model, run {runs[-1].run_id}", share(runs[-1].accuracy), help=d["reward_accuracy"], border=True
         )
-        st.plotly_chart(charts.reward_accuracy(runs))
+        chart("reward_accuracy")
     else:
         no_data("no finished reward-model run.")
 
 st.subheader("Moderation score drift", anchor=False, help=d["drift"])
 if any(w.psi is not None for w in q.drift):
-    st.plotly_chart(charts.drift(q.drift))
+    chart("drift")
     shifted = [w for w in q.drift if w.band == "major"]
     if shifted:
         st.warning(

@@ -121,8 +121,11 @@ def _patterns(session: Session, judgments: Any, dimension: Dimension) -> tuple[n
 
 
 def _pairs(session: Session, judgments: Any, dimension: Dimension) -> dict[tuple[int, int], np.ndarray]:
-    """Per pair of reviewers (lower id first), their confusion table on the items both judged."""
-    a, b = judgments.alias("a"), judgments.alias("b")
+    """Per pair of reviewers (lower id first), their confusion table on the items both judged. The judgments are
+    materialized first: a pair's item is an expression, and SQLite joins an expression only by trying every row
+    against every row, while on a materialized table it builds an index for the join."""
+    judged = select(judgments).cte("judged").prefix_with("MATERIALIZED")
+    a, b = judged.alias("a"), judged.alias("b")
     rows = session.execute(
         select(a.c.user_id, b.c.user_id, a.c.value, b.c.value, func.count())
         .join(b, and_(a.c.unit == b.c.unit, a.c.user_id < b.c.user_id))
