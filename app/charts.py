@@ -102,12 +102,12 @@ def win_rate(win: WinRate) -> go.Figure:
 
 
 def moderation_f1(rows: Sequence[ModerationF1]) -> go.Figure:
+    series = _series((r.version, r.month, r.f1) for r in rows)
     return _figure(
-        [go.Scatter(x=[r.registered for r in rows], y=[r.f1 for r in rows], text=[r.version for r in rows],
-                    mode="lines+markers+text", textposition="top center")],
+        (go.Scatter(name=v, x=x, y=y, mode="lines+markers") for v, (x, y) in series.items()),
         y="F1 against final labels",
         yaxis_range=[0, 1.05],
-    )  # fmt: skip
+    )
 
 
 def reward_accuracy(rows: Sequence[RewardAccuracy]) -> go.Figure:
@@ -151,8 +151,8 @@ def kpi_charts(report: KpiReport) -> dict[str, go.Figure]:
         figures["mean_ratings"] = mean_ratings(q.ratings_by_version)
     if q.win_rate is not None and q.win_rate.by_month:
         figures["win_rate"] = win_rate(q.win_rate)
-    if q.moderation_f1:
-        figures["moderation_f1"] = moderation_f1(q.moderation_f1)
+    if q.moderation_f1_by_month:
+        figures["moderation_f1"] = moderation_f1(q.moderation_f1_by_month)
     runs = [r for r in q.reward_accuracy if r.accuracy is not None]
     if runs:
         figures["reward_accuracy"] = reward_accuracy(runs)

@@ -88,6 +88,8 @@ class Rating(SQLModel, table=True):
         CheckConstraint("helpfulness BETWEEN 1 AND 5", name="ck_rating_helpfulness"),
         CheckConstraint("harmlessness BETWEEN 1 AND 5", name="ck_rating_harmlessness"),
         CheckConstraint("accuracy BETWEEN 1 AND 5", name="ck_rating_accuracy"),
+        # judgments by time with their reviewer, read from the index alone (throughput, reviewers, home counts)
+        Index("ix_rating_created_user", "created_at", "user_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -101,7 +103,7 @@ class Rating(SQLModel, table=True):
     flags: list = _json(list, nullable=False)
     rationale: str = ""
     seconds_spent: float | None = None
-    created_at: datetime = Field(default_factory=utcnow, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime | None = None
 
 
@@ -109,6 +111,7 @@ class Comparison(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(_in("choice", CHOICES), name="ck_comparison_choice"),
         CheckConstraint(f"strength IS NULL OR {_in('strength', STRENGTHS)}", name="ck_comparison_strength"),
+        Index("ix_comparison_created_user", "created_at", "user_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -123,7 +126,7 @@ class Comparison(SQLModel, table=True):
     rationale: str = ""
     user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
     seconds_spent: float | None = None
-    created_at: datetime = Field(default_factory=utcnow, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime | None = None
 
 
@@ -147,6 +150,8 @@ class ModerationScore(SQLModel, table=True):
         CheckConstraint("score >= 0 AND score <= 1", name="ck_moderation_score_range"),
         CheckConstraint(_in("predicted_label", MODERATION_LABELS), name="ck_moderation_score_label"),
         Index("ix_moderation_score_version_score", "model_version_id", "score"),
+        # a time range's scores by version, from the index alone (drift, F1 per month)
+        Index("ix_moderation_score_created", "created_at", "model_version_id", "score"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -160,7 +165,10 @@ class ModerationScore(SQLModel, table=True):
 
 class ModerationLabel(SQLModel, table=True):
     __tablename__ = "moderation_label"
-    __table_args__ = (CheckConstraint(_in("label", MODERATION_LABELS), name="ck_moderation_label_label"),)
+    __table_args__ = (
+        CheckConstraint(_in("label", MODERATION_LABELS), name="ck_moderation_label_label"),
+        Index("ix_moderation_label_created_user", "created_at", "user_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)
@@ -171,7 +179,7 @@ class ModerationLabel(SQLModel, table=True):
     categories: list = _json(list, nullable=False)
     note: str = ""
     seconds_spent: float | None = None
-    created_at: datetime = Field(default_factory=utcnow, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime | None = None
 
 

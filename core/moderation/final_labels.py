@@ -6,27 +6,27 @@ dataset (source other than "app") counts like any other and marks the final labe
 
 from __future__ import annotations
 
-from sqlalchemy import Subquery, case, func, select
+from sqlalchemy import Select, Subquery, case, func, select
 
 from core.models import Adjudication, ModerationLabel
 
 
-def final_labels() -> Subquery:
+def final_labels(items: Select | None = None) -> Subquery:
     """Columns: item_id, label ("toxic" | "not_toxic"), basis ("adjudication" | "agreement"), n_labels, external
     (1 where any of the item's labels came from outside the app, else 0), decided_at (when the final label was
-    reached: the adjudication's time, else the item's last label's)."""
-    per_item = (
-        select(
-            ModerationLabel.item_id,
-            func.min(ModerationLabel.label).label("label"),
-            func.count(func.distinct(ModerationLabel.label)).label("n_distinct"),
-            func.count().label("n_labels"),
-            func.max(case((ModerationLabel.source == "app", 0), else_=1)).label("external"),
-            func.max(ModerationLabel.created_at).label("last_label_at"),
-        )
-        .group_by(ModerationLabel.item_id)
-        .subquery()
-    )
+    reached: the adjudication's time, else the item's last label's). `items` (a query of item ids) limits it to those
+    items, so that a report on a time range reads only the labels of that range's items."""
+    query = select(
+        ModerationLabel.item_id,
+        func.min(ModerationLabel.label).label("label"),
+        func.count(func.distinct(ModerationLabel.label)).label("n_distinct"),
+        func.count().label("n_labels"),
+        func.max(case((ModerationLabel.source == "app", 0), else_=1)).label("external"),
+        func.max(ModerationLabel.created_at).label("last_label_at"),
+    ).group_by(ModerationLabel.item_id)
+    if items is not None:
+        query = query.where(ModerationLabel.item_id.in_(items))
+    per_item = query.subquery()
     return (
         select(
             per_item.c.item_id,

@@ -9,16 +9,26 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import and_, func, literal, literal_column, select, union, union_all
 from sqlmodel import Session
 
-from core.models import Assignment, ImportRun, ModelVersion, ModerationItem, RewardModelRun, WorkItem, utcnow
+from core.models import (
+    Adjudication,
+    Assignment,
+    ImportRun,
+    ModelVersion,
+    ModerationItem,
+    ModerationLabel,
+    RewardModelRun,
+    WorkItem,
+    utcnow,
+)
 from core.moderation.final_labels import final_labels
 from core.queues import DEFAULT_K
 from core.reports import kpi_quality
 from core.reports.export import long_rows, plain
 from core.reports.judgments import SOURCES
-from core.reports.sql import day, month, percentiles, seconds_between
+from core.reports.sql import day, distributions, month, percentiles, seconds_between
 
 DEFAULT_SLA_HOURS = 48.0
 DEFAULT_DAYS = 30
@@ -206,10 +216,13 @@ def throughput_and_reviewers(session: Session, start: datetime, end: datetime):
 def _finished_items(session: Session, start: datetime, end: datetime):
     """(queue, hours from arrival to final judgment) of the items finished in the range: work items that got their
     k-th judgment (gold items never finish), and moderation items whose final label was reached."""
+    # grouped by an expression: SQLite would otherwise walk a whole index in item order to skip a sort, instead of
+    # reading just the range's judgments from ix_assignment_done
+    item = (Assignment.work_item_id + literal_column("0")).label("work_item_id")
     last = (
-        select(Assignment.work_item_id, func.max(Assignment.updated_at).label("final_at"))
+        select(item, func.max(Assignment.updated_at).label("final_at"))
         .where(Assignment.status == "done", Assignment.updated_at >= start)
-        .group_by(Assignment.work_item_id)
+        .group_by(item)
         .having(func.max(Assignment.updated_at) < end)
         .subquery()
     )
@@ -222,7 +235,11 @@ def _finished_items(session: Session, start: datetime, end: datetime):
         .join(last, last.c.work_item_id == WorkItem.id)
         .where(WorkItem.done >= WorkItem.k, ~WorkItem.is_gold)
     )
-    decided = final_labels()
+    touched = union(
+        select(ModerationLabel.item_id).where(ModerationLabel.created_at >= start),
+        select(Adjudication.item_id).where(Adjudication.created_at >= start),
+    )
+    decided = final_labels(items=select(touched.subquery().c.item_id))
     moderation = (
         select(
             literal(FINAL_LABEL).label("grp"),
@@ -237,15 +254,9 @@ def _finished_items(session: Session, start: datetime, end: datetime):
 
 def turnaround(session: Session, start: datetime, end: datetime, sla_hours: float) -> list[Turnaround]:
     finished = _finished_items(session, start, end).subquery()
-    counts = session.execute(
-        select(finished.c.grp, func.count(), func.sum(case((finished.c.value <= sla_hours, 1), else_=0))).group_by(
-            finished.c.grp
-        )
-    ).all()
-    ranks = percentiles(session, select(finished.c.grp, finished.c.value), (0.5, 0.95))
+    found = distributions(session, select(finished.c.grp, finished.c.value), (0.5, 0.95), threshold=sla_hours)
     return [
-        Turnaround(queue, n, float(ranks[queue][0.5]), float(ranks[queue][0.95]), int(within or 0))
-        for queue, n, within in sorted(counts)
+        Turnaround(queue, d.n, float(d.at[0.5]), float(d.at[0.95]), d.at_most) for queue, d in sorted(found.items())
     ]
 
 
@@ -358,7 +369,7 @@ def kpi_csv_rows(report: KpiReport):
     ):
         yield from long_rows(name, getattr(report, name))
     q = report.quality
-    for name in ("ratings_by_version", "moderation_f1", "reward_accuracy", "drift"):
+    for name in ("ratings_by_version", "moderation_f1", "moderation_f1_by_month", "reward_accuracy", "drift"):
         yield from long_rows(name, getattr(q, name))
     if q.win_rate is not None:
         yield from long_rows("win_rate", q.win_rate)

@@ -27,7 +27,7 @@ DEFINITIONS = {
     "win_rate": "Comparisons of the newest chatbot version (of the comparison queue) with the one before it: "
     "wins / (wins + losses), ties and both-bad apart; Wilson 95 % interval.",
     "moderation_f1": "Each moderation version's F1 for 'toxic' against the final human labels (adjudication, "
-    "else agreement), on the items it scored that have one.",
+    "else agreement), on the items it scored in the range that have one (per month of scoring on the chart).",
     "reward_accuracy": "Held-out accuracy of each finished reward-model run: the share of evaluation pairs whose "
     "chosen answer it scores higher.",
     "drift": f"Population stability index of a moderation version's scores ({PSI_BINS} equal bins) in a week "
@@ -64,6 +64,7 @@ class WinRate:
 class ModerationF1:
     version: str
     registered: datetime
+    month: str  # YYYY-MM of scoring; "" for the whole range
     items: int
     true_positives: int
     false_positives: int
@@ -94,7 +95,8 @@ class DriftWeek:
 class Quality:
     ratings_by_version: list[VersionRatings]
     win_rate: WinRate | None
-    moderation_f1: list[ModerationF1]
+    moderation_f1: list[ModerationF1]  # per version, over the range
+    moderation_f1_by_month: list[ModerationF1]
     reward_accuracy: list[RewardAccuracy]
     drift: list[DriftWeek]
 
@@ -172,29 +174,43 @@ def win_rate(session: Session, start: datetime, end: datetime) -> WinRate | None
     return WinRate(new_name, old_name, wins, losses, totals["tie"], totals["both_bad"], rate, low, high, by_month)
 
 
-def moderation_f1(session: Session) -> list[ModerationF1]:
-    decided = final_labels()
+def _f1(tp: int, fp: int, fn: int) -> float | None:
+    return 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else None
+
+
+def moderation_f1(session: Session, start: datetime, end: datetime) -> tuple[list[ModerationF1], list[ModerationF1]]:
+    """Per moderation version, on the items it scored in the range that have a final label: F1 over the range, and
+    per month of scoring."""
+    in_range = and_(ModerationScore.created_at >= start, ModerationScore.created_at < end)
+    decided = final_labels(items=select(ModerationScore.item_id).where(in_range))
     predicted, actual = ModerationScore.predicted_label == "toxic", decided.c.label == "toxic"
+    scored_month = month(session, ModerationScore.created_at)
     rows = session.execute(
         select(
             ModelVersion.name,
             ModelVersion.created_at,
+            scored_month,
             func.count(),
             func.sum(case((and_(predicted, actual), 1), else_=0)),
             func.sum(case((and_(predicted, ~actual), 1), else_=0)),
             func.sum(case((and_(~predicted, actual), 1), else_=0)),
         )
+        .select_from(ModerationScore)
         .join(decided, decided.c.item_id == ModerationScore.item_id)
         .join(ModelVersion, ModelVersion.id == ModerationScore.model_version_id)
-        .group_by(ModelVersion.name, ModelVersion.created_at)
-        .order_by(ModelVersion.created_at, ModelVersion.name)
+        .where(in_range)
+        .group_by(ModelVersion.name, ModelVersion.created_at, scored_month)
+        .order_by(ModelVersion.created_at, ModelVersion.name, scored_month)
     ).all()
-    out = []
-    for name, registered, n, tp, fp, fn in rows:
+    by_month, totals = [], {}
+    for name, registered, month_text, n, tp, fp, fn in rows:
         tp, fp, fn = int(tp or 0), int(fp or 0), int(fn or 0)
-        f1 = 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else None
-        out.append(ModerationF1(name, registered, n, tp, fp, fn, f1))
-    return out
+        by_month.append(ModerationF1(name, registered, month_text, n, tp, fp, fn, _f1(tp, fp, fn)))
+        total = totals.setdefault(name, [registered, 0, 0, 0, 0])
+        for i, value in enumerate((n, tp, fp, fn), start=1):
+            total[i] += value
+    overall = [ModerationF1(name, r, "", n, tp, fp, fn, _f1(tp, fp, fn)) for name, (r, n, tp, fp, fn) in totals.items()]
+    return overall, by_month
 
 
 def reward_accuracy(session: Session) -> list[RewardAccuracy]:
@@ -246,10 +262,12 @@ def drift(session: Session, start: datetime, end: datetime) -> list[DriftWeek]:
 
 
 def quality(session: Session, start: datetime, end: datetime) -> Quality:
+    f1, f1_by_month = moderation_f1(session, start, end)
     return Quality(
         ratings_by_version(session, start, end),
         win_rate(session, start, end),
-        moderation_f1(session),
+        f1,
+        f1_by_month,
         reward_accuracy(session),
         drift(session, start, end),
     )

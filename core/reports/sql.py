@@ -2,17 +2,17 @@
 durations in seconds, histogram bins, and percentiles computed by the database.
 
 Percentiles are nearest-rank (PostgreSQL's percentile_disc): the smallest value with at least p % of the values at
-or below it. PostgreSQL computes them with percentile_disc; SQLite, which has no percentile function, with one
-ordered query per group: an OFFSET into an index where one matches the order (backlog ages), else a window
-function over the rows (both sort in the database; no row reaches Python)."""
+or below it. They are computed by the database, never from rows loaded into Python: by an OFFSET into an index that
+holds the values in order (backlog ages), by percentile_disc on PostgreSQL, or by window functions that rank each
+group's values and return only the rows at the wanted ranks."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, cast, func, literal_column, select
+from sqlalchemy import ColumnElement, Integer, Select, case, cast, func, literal_column, or_, select
 from sqlmodel import Session
 
 
@@ -70,8 +70,58 @@ def bin_of(session: Session, value: Any, bins: int) -> ColumnElement[int]:
 
 
 def rank_of(q: float, n: int) -> int:
-    """The 1-based nearest rank of the q-quantile (0 < q <= 1) among n ordered values."""
-    return max(1, math.ceil(q * n - 1e-9))
+    """The 1-based nearest rank of the q-quantile (0 < q <= 1) among n ordered values: ceil(q * n), in the integer
+    arithmetic that _rank_sql writes, so both always agree."""
+    per_mille = round(q * 1000)
+    return max(1, (per_mille * n + 999) // 1000)
+
+
+def _rank_sql(q: float, n: Any) -> ColumnElement[int]:
+    return (literal_column(str(round(q * 1000))) * n + literal_column("999")) // literal_column("1000")
+
+
+@dataclass(frozen=True)
+class Distribution:
+    n: int
+    at: dict[float, Any]  # q -> the nearest-rank percentile
+    at_most: int  # values at or below the threshold given (0 without one)
+
+
+def distributions(
+    session: Session, rows: Select, qs: Sequence[float], *, threshold: float | None = None
+) -> dict[Any, Distribution]:
+    """Per group: how many values, their nearest-rank percentiles and how many are at most `threshold`, in one
+    query (window functions rank each group's values; only the rows at the wanted ranks come back). `rows` selects
+    two columns labelled `grp` and `value`; NULL values are left out."""
+    sub = rows.subquery()
+    window = {"partition_by": sub.c.grp}
+    at_most = (
+        func.sum(case((sub.c.value <= threshold, 1), else_=0)).over(**window)
+        if threshold is not None
+        else literal_column("0")
+    )
+    ranked = (
+        select(
+            sub.c.grp,
+            sub.c.value,
+            func.row_number().over(order_by=sub.c.value, **window).label("rn"),
+            func.count().over(**window).label("n"),
+            at_most.label("at_most"),
+        )
+        .where(sub.c.value.is_not(None))
+        .subquery()
+    )
+    wanted = or_(*(ranked.c.rn == _rank_sql(q, ranked.c.n) for q in qs))
+    found: dict[Any, dict[str, Any]] = {}
+    for group, value, rn, n, below in session.execute(
+        select(ranked.c.grp, ranked.c.value, ranked.c.rn, ranked.c.n, ranked.c.at_most).where(wanted)
+    ):
+        entry = found.setdefault(group, {"n": int(n), "below": int(below or 0), "by_rank": {}})
+        entry["by_rank"][int(rn)] = value
+    return {
+        group: Distribution(e["n"], {q: e["by_rank"][rank_of(q, e["n"])] for q in qs}, e["below"])
+        for group, e in found.items()
+    }
 
 
 def percentiles(
@@ -84,8 +134,9 @@ def percentiles(
 ) -> dict[Any, dict[float, Any]]:
     """Nearest-rank percentiles per group. `rows` selects two columns labelled `grp` and `value` (NULL values are
     left out); `descending` ranks from the largest value down (the age of a timestamp grows as it falls).
-    `indexed=True` says an index yields the rows in value order within a group, so on SQLite an OFFSET into it is
-    cheap; otherwise the rows are ranked with a window function. Returns {group: {q: value}}."""
+    `indexed=True` says an index yields each group's rows in value order: on SQLite each percentile is then an
+    OFFSET into it, which reads only the entries before it. Otherwise PostgreSQL's percentile_disc, or (SQLite)
+    the window functions of `distributions`."""
     sub = rows.subquery()
     present = sub.c.value.is_not(None)
     order = sub.c.value.desc() if descending else sub.c.value
@@ -93,31 +144,21 @@ def percentiles(
         columns = [func.percentile_disc(q).within_group(order) for q in qs]
         result = session.execute(select(sub.c.grp, *columns).where(present).group_by(sub.c.grp))
         return {row[0]: dict(zip(qs, row[1:], strict=True)) for row in result}
+    if not indexed:
+        if descending:
+            raise ValueError("descending percentiles need indexed=True on SQLite")
+        return {group: d.at for group, d in distributions(session, rows, qs).items()}
     counts = dict(session.execute(select(sub.c.grp, func.count()).where(present).group_by(sub.c.grp)).all())
-    if indexed:
-        return {
-            group: {
-                q: session.execute(
-                    select(sub.c.value)
-                    .where(present, sub.c.grp == group)
-                    .order_by(order)
-                    .limit(1)
-                    .offset(rank_of(q, n) - 1)
-                ).scalar_one()
-                for q in qs
-            }
-            for group, n in counts.items()
+    return {
+        group: {
+            q: session.execute(
+                select(sub.c.value)
+                .where(present, sub.c.grp == group)
+                .order_by(order)
+                .limit(1)
+                .offset(rank_of(q, n) - 1)
+            ).scalar_one()
+            for q in qs
         }
-    ranks = sorted({rank_of(q, n) for n in counts.values() for q in qs})
-    ranked = (
-        select(sub.c.grp, sub.c.value, func.row_number().over(partition_by=sub.c.grp, order_by=order).label("rn"))
-        .where(present)
-        .subquery()
-    )
-    found = {
-        (group, rn): value
-        for group, value, rn in session.execute(
-            select(ranked.c.grp, ranked.c.value, ranked.c.rn).where(ranked.c.rn.in_(ranks))
-        )
+        for group, n in counts.items()
     }
-    return {group: {q: found[(group, rank_of(q, n))] for q in qs} for group, n in counts.items()}

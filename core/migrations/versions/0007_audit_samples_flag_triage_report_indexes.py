@@ -16,6 +16,8 @@ depends_on = None
 
 # The single-column indexes of 0001 that the (column, at, id) indexes below make redundant.
 REPLACED = ("ix_audit_event_at", "ix_audit_event_actor_id", "ix_audit_event_action")
+# Judgments by time, with their reviewer (the single-column created_at indexes of 0001 become prefixes of these).
+JUDGMENT_TABLES = ("rating", "comparison", "moderation_label")
 TRAIL_INDEXES = {
     "ix_audit_event_at_id": ["at", "id"],
     "ix_audit_event_actor_at": ["actor_id", "at", "id"],
@@ -81,9 +83,21 @@ def upgrade() -> None:
         batch_op.create_index("ix_work_item_backlog", ["queue", "open", "is_gold", "created_at"], unique=False)
     with op.batch_alter_table("assignment", schema=None) as batch_op:
         batch_op.create_index("ix_assignment_done", ["status", "updated_at", "work_item_id"], unique=False)
+    for table in JUDGMENT_TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(f"ix_{table}_created_at")
+            batch_op.create_index(f"ix_{table}_created_user", ["created_at", "user_id"], unique=False)
+    with op.batch_alter_table("moderation_score", schema=None) as batch_op:
+        batch_op.create_index("ix_moderation_score_created", ["created_at", "model_version_id", "score"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("moderation_score", schema=None) as batch_op:
+        batch_op.drop_index("ix_moderation_score_created")
+    for table in JUDGMENT_TABLES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(f"ix_{table}_created_user")
+            batch_op.create_index(f"ix_{table}_created_at", ["created_at"], unique=False)
     with op.batch_alter_table("assignment", schema=None) as batch_op:
         batch_op.drop_index("ix_assignment_done")
     with op.batch_alter_table("work_item", schema=None) as batch_op:
