@@ -19,7 +19,7 @@ def final_labels(items: Select | None = None) -> Subquery:
     query = select(
         ModerationLabel.item_id,
         func.min(ModerationLabel.label).label("label"),
-        func.count(func.distinct(ModerationLabel.label)).label("n_distinct"),
+        func.max(ModerationLabel.label).label("other_label"),  # equal to label when all the labels agree
         func.count().label("n_labels"),
         func.max(case((ModerationLabel.source == "app", 0), else_=1)).label("external"),
         func.max(ModerationLabel.created_at).label("last_label_at"),
@@ -37,6 +37,6 @@ def final_labels(items: Select | None = None) -> Subquery:
             func.coalesce(Adjudication.created_at, per_item.c.last_label_at).label("decided_at"),
         )
         .outerjoin(Adjudication, Adjudication.item_id == per_item.c.item_id)
-        .where((Adjudication.id.is_not(None)) | (per_item.c.n_distinct == 1))
+        .where((Adjudication.id.is_not(None)) | (per_item.c.label == per_item.c.other_label))
         .subquery("final_label")
     )

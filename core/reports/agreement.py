@@ -13,12 +13,12 @@ from statistics import median
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal, literal_column, select, union_all
 from sqlmodel import Session
 
 from core.models import Assignment, User, WorkItem
-from core.reports.judgments import SOURCES, Dimension, Source
-from core.reports.sql import percentiles
+from core.reports.judgments import SOURCES, Source
+from core.reports.sql import median_of_counts, whole
 from core.stats.agreement import cohen_kappa, expand, fleiss_kappa, krippendorff_alpha
 
 # Outliers: reviewers much faster than their peers whose judgments agree much less with the consensus.
@@ -90,90 +90,125 @@ class AgreementReport:
         return not any(d.n_judgments for d in self.dimensions)
 
 
-def _judgments(source: Source, dimension: Dimension, start, end) -> Any:
-    """(id, unit, user_id, value) of the queue's judgments by reviewers in the range."""
+def _judgments(source: Source, start, end) -> Any:
+    """(id, unit, user_id, and one column per dimension) of the queue's judgments by reviewers in the range."""
     model = source.model
     return (
         select(
             model.id.label("id"),
             source.unit().label("unit"),
             model.user_id.label("user_id"),
-            source.value(dimension.name).label("value"),
+            *(source.value(d.name).label(d.name) for d in source.dimensions),
         )
         .where(*source.in_range(start, end))
         .subquery()
     )
 
 
-def _patterns(session: Session, judgments: Any, dimension: Dimension) -> tuple[np.ndarray, int]:
-    """The value-counts table of the items (expanded from SQL's distinct patterns), and the judgments counted."""
-    per_value = [
-        func.sum(case((judgments.c.value == v, 1), else_=0)).label(f"c{i}") for i, v in enumerate(dimension.values)
-    ]
-    per_item = select(*per_value, func.count().label("n")).group_by(judgments.c.unit).subquery()
-    rows = session.execute(
-        select(*per_item.c[: len(dimension.values)], func.count(), func.sum(per_item.c.n)).group_by(
-            *per_item.c[: len(dimension.values)]
-        )
-    ).all()
-    table = expand(((row[: len(dimension.values)], row[-2]) for row in rows), len(dimension.values))
-    return table, int(sum(row[-1] for row in rows))
+def _patterns(session: Session, judgments: Any, source: Source) -> dict[str, tuple[np.ndarray, int]]:
+    """Per dimension: the value-counts table of the items, and the judgments counted. One pass for every dimension:
+    SQL counts each item's values and sums the items up by their counts (the distinct patterns), which are expanded
+    here into one row per item."""
+    columns = _value_counts(judgments, source)
+    per_item = select(*columns, func.count().label("n")).group_by(judgments.c.unit).subquery()
+    counts = per_item.c[: len(columns)]
+    rows = session.execute(select(*counts, func.count(), func.sum(per_item.c.n)).group_by(*counts)).all()
+    out, at = {}, 0
+    for d in source.dimensions:
+        merged: dict[tuple, int] = defaultdict(int)
+        for row in rows:
+            merged[tuple(row[at : at + len(d.values)])] += row[-2]
+        out[d.name] = (expand(merged.items(), len(d.values)), int(sum(row[-1] for row in rows)))
+        at += len(d.values)
+    return out
 
 
-def _pairs(session: Session, judgments: Any, dimension: Dimension) -> dict[tuple[int, int], np.ndarray]:
-    """Per pair of reviewers (lower id first), their confusion table on the items both judged. The judgments are
-    materialized first: a pair's item is an expression, and SQLite joins an expression only by trying every row
-    against every row, while on a materialized table it builds an index for the join."""
+def _pairs(session: Session, judgments: Any, source: Source) -> dict[str, dict[tuple[int, int], np.ndarray]]:
+    """Per dimension and pair of reviewers (lower id first), their confusion table on the items both judged.
+
+    The judgments, then their pairs, are materialized once for every dimension: a pair's item is an expression,
+    and SQLite joins an expression only by trying every row against every row, while on a materialized table it
+    builds an index for the join."""
     judged = select(judgments).cte("judged").prefix_with("MATERIALIZED")
     a, b = judged.alias("a"), judged.alias("b")
-    rows = session.execute(
-        select(a.c.user_id, b.c.user_id, a.c.value, b.c.value, func.count())
+    names = [d.name for d in source.dimensions]
+    values = [a.c[n].label(f"a_{n}") for n in names] + [b.c[n].label(f"b_{n}") for n in names]
+    both = (
+        select(a.c.user_id.label("ua"), b.c.user_id.label("ub"), *values)
         .join(b, and_(a.c.unit == b.c.unit, a.c.user_id < b.c.user_id))
-        .group_by(a.c.user_id, b.c.user_id, a.c.value, b.c.value)
-    ).all()
-    index = {value: i for i, value in enumerate(dimension.values)}
-    tables: dict[tuple[int, int], np.ndarray] = defaultdict(lambda: np.zeros((len(index),) * 2, dtype=np.int64))
-    for user_a, user_b, value_a, value_b, n in rows:
-        tables[(user_a, user_b)][index[value_a], index[value_b]] += n
+        .cte("both_judged")
+        .prefix_with("MATERIALIZED")
+    )
+    per_dimension = [
+        select(
+            literal(n).label("dimension"), both.c.ua, both.c.ub, both.c[f"a_{n}"], both.c[f"b_{n}"], func.count()
+        ).group_by(both.c.ua, both.c.ub, both.c[f"a_{n}"], both.c[f"b_{n}"])
+        for n in names
+    ]
+    tables: dict[str, dict[tuple[int, int], np.ndarray]] = {}
+    for d in source.dimensions:
+        size = (len(d.values),) * 2
+        tables[d.name] = defaultdict(lambda size=size: np.zeros(size, dtype=np.int64))
+    index = {d.name: {value: i for i, value in enumerate(d.values)} for d in source.dimensions}
+    for name, user_a, user_b, value_a, value_b, n in session.execute(union_all(*per_dimension)):
+        tables[name][(user_a, user_b)][index[name][value_a], index[name][value_b]] += n
     return tables
 
 
-def _consensus(session: Session, judgments: Any) -> dict[int, tuple[int, int, int]]:
-    """Per reviewer: (judgments, judgments whose item's other reviewers reached a consensus, of those the ones
-    that agree with it). The others' count of a value is the item's count minus the reviewer's own judgment."""
-    j = judgments
-    per_value = select(j.c.unit, j.c.value, func.count().label("n")).group_by(j.c.unit, j.c.value).subquery()
-    others = (
-        select(
-            j.c.id,
-            j.c.user_id,
-            (per_value.c.value == j.c.value).label("own"),
-            (per_value.c.n - case((per_value.c.value == j.c.value, 1), else_=0)).label("n_other"),
-        )
-        .join(per_value, per_value.c.unit == j.c.unit)
-        .subquery()
+def _value_counts(judgments: Any, source: Source) -> list[Any]:
+    """Per item (grouped by unit): how many of its judgments gave each value of each dimension."""
+    return [
+        func.sum(case((judgments.c[d.name] == v, 1), else_=0)).label(f"{d.name}_{i}")
+        for d in source.dimensions
+        for i, v in enumerate(d.values)
+    ]
+
+
+def consensus_of(counts: tuple[int, ...], own: int) -> bool | None:
+    """Whether a judgment with value index `own` agrees with the consensus of the item's other judgments, given
+    the item's count of each value (the judgment included); None where the others have no single top value."""
+    others = list(counts)
+    others[own] -= 1
+    top = max(others)
+    if top == 0 or others.count(top) != 1:
+        return None
+    return others[own] == top
+
+
+def _consensus(session: Session, judgments: Any, source: Source) -> dict[str, dict[int, tuple[int, int, int]]]:
+    """Per dimension and reviewer: (judgments, those compared with a consensus of the item's other reviewers,
+    those that agree with it). Whether a judgment agrees depends only on its own value and its item's counts of
+    each value, so SQL counts the judgments by (reviewer, own value, item's counts) and the rule runs on those."""
+    columns = _value_counts(judgments, source)
+    per_item = select(judgments.c.unit, *columns).group_by(judgments.c.unit).subquery()
+    joined = (
+        select(judgments.c.user_id, *(judgments.c[d.name] for d in source.dimensions), *per_item.c[1:])
+        .join(per_item, per_item.c.unit == judgments.c.unit)
+        .cte("with_counts")
+        .prefix_with("MATERIALIZED")
     )
-    topped = select(others, func.max(others.c.n_other).over(partition_by=others.c.id).label("top")).subquery()
-    at_top = and_(topped.c.n_other == topped.c.top, topped.c.top > 0)
-    per_judgment = (
-        select(
-            topped.c.user_id,
-            func.sum(case((at_top, 1), else_=0)).label("n_top"),
-            func.max(case((and_(at_top, topped.c.own), 1), else_=0)).label("own_top"),
+    width = max(len(d.values) for d in source.dimensions)
+    parts, at = [], 1 + len(source.dimensions)
+    for d in source.dimensions:
+        counts = joined.c[at : at + len(d.values)]
+        padding = [literal_column("0")] * (width - len(d.values))  # one UNION: every part as wide as the widest
+        parts.append(
+            select(literal(d.name), joined.c.user_id, joined.c[d.name], func.count(), *counts, *padding).group_by(
+                joined.c.user_id, joined.c[d.name], *counts
+            )
         )
-        .group_by(topped.c.id, topped.c.user_id)
-        .subquery()
-    )
-    consensus = per_judgment.c.n_top == 1
-    rows = session.execute(
-        select(
-            per_judgment.c.user_id,
-            func.count(),
-            func.sum(case((consensus, 1), else_=0)),
-            func.sum(case((and_(consensus, per_judgment.c.own_top == 1), 1), else_=0)),
-        ).group_by(per_judgment.c.user_id)
-    ).all()
-    return {user_id: (int(n), int(c or 0), int(a or 0)) for user_id, n, c, a in rows}
+        at += len(d.values)
+    index = {d.name: {v: i for i, v in enumerate(d.values)} for d in source.dimensions}
+    sizes = {d.name: len(d.values) for d in source.dimensions}
+    out: dict[str, dict[int, list[int]]] = {d.name: defaultdict(lambda: [0, 0, 0]) for d in source.dimensions}
+    for name, user_id, own, times, *counts in session.execute(union_all(*parts)):
+        agrees = consensus_of(tuple(counts[: sizes[name]]), index[name][own])
+        totals = out[name][user_id]
+        totals[0] += times
+        if agrees is not None:
+            totals[1] += times
+            totals[2] += times if agrees else 0
+    return {name: {user: tuple(t) for user, t in per_user.items()} for name, per_user in out.items()}
 
 
 def _gold(session: Session, source: Source, start, end) -> dict[int, tuple[int, int]]:
@@ -206,11 +241,21 @@ def _gold(session: Session, source: Source, start, end) -> dict[int, tuple[int, 
 
 
 def _median_seconds(session: Session, source: Source, start, end) -> dict[int, float]:
+    """Per reviewer, the nearest-rank median of their seconds per item, in whole seconds, from a histogram that SQL
+    counts (reviewer, whole seconds) -> judgments."""
     if not source.timed:
         return {}
     model = source.model
-    rows = select(model.user_id.label("grp"), model.seconds_spent.label("value")).where(*source.in_range(start, end))
-    return {user: float(v[0.5]) for user, v in percentiles(session, rows, [0.5]).items()}
+    seconds = whole(session, model.seconds_spent)
+    rows = session.execute(
+        select(model.user_id, seconds, func.count())
+        .where(*source.in_range(start, end), model.seconds_spent.is_not(None))
+        .group_by(model.user_id, seconds)
+    )
+    histograms: dict[int, dict[int, int]] = defaultdict(dict)
+    for user_id, value, n in rows:
+        histograms[user_id][int(value)] = n
+    return {user_id: float(median_of_counts(counts)) for user_id, counts in histograms.items()}
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -219,11 +264,14 @@ def _share(part: int, whole: int) -> float | None:
 
 def _queue_report(session: Session, source: Source, start, end, names: dict[int, str]):
     dimensions, pairs = [], []
-    consensus: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    per_reviewer: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     judged: dict[int, int] = {}
+    judgments = _judgments(source, start, end)
+    tables = _patterns(session, judgments, source)
+    confusions = _pairs(session, judgments, source)
+    consensus = _consensus(session, judgments, source)
     for dimension in source.dimensions:
-        judgments = _judgments(source, dimension, start, end)
-        table, n_judgments = _patterns(session, judgments, dimension)
+        table, n_judgments = tables[dimension.name]
         kappa, n_fleiss = fleiss_kappa(table)
         dimensions.append(
             DimensionAgreement(
@@ -238,7 +286,7 @@ def _queue_report(session: Session, source: Source, start, end, names: dict[int,
             )
         )
         weights = "quadratic" if dimension.level == "ordinal" else None
-        for (user_a, user_b), confusion in sorted(_pairs(session, judgments, dimension).items()):
+        for (user_a, user_b), confusion in sorted(confusions[dimension.name].items()):
             pairs.append(
                 PairAgreement(
                     source.queue,
@@ -249,15 +297,15 @@ def _queue_report(session: Session, source: Source, start, end, names: dict[int,
                     int(confusion.sum()),
                 )
             )
-        for user_id, (n, compared, agreed) in _consensus(session, judgments).items():
+        for user_id, (n, compared, agreed) in consensus[dimension.name].items():
             judged[user_id] = max(judged.get(user_id, 0), n)
-            consensus[user_id][0] += compared
-            consensus[user_id][1] += agreed
+            per_reviewer[user_id][0] += compared
+            per_reviewer[user_id][1] += agreed
     gold = _gold(session, source, start, end)
     seconds = _median_seconds(session, source, start, end)
     reviewers = []
     for user_id in sorted(set(judged) | set(gold) | set(seconds), key=lambda u: names.get(u, "")):
-        compared, agreed = consensus.get(user_id, (0, 0))
+        compared, agreed = per_reviewer.get(user_id, (0, 0))
         gold_judged, gold_correct = gold.get(user_id, (0, 0))
         reviewers.append(
             ReviewerAgreement(
@@ -273,7 +321,7 @@ def _queue_report(session: Session, source: Source, start, end, names: dict[int,
                 seconds.get(user_id),
             )
         )
-    overall = _share(sum(c[1] for c in consensus.values()), sum(c[0] for c in consensus.values()))
+    overall = _share(sum(c[1] for c in per_reviewer.values()), sum(c[0] for c in per_reviewer.values()))
     return dimensions, pairs, mark_outliers(reviewers, overall), overall
 
 

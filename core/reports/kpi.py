@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, literal, literal_column, select, union, union_all
 from sqlmodel import Session
@@ -28,7 +28,7 @@ from core.queues import DEFAULT_K
 from core.reports import kpi_quality
 from core.reports.export import long_rows, plain
 from core.reports.judgments import SOURCES
-from core.reports.sql import day, distributions, month, percentiles, seconds_between
+from core.reports.sql import day, distributions, monday_of, month, percentiles, seconds_between
 
 DEFAULT_SLA_HOURS = 48.0
 DEFAULT_DAYS = 30
@@ -196,18 +196,13 @@ def _judged_by_day_and_person(session: Session, start: datetime, end: datetime) 
     return [tuple(row) for row in session.execute(union_all(*parts)).all()]
 
 
-def _monday(day_text: str) -> str:
-    d = date.fromisoformat(day_text)
-    return (d - timedelta(days=d.weekday())).isoformat()
-
-
 def throughput_and_reviewers(session: Session, start: datetime, end: datetime):
     rows = _judged_by_day_and_person(session, start, end)
     per_day: dict[tuple[str, str], int] = defaultdict(int)
     per_week: dict[str, set[int]] = defaultdict(set)
     for day_text, queue, user_id, n in rows:
         per_day[(day_text, queue)] += n
-        per_week[_monday(day_text)].add(user_id)
+        per_week[monday_of(day_text)].add(user_id)
     daily = [DailyCount(d, q, n) for (d, q), n in sorted(per_day.items())]
     weekly = [WeeklyReviewers(w, len(users)) for w, users in sorted(per_week.items())]
     return daily, len({user_id for _, _, user_id, _ in rows}), weekly

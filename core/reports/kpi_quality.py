@@ -15,7 +15,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from core.models import Comparison, ModelVersion, ModerationScore, QueueConfig, Rating, Response, RewardModelRun
 from core.moderation.final_labels import final_labels
-from core.reports.sql import bin_of, month, week
+from core.reports.sql import bin_of, day, monday_of, month
 from core.stats.drift import BANDS, band, psi
 
 PSI_BINS = 10
@@ -241,16 +241,17 @@ def reward_accuracy(session: Session) -> list[RewardAccuracy]:
 
 def drift(session: Session, start: datetime, end: datetime) -> list[DriftWeek]:
     """Per moderation version and week in the range: scores counted, and the PSI against the previous week."""
-    score_week, score_bin = week(session, ModerationScore.created_at), bin_of(session, ModerationScore.score, PSI_BINS)
+    # counted per day, which SQL reads straight from the stored text; the days are put into weeks here
+    score_day, score_bin = day(session, ModerationScore.created_at), bin_of(session, ModerationScore.score, PSI_BINS)
     rows = session.execute(
-        select(ModerationScore.model_version_id, score_week, score_bin, func.count())
+        select(ModerationScore.model_version_id, score_day, score_bin, func.count())
         .where(ModerationScore.created_at >= start, ModerationScore.created_at < end)
-        .group_by(ModerationScore.model_version_id, score_week, score_bin)
+        .group_by(ModerationScore.model_version_id, score_day, score_bin)
     ).all()
     names = dict(session.execute(select(ModelVersion.id, ModelVersion.name)).all())
     hist: dict[tuple[str, str], list[int]] = {}
-    for version_id, week_text, bin_, n in rows:
-        hist.setdefault((names[version_id], week_text), [0] * PSI_BINS)[int(bin_)] += n
+    for version_id, day_text, bin_, n in rows:
+        hist.setdefault((names[version_id], monday_of(day_text)), [0] * PSI_BINS)[int(bin_)] += n
     out = []
     for version, week_text in sorted(hist):
         counts = hist[(version, week_text)]
