@@ -18,6 +18,7 @@ from core.reports.kpi import KpiReport
 from core.reports.trail import TrailChoices
 
 TTL_SECONDS = 60
+AGREEMENT_TTL_SECONDS = 600  # agreement moves slowly and costs seconds at a million judgments
 
 
 def day_range(first: date, last: date) -> tuple[datetime, datetime]:
@@ -43,7 +44,7 @@ def kpi(start: datetime, end: datetime, sla_hours: float) -> KpiView:
     return _kpi(get_settings().database_url, start, end, sla_hours)
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@st.cache_data(ttl=AGREEMENT_TTL_SECONDS, show_spinner=False)
 def _agreement(url: str, start: datetime | None, end: datetime | None) -> AgreementReport:
     return audits.agreement_report(start=start, end=end, engine=engine())
 

@@ -1,12 +1,16 @@
 """Agreement (expert, admin): can we trust these labels? Per queue and dimension, per pair of reviewers, and per
 reviewer (consensus, gold items, time, outliers)."""
 
+from datetime import timedelta
+
 import streamlit as st
 
 from app.reports import agreement, day_range
 from app.session import require_page
 from app.widgets import page_header
 from core.models import utcnow
+
+DEFAULT_DAYS = 90
 
 require_page("agreement")
 page_header(
@@ -17,7 +21,11 @@ page_header(
 )
 
 today = utcnow().date()
-days = st.date_input("Judgments made on these days (UTC); leave empty for all", value=(), max_value=today)
+days = st.date_input(
+    "Judgments made on these days (UTC); clear it for all time",
+    value=(today - timedelta(days=DEFAULT_DAYS - 1), today),
+    max_value=today,
+)
 start, end = day_range(*days) if isinstance(days, tuple) and len(days) == 2 else (None, None)
 with st.spinner("Counting agreement…"):
     report = agreement(start, end)
