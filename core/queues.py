@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, updat
 from sqlmodel import Session
 
 from core import audit
-from core.models import Assignment, QueueConfig, WorkItem, utcnow
+from core.models import Assignment, ModelVersion, QueueConfig, WorkItem, utcnow
 
 # Defaults per queue: overlap k (judgments per item) and which kind of subject it serves.
 DEFAULT_K = {"rating": 1, "comparison": 2}
@@ -253,6 +253,10 @@ def configure(
         raise QueueError("the gold share must be between 0 and 0.5")
     if lease_minutes is not None and not 1 <= lease_minutes <= 24 * 60:
         raise QueueError("a lease lasts between 1 minute and 24 hours")
+    if versions:
+        known = set(session.execute(select(ModelVersion.name).where(ModelVersion.name.in_(versions))).scalars())
+        if unknown := sorted(set(versions) - known):
+            raise QueueError(f"no model version named {', '.join(unknown)}; see the model versions on the data page")
     for name, value in (("versions", versions), ("k", k), ("gold_share", gold_share), ("lease_minutes", lease_minutes)):
         if value is not None:
             setattr(config, name, sorted(set(value)) if name == "versions" else value)
