@@ -30,6 +30,7 @@ PAGES: dict[str, PageSpec] = {
     "rate": PageSpec("../pages/rate.py", "Rate answers", ":material/star_rate:"),
     "compare": PageSpec("../pages/compare.py", "Compare answers", ":material/compare:"),
     "data": PageSpec("../pages/data.py", "Data", ":material/database:"),
+    "queues": PageSpec("../pages/queues.py", "Review queues", ":material/low_priority:"),
     "kpi": PageSpec("../pages/kpi.py", "KPIs", ":material/monitoring:"),
     "audit": PageSpec("../pages/audit.py", "Audit trail", ":material/history:"),
     "agreement": PageSpec("../pages/agreement.py", "Agreement", ":material/groups:"),

@@ -24,6 +24,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "rate": ("expert", "admin"),
     "compare": ("expert", "admin"),
     "data": ("admin",),
+    "queues": ("admin",),
     "kpi": ("product_owner", "admin"),
     "audit": ("expert", "admin"),
     "agreement": ("expert", "admin"),
