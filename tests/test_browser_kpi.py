@@ -11,7 +11,7 @@ from core import auth
 from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from core.models import utcnow
 from tests import audit_store as store
-from tests.live_app import CHROMIUM, chromium, open_page, running_app, sign_in
+from tests.live_app import CHROMIUM, chromium, open_page, running_app, sign_in, wait_until_idle
 
 pytestmark = [
     pytest.mark.browser,
@@ -51,7 +51,8 @@ def test_a_product_owner_opens_the_kpi_dashboard(base_url):
         links = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
         assert [link.split("\n")[-1] for link in links] == ["Home", "KPIs"]
         open_page(page, "KPIs")
-        assert page.get_by_role("heading", name="KPIs").is_visible()
+        page.get_by_role("heading", name="KPIs").wait_for(timeout=60_000)  # the home page's heading goes first
+        wait_until_idle(page)
         judgments = page.locator('[data-testid="stMetric"]', has_text="Judgments")
         assert judgments.locator('[data-testid="stMetricValue"]').inner_text() == "18"
         assert page.get_by_text("bot-v2 against bot-v1").is_visible()
