@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, literal
+from sqlalchemy import BigInteger, ColumnElement, case, literal
 
 from core.models import CHOICES, MODERATION_LABELS, RUBRIC, Adjudication, Comparison, ModerationLabel, Rating
 
-# A pair of answers as one number: the lower response id times PAIR_BASE plus the higher (ids stay below 2**32).
-PAIR_BASE = 2**32
+# A pair of answers as one number: the lower response id times PAIR_BASE plus the higher (ids stay below it). Not a
+# power of two: PostgreSQL hashes a bigint by folding its two 32-bit halves together, so low * 2**32 + high would
+# send every pair of neighbouring ids to a handful of hash buckets (a GROUP BY of 50,000 pairs took 7 s).
+PAIR_BASE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Source:
                 else_=Comparison.response_b_id,
             )
             high = Comparison.response_a_id + Comparison.response_b_id - low
-            return low * literal(PAIR_BASE) + high
+            return low * literal(PAIR_BASE, BigInteger) + high
         return self.model.item_id
 
     def value(self, dimension: str) -> ColumnElement[Any]:

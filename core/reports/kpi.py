@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, literal, literal_column, select, union, union_all
+from sqlalchemy import Float, and_, func, literal, literal_column, select, union, union_all
 from sqlmodel import Session
 
 from core.models import (
@@ -28,11 +28,12 @@ from core.queues import DEFAULT_K
 from core.reports import kpi_quality
 from core.reports.export import long_rows, plain
 from core.reports.judgments import SOURCES
-from core.reports.sql import day, distributions, monday_of, month, percentiles, seconds_between
+from core.reports.sql import day, distributions, indexed_percentiles, monday_of, month, seconds_between
 
 DEFAULT_SLA_HOURS = 48.0
 DEFAULT_DAYS = 30
 FINAL_LABEL = "moderation (final label)"
+HOUR = literal_column("3600.0", Float)  # seconds; a float, so that no database divides in numeric or integer
 
 # One line per number: shown on hover on the dashboard and carried in the JSON report.
 DEFINITIONS = {
@@ -160,11 +161,10 @@ def _hours(seconds: float | None) -> float | None:
 def backlog(session: Session, now: datetime) -> list[Backlog]:
     waiting = and_(WorkItem.open, ~WorkItem.is_gold)
     counts = dict(session.execute(select(WorkItem.queue, func.count()).where(waiting).group_by(WorkItem.queue)).all())
-    ages = percentiles(
+    ages = indexed_percentiles(  # along ix_work_item_backlog
         session,
         select(WorkItem.queue.label("grp"), WorkItem.created_at.label("value")).where(waiting),
         (0.5, 0.95),
-        indexed=True,
         descending=True,
     )
     out = []
@@ -224,7 +224,7 @@ def _finished_items(session: Session, start: datetime, end: datetime):
     work = (
         select(
             WorkItem.queue.label("grp"),
-            (seconds_between(session, last.c.final_at, WorkItem.created_at) / 3600).label("value"),
+            (seconds_between(session, last.c.final_at, WorkItem.created_at) / HOUR).label("value"),
         )
         .select_from(WorkItem)
         .join(last, last.c.work_item_id == WorkItem.id)
@@ -238,7 +238,9 @@ def _finished_items(session: Session, start: datetime, end: datetime):
     moderation = (
         select(
             literal(FINAL_LABEL).label("grp"),
-            (seconds_between(session, decided.c.decided_at, ModerationItem.created_at) / 3600).label("value"),
+            (
+                seconds_between(session, decided.c.decided_at, ModerationItem.created_at) / literal_column("3600.0")
+            ).label("value"),
         )
         .select_from(decided)
         .join(ModerationItem, ModerationItem.id == decided.c.item_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, case, cast, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Float, Integer, Select, case, cast, func, literal_column, or_, select
 from sqlmodel import Session
 
 
@@ -57,7 +57,7 @@ def seconds_between(session: Session, later: Any, earlier: Any) -> ColumnElement
     if dialect(session) == "sqlite":
         days = func.julianday(later) - func.julianday(earlier)
         return func.round(days * literal_column("86400.0"), literal_column("3"))
-    return func.extract("epoch", later - earlier)
+    return cast(func.extract("epoch", later - earlier), Float)  # numeric by default: slow to sort and divide
 
 
 def whole(session: Session, value: Any) -> ColumnElement[int]:
@@ -139,19 +139,13 @@ def distributions(
     }
 
 
-def percentiles(
-    session: Session,
-    rows: Select,
-    qs: Sequence[float],
-    *,
-    indexed: bool = False,
-    descending: bool = False,
+def indexed_percentiles(
+    session: Session, rows: Select, qs: Sequence[float], *, descending: bool = False
 ) -> dict[Any, dict[float, Any]]:
-    """Nearest-rank percentiles per group. `rows` selects two columns labelled `grp` and `value` (NULL values are
-    left out); `descending` ranks from the largest value down (the age of a timestamp grows as it falls).
-    `indexed=True` says an index yields each group's rows in value order: on SQLite each percentile is then an
-    OFFSET into it, which reads only the entries before it. Otherwise PostgreSQL's percentile_disc, or (SQLite)
-    the window functions of `distributions`."""
+    """Nearest-rank percentiles per group of values that an index holds in order within each group: on SQLite each
+    percentile is an OFFSET into that index (it reads only the entries before it), on PostgreSQL percentile_disc.
+    `rows` selects two columns labelled `grp` and `value` (NULL values are left out); `descending` ranks from the
+    largest value down (the age of a timestamp grows as it falls)."""
     sub = rows.subquery()
     present = sub.c.value.is_not(None)
     order = sub.c.value.desc() if descending else sub.c.value
@@ -159,10 +153,6 @@ def percentiles(
         columns = [func.percentile_disc(q).within_group(order) for q in qs]
         result = session.execute(select(sub.c.grp, *columns).where(present).group_by(sub.c.grp))
         return {row[0]: dict(zip(qs, row[1:], strict=True)) for row in result}
-    if not indexed:
-        if descending:
-            raise ValueError("descending percentiles need indexed=True on SQLite")
-        return {group: d.at for group, d in distributions(session, rows, qs).items()}
     counts = dict(session.execute(select(sub.c.grp, func.count()).where(present).group_by(sub.c.grp)).all())
     return {
         group: {
