@@ -18,10 +18,15 @@ HEIGHT = 320
 RUBRIC = ("helpfulness", "harmlessness", "accuracy")
 
 
-def _figure(traces: Iterable[go.BaseTraceType], *, y: str, barmode: str | None = None, **layout) -> go.Figure:
+def _figure(
+    traces: Iterable[go.BaseTraceType], *, y: str, barmode: str | None = None, months: bool = False, **layout
+) -> go.Figure:
+    """`months`: the x values are 'YYYY-MM' labels, shown as they are (plotly would read them as dates)."""
     fig = go.Figure(list(traces))
     fig.update_layout(height=HEIGHT, margin={"l": 10, "r": 10, "t": 30, "b": 10}, barmode=barmode, **layout)
     fig.update_yaxes(title_text=y)
+    if months:
+        fig.update_xaxes(type="category")
     return fig
 
 
@@ -71,7 +76,7 @@ def reviewers(weekly: Sequence[WeeklyReviewers]) -> go.Figure:
 
 def per_month(rows: Sequence[MonthCount], *, y: str) -> go.Figure:
     series = _series((m.kind, m.month, m.count) for m in rows)
-    return _figure((go.Bar(name=k, x=x, y=v) for k, (x, v) in series.items()), y=y, barmode="stack")
+    return _figure((go.Bar(name=k, x=x, y=v) for k, (x, v) in series.items()), y=y, barmode="stack", months=True)
 
 
 def mean_ratings(rows: Sequence[VersionRatings]) -> go.Figure:
@@ -80,13 +85,25 @@ def mean_ratings(rows: Sequence[VersionRatings]) -> go.Figure:
     for i, dimension in enumerate(RUBRIC, start=1):
         for version, (x, y) in _series((r.version, r.month, getattr(r, dimension)) for r in rows).items():
             traces.append(
-                go.Scatter(name=version, x=x, y=y, mode="lines+markers", xaxis=f"x{i}", yaxis=f"y{i}",
-                           legendgroup=version, showlegend=i == 1)
-            )  # fmt: skip
+                go.Scatter(
+                    name=version,
+                    x=x,
+                    y=y,
+                    mode="lines+markers",
+                    xaxis=f"x{i}",
+                    yaxis=f"y{i}",
+                    legendgroup=version,
+                    showlegend=i == 1,
+                )
+            )
     axes = {}
     for i, dimension in enumerate(RUBRIC, start=1):
-        axes[f"xaxis{i if i > 1 else ''}"] = {"domain": [(i - 1) / 3 + 0.02, i / 3 - 0.02], "anchor": f"y{i}",
-                                             "title": {"text": dimension}}  # fmt: skip
+        axes[f"xaxis{i if i > 1 else ''}"] = {
+            "domain": [(i - 1) / 3 + 0.02, i / 3 - 0.02],
+            "anchor": f"y{i}",
+            "title": {"text": dimension},
+            "type": "category",
+        }
         axes[f"yaxis{i if i > 1 else ''}"] = {"range": [1, 5.2], "anchor": f"x{i}"}
     fig = go.Figure(traces)
     fig.update_layout(height=HEIGHT, margin={"l": 10, "r": 10, "t": 30, "b": 10}, **axes)
@@ -95,8 +112,12 @@ def mean_ratings(rows: Sequence[VersionRatings]) -> go.Figure:
 
 def win_rate(win: WinRate) -> go.Figure:
     months = [(m, w / (w + lost)) for m, w, lost in win.by_month if w + lost]
-    fig = _figure([go.Bar(x=[m for m, _ in months], y=[r for _, r in months])],
-                  y=f"{win.newest} wins", yaxis_range=[0, 1])  # fmt: skip
+    fig = _figure(
+        [go.Bar(x=[m for m, _ in months], y=[r for _, r in months])],
+        y=f"{win.newest} wins",
+        yaxis_range=[0, 1],
+        months=True,
+    )
     fig.add_hline(y=0.5, line_dash="dot", annotation_text="even")
     return fig
 
@@ -107,6 +128,7 @@ def moderation_f1(rows: Sequence[ModerationF1]) -> go.Figure:
         (go.Scatter(name=v, x=x, y=y, mode="lines+markers") for v, (x, y) in series.items()),
         y="F1 against final labels",
         yaxis_range=[0, 1.05],
+        months=True,
     )
 
 
@@ -114,18 +136,26 @@ def reward_accuracy(rows: Sequence[RewardAccuracy]) -> go.Figure:
     above = [(r.accuracy_ci[1] - r.accuracy) if r.accuracy_ci else 0 for r in rows]
     below = [(r.accuracy - r.accuracy_ci[0]) if r.accuracy_ci else 0 for r in rows]
     return _figure(
-        [go.Scatter(x=[r.finished_at for r in rows], y=[r.accuracy for r in rows], mode="lines+markers",
-                    text=[f"run {r.run_id}" for r in rows],
-                    error_y={"type": "data", "array": above, "arrayminus": below, "symmetric": False})],
+        [
+            go.Scatter(
+                x=[r.finished_at for r in rows],
+                y=[r.accuracy for r in rows],
+                mode="lines+markers",
+                text=[f"run {r.run_id}" for r in rows],
+                error_y={"type": "data", "array": above, "arrayminus": below, "symmetric": False},
+            )
+        ],
         y="held-out accuracy",
         yaxis_range=[0, 1],
-    )  # fmt: skip
+    )
 
 
 def drift(rows: Sequence[DriftWeek]) -> go.Figure:
     series = _series((d.version, d.week, d.psi) for d in rows if d.psi is not None)
-    fig = _figure((go.Scatter(name=v, x=x, y=y, mode="lines+markers") for v, (x, y) in series.items()),
-                  y="PSI against the week before")  # fmt: skip
+    fig = _figure(
+        (go.Scatter(name=v, x=x, y=y, mode="lines+markers") for v, (x, y) in series.items()),
+        y="PSI against the week before",
+    )
     top = max([BANDS[1] * 1.6, *(y for _, ys in series.values() for y in ys)])
     for low, high, color in ((0, BANDS[0], "green"), (BANDS[0], BANDS[1], "orange"), (BANDS[1], top, "red")):
         fig.add_hrect(y0=low, y1=high, fillcolor=color, opacity=0.08, line_width=0)
