@@ -4,7 +4,7 @@ and reward-model runs, written by bulk Core inserts (executemany in batches; no 
 
 Shape, for N = 1,000,000: 300,000 answers rated (half of them by two experts), 125,000 pairs compared by two
 experts each, 200,000 moderation items labelled (half by two annotators, the disagreements adjudicated), about
-1,000,000 assignments and 1,020,000 audit events (one per judgment, 2 % changed later); arrivals spread evenly over
+1,000,000 assignments and audit events (one per judgment, 2 % changed later); arrivals spread evenly over
 the last 365 days, judgments hours to days after them (the latest still waiting: the backlog); four chatbot
 versions (one a quarter), three moderation versions whose scores creep up over the year; one expert who answers in
 seconds and at random (an outlier)."""

@@ -238,9 +238,7 @@ def _finished_items(session: Session, start: datetime, end: datetime):
     moderation = (
         select(
             literal(FINAL_LABEL).label("grp"),
-            (
-                seconds_between(session, decided.c.decided_at, ModerationItem.created_at) / literal_column("3600.0")
-            ).label("value"),
+            (seconds_between(session, decided.c.decided_at, ModerationItem.created_at) / HOUR).label("value"),
         )
         .select_from(decided)
         .join(ModerationItem, ModerationItem.id == decided.c.item_id)
