@@ -168,3 +168,49 @@ def promote(engine: Engine, run_id: int, *, actor_id: int | None = None) -> RunV
                 after={"active_run": run_id},
             )
     return get_run(engine, run_id)
+
+
+@dataclass(frozen=True)
+class SnapshotView:
+    id: int
+    content_hash: str
+    pairs: int
+    rows: dict[str, int]
+    with_ratings: bool
+    path: str
+    created_at: datetime
+
+    def label(self) -> str:
+        ratings = ", with ratings" if self.with_ratings else ""
+        return (
+            f"#{self.id} · {self.content_hash[:10]} · {self.rows.get('train', 0):,} train / "
+            f"{self.rows.get('eval', 0):,} eval pairs{ratings} · {self.created_at:%Y-%m-%d %H:%M}"
+        )
+
+
+def list_snapshots(engine: Engine) -> list[SnapshotView]:
+    """Reward-pair snapshots, newest first."""
+    from core.reward.snapshot import KIND
+
+    statement = select(DatasetSnapshot).where(DatasetSnapshot.kind == KIND).order_by(DatasetSnapshot.id.desc())
+    with session_scope(engine) as session:
+        return [
+            SnapshotView(
+                s.id,
+                s.content_hash,
+                s.row_count,
+                dict(s.filters.get("rows", {})),
+                bool(s.filters.get("with_ratings")),
+                s.path,
+                s.created_at,
+            )
+            for s in session.execute(statement).scalars()
+        ]
+
+
+def dataset_summary(engine: Engine):
+    """The store's preference pairs: usable ones per source, topic and version, and those left out."""
+    from core.reward.pairs import pair_summary
+
+    with session_scope(engine) as session:
+        return pair_summary(session)
