@@ -1,4 +1,4 @@
-"""Reward model (admin): the preference pairs, snapshots, training runs followed live, comparison, promotion, scoring."""
+"""Reward model (admin): preference pairs, snapshots, training runs followed live, comparison, promotion, scoring."""
 
 import plotly.graph_objects as go
 import streamlit as st
