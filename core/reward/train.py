@@ -243,9 +243,9 @@ def _train(engine: Engine, run: RewardModelRun, snapshot: DatasetSnapshot, write
             model=model, args=config, train_dataset=train, processing_class=tokenizer, callbacks=[_callback(writer)]
         )
         trainer.remove_callback(PrinterCallback)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         output = trainer.train()
-        seconds = time.perf_counter() - started
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     trained = (len(train) - dropped) * params.epochs
     writer.update(force=True, phase="evaluating")
     model = trainer.model.eval()
@@ -256,6 +256,7 @@ def _train(engine: Engine, run: RewardModelRun, snapshot: DatasetSnapshot, write
         "max_length": params.max_length,
         "final_loss": round(float(output.training_loss), 5),
         "train_seconds": round(seconds, 2),
+        "train_cpu_seconds": round(cpu_seconds, 2),
         "pairs_per_second": round(trained / seconds, 2) if seconds else None,
         "device": device(),
     }
