@@ -398,7 +398,7 @@ def _create_users(engine: Engine) -> int:
 
 
 def _configure_queues(session: Session, actor_id: int) -> None:
-    """Serve the demo chatbots' answers in the review queues that serve none yet (once their versions exist)."""
+    """Serve both chatbot versions in the review queues, where nobody has chosen versions yet."""
     for queue in queues.DEFAULT_K:
         config = session.get(QueueConfig, queue)
         if config is None or not config.versions:
