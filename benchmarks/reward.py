@@ -20,7 +20,9 @@ Targets (the issue): overhead <= 1.05; held-out accuracy >= 0.85 on the demo dat
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -103,7 +105,8 @@ def bare_leg(snapshot_folder: str) -> dict[str, Any]:
         trainer = RewardTrainer(model=model, args=config, train_dataset=train, processing_class=tokenizer)
         pairs = len(trainer.train_dataset) * EPOCHS  # after TRL dropped the pairs over max_length
         started, cpu = time.perf_counter(), time.process_time()
-        trainer.train()
+        with contextlib.redirect_stdout(sys.stderr):  # Trainer prints its logs; stdout holds only the results
+            trainer.train()
         return {"pairs": pairs, "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu}
 
 
