@@ -24,8 +24,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "rate": ("expert", "admin"),
     "compare": ("expert", "admin"),
     "data": ("admin",),
-    "reward_model": ("admin",),
     "queues": ("admin",),
+    "reward_model": ("admin",),
 }
 
 _hasher = PasswordHasher()

@@ -210,10 +210,14 @@ def train_run(engine: Engine, run_id: int, *, on_progress: Progress | None = Non
     writer = ProgressWriter(engine, run_id, on_progress)
     try:
         metrics, notes = _train(engine, run, snapshot, writer)
-    except Exception as error:
+    except (Exception, KeyboardInterrupt) as error:
+        interrupted = isinstance(error, KeyboardInterrupt)
         message = str(error) if isinstance(error, RewardError) else f"{type(error).__name__}: {error}"
+        message = "interrupted" if interrupted else message
         writer.update(force=True, phase="failed")
         _set(engine, run_id, status="failed", error=message, finished_at=utcnow())
+        if interrupted:
+            raise
         raise RewardError(f"run {run_id} failed: {message}") from error
     writer.update(force=True, phase="done")
     _set(engine, run_id, status="done", metrics=metrics, artifact_path=run.params["out"], finished_at=utcnow())
