@@ -9,10 +9,11 @@ from functools import cache, lru_cache
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import JSON, DateTime, Dialect, Table, bindparam, func, select
+from sqlalchemy import JSON, Dialect, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from core.ingest.read import Problem
 from core.ingest.schemas import JigsawRow
@@ -66,7 +67,7 @@ def _processors(dialect: Dialect, target: Table, columns: tuple[str, ...]) -> tu
         column_type = target.c[name].type
         if isinstance(column_type, JSON):
             processors.append(json_text)
-        elif isinstance(column_type, DateTime):
+        elif isinstance(column_type, UTCDateTime):
             processors.append(_when(dialect))
         else:
             processors.append(column_type.dialect_impl(dialect).bind_processor(dialect))
@@ -81,8 +82,7 @@ def json_text(value: Any) -> str | None:
 @cache
 def _when(dialect: Dialect) -> Callable[[Any], Any]:
     """A timestamp as the driver takes it; memoised, as most rows of a file share the import's timestamp."""
-    process = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
-    return lru_cache(maxsize=256)(process) if process else lambda value: value
+    return lru_cache(maxsize=256)(UTCDateTime().dialect_impl(dialect).bind_processor(dialect))
 
 
 class Context:
