@@ -161,3 +161,23 @@ def test_an_empty_store_is_refused_and_nothing_is_written(any_engine, artifacts)
     assert snapshots(any_engine) == 0 and not artifacts.exists()
     with session_scope(any_engine) as session:
         assert session.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == 0
+
+
+def test_imported_hh_rlhf_pairs_keep_their_source(engine, artifacts, tmp_path):
+    from core.ingest import import_file
+
+    lines = [
+        {
+            "chosen": f"\n\nHuman: Question {i}?\n\nAssistant: A careful answer {i}.",
+            "rejected": f"\n\nHuman: Question {i}?\n\nAssistant: Whatever {i}.",
+        }
+        for i in range(30)
+    ]
+    path = tmp_path / "hh.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    import_file(path, "hh-rlhf", engine=engine)
+    result = export_snapshot(engine)
+    pairs = [r for split in ("train", "eval") for r in rows(result, split)]
+    assert len(pairs) == 30 and {r["source"] for r in pairs} == {"hh-rlhf"}
+    assert all(r["chosen"] == "\n\nA careful answer " + r["prompt"].split()[-1].rstrip("?") + "." for r in pairs)
+    assert [(c.name, c.pairs, c.wins) for c in dataset_summary(engine).by_version] == [("hh-rlhf", 30, 0)]

@@ -128,13 +128,16 @@ class ProgressWriter:
         self.state: dict[str, Any] = {"phase": "starting", "step": 0, "total": 0, "epoch": 0.0, "loss": None}
         self.state |= {"history": [], "pid": os.getpid()}
         self.saved_at = 0.0
+        self.own_seconds = 0.0  # time spent here: what following a run costs the training
 
     def update(self, force: bool = False, **values: Any) -> None:
+        started = time.perf_counter()
         self.state |= values
         if self.on_progress:
             self.on_progress(self.state)
         if force or time.monotonic() - self.saved_at >= SAVE_EVERY_SECONDS:
             self.save()
+        self.own_seconds += time.perf_counter() - started
 
     def loss(self, step: int, loss: float) -> None:
         self.state["history"].append([step, round(loss, 5)])
@@ -201,7 +204,7 @@ def train_reward_model(
 def train_run(engine: Engine, run_id: int, *, on_progress: Progress | None = None) -> RunResult:
     """Train a queued run; a failure marks it failed with its error and raises RewardError."""
     with session_scope(engine, write=True) as session:
-        run = session.get(RewardModelRun, run_id)
+        run = session.get(RewardModelRun, run_id, with_for_update=True)  # one process takes a queued run
         if run is None or run.status != "queued":
             state = "does not exist" if run is None else f"is {run.status}, not queued"
             raise RewardError(f"run {run_id} {state}: start a new one with `python -m core reward train`")
@@ -247,9 +250,10 @@ def _train(engine: Engine, run: RewardModelRun, snapshot: DatasetSnapshot, write
             model=model, args=config, train_dataset=train, processing_class=tokenizer, callbacks=[_callback(writer)]
         )
         trainer.remove_callback(PrinterCallback)
-        started, cpu_started = time.perf_counter(), time.process_time()
+        started, cpu_started, progress_before = time.perf_counter(), time.process_time(), writer.own_seconds
         output = trainer.train()
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        progress_seconds = writer.own_seconds - progress_before
     trained = (len(train) - dropped) * params.epochs
     writer.update(force=True, phase="evaluating")
     model = trainer.model.eval()
@@ -261,6 +265,7 @@ def _train(engine: Engine, run: RewardModelRun, snapshot: DatasetSnapshot, write
         "final_loss": round(float(output.training_loss), 5),
         "train_seconds": round(seconds, 2),
         "train_cpu_seconds": round(cpu_seconds, 2),
+        "progress_seconds": round(progress_seconds, 3),  # of train_seconds: the progress callback and its writes
         "pairs_per_second": round(trained / seconds, 2) if seconds else None,
         "device": device(),
     }
