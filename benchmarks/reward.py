@@ -13,8 +13,10 @@ bare, pipeline, pipeline, bare (so a drift in the machine's load hits both alike
 
 Throughput is training pairs per second of `trainer.train()` in each (the pipeline's figure is its own run's
 `pairs_per_second`), the best of the two runs of each; the overhead is bare / pipeline. The machine is shared: wall
-clock counts other processes' turns, so CPU-time rates are reported too. Accuracy is the pipeline's held-out pairwise
-accuracy after the one epoch, with its Wilson 95% interval.
+clock counts other processes' turns, so CPU-time rates are reported too, and so is the time the pipeline's only code
+inside `trainer.train()` (its progress callback, store writes included) takes: where two runs of one leg differ by
+more than the 5 % target, the A/B ratio cannot judge it and that direct measure does. Accuracy is the pipeline's
+held-out pairwise accuracy after the one epoch, with its Wilson 95% interval.
 
 Targets (the issue): overhead <= 1.05; held-out accuracy >= 0.85 on the demo data after one epoch."""
 
@@ -178,15 +180,24 @@ def main(argv: list[str] | None = None) -> None:
             for i, r in enumerate(runs)
         ],
     )
-    print(
-        f"overhead (bare pairs/s / pipeline pairs/s, best of 2 each): {overhead} wall clock, {cpu_overhead} CPU time "
-        f"(target <= {TARGET_OVERHEAD}: {'met' if overhead and overhead <= TARGET_OVERHEAD else 'MISSED'})"
-    )
-    own = min(legs["pipeline"], key=lambda r: r["progress_seconds"] / r["seconds"])
+    # Two runs of one leg differ by this factor: an A/B ratio resolves the 5 % target only when it is small.
+    spread = round(max(max(r["seconds"] for r in runs) / min(r["seconds"] for r in runs) for runs in legs.values()), 3)
+    own = max(legs["pipeline"], key=lambda r: r["progress_seconds"] / r["seconds"])
     own_share = round(own["progress_seconds"] / own["seconds"], 4)
+    resolved = spread <= TARGET_OVERHEAD
+    verdict_overhead = overhead if resolved else round(1 + own_share, 4)
+    overhead_met = bool(verdict_overhead and verdict_overhead <= TARGET_OVERHEAD)
+    print(
+        f"overhead (bare pairs/s / pipeline pairs/s, best of 2 each): {overhead} wall clock, {cpu_overhead} CPU time; "
+        f"repeats of one leg differ by up to x{spread}"
+    )
     print(
         f"inside the pipeline's training: {own['progress_seconds']:.3f} s of {own['seconds']:.1f} s in its progress "
-        f"callback (store writes included): {own_share:.2%}, the part of the overhead that the load does not blur"
+        f"callback (store writes included): {own_share:.2%}, the only code of ours in trainer.train()"
+    )
+    basis = "the A/B ratio" if resolved else "the direct measure (the A/B ratio is blurred by the load)"
+    print(
+        f"overhead target <= {TARGET_OVERHEAD}, by {basis}: {verdict_overhead} ({'met' if overhead_met else 'MISSED'})"
     )
     print(
         f"held-out accuracy after {EPOCHS} epoch: {accuracy:.1%} on {first['n_eval_pairs']} pairs, 95% CI "
@@ -215,7 +226,10 @@ def main(argv: list[str] | None = None) -> None:
             "peak_rss_mb_bare": max(r["peak_rss_mb"] for r in legs["bare"]),
             "target_overhead": TARGET_OVERHEAD,
             "target_accuracy": TARGET_ACCURACY,
-            "meets_targets": bool(overhead and overhead <= TARGET_OVERHEAD and accuracy >= TARGET_ACCURACY),
+            "repeat_spread": spread,
+            "overhead_verdict": verdict_overhead,
+            "overhead_basis": "ab_ratio" if resolved else "progress_callback_share",
+            "meets_targets": overhead_met and accuracy >= TARGET_ACCURACY,
             "machine": {**before, "load_average_1m_at_end": after["load_average_1m"]},
         }
     )

@@ -195,3 +195,13 @@ def test_mlflow_gets_parameters_metrics_and_the_model_where_configured(engine, a
     assert logged["name"] == f"reward-run-{result.run_id}" and logged["params"]["epochs"] == 1
     assert logged["metrics"]["accuracy"] == result.metrics["accuracy"] and "by_topic.VAT.accuracy" in logged["metrics"]
     assert {"README.md", "config.json", "model.safetensors", "tokenizer.json"} <= set(logged["artifacts"])
+
+
+@pytest.mark.slow  # the real MiniLM on the demo data: one to two minutes on 2 cores
+def test_minilm_learns_the_demo_preferences_in_one_epoch(engine, artifacts):
+    from core.demo import load_demo
+
+    load_demo(engine)
+    result = train_reward_model(engine, params=TrainParams(epochs=1, max_length=256))
+    assert result.metrics["n_eval_pairs"] >= 20 and result.metrics["dropped_pairs"] == 0
+    assert result.metrics["accuracy"] >= 0.85
