@@ -181,3 +181,15 @@ def test_imported_hh_rlhf_pairs_keep_their_source(engine, artifacts, tmp_path):
     assert len(pairs) == 30 and {r["source"] for r in pairs} == {"hh-rlhf"}
     assert all(r["chosen"] == "\n\nA careful answer " + r["prompt"].split()[-1].rstrip("?") + "." for r in pairs)
     assert [(c.name, c.pairs, c.wins) for c in dataset_summary(engine).by_version] == [("hh-rlhf", 30, 0)]
+
+
+def test_out_names_the_folder_and_never_overwrites_one_in_use(engine, artifacts, tmp_path):
+    preferred_store(engine, 20)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    with pytest.raises(RewardError, match="exists and is not empty"):
+        export_snapshot(engine, out=busy)
+    assert (busy / "keep.txt").read_text() == "mine" and snapshots(engine) == 0
+    result = export_snapshot(engine, out=tmp_path / "mine")
+    assert result.path == str(tmp_path / "mine") and (tmp_path / "mine" / "train.parquet").is_file()

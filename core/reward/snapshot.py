@@ -122,6 +122,8 @@ def export_snapshot(
     if existing is not None and _complete(Path(existing.path)):
         return SnapshotResult(existing.id, digest, existing.path, counts, True, summary)
     folder = Path(existing.path) if existing else Path(out or get_settings().artifacts_dir / "snapshots" / digest[:16])
+    if existing is None and out and folder.exists() and any(folder.iterdir()):
+        raise RewardError(f"{folder} exists and is not empty: give --out a new or empty folder")
     _write(folder, rows, {"kind": KIND, "format": FORMAT, "content_hash": digest, "options": options, "rows": counts})
     if existing is not None:  # its files had gone: written again, same content
         return SnapshotResult(existing.id, digest, existing.path, counts, True, summary)
