@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from core import audit
@@ -78,9 +79,12 @@ def _claim_statement() -> Select:
 
 
 @cache
-def _prompt_statement() -> Select:
-    """The prompt an answer answers (value: response_id)."""
-    return select(Response.prompt_id).where(Response.id == bindparam("response_id"))
+def _pair_statement() -> Select:
+    """The prompt two answers answer and their versions (values: a, b)."""
+    other = aliased(Response)
+    return select(Response.prompt_id, Response.model_version_id, other.model_version_id).where(
+        Response.id == bindparam("a"), other.id == bindparam("b")
+    )
 
 
 def _claim(session: Session, *, user_id: int, assignment_id: int, queue: str, now: datetime):
@@ -168,7 +172,9 @@ def submit_comparison(
     assignment, item = _claim(session, user_id=user_id, assignment_id=assignment_id, queue="comparison", now=now)
     if assignment.status == "done":
         return assignment.judgment_id
-    prompt_id = session.execute(_prompt_statement(), {"response_id": item.subject_id}).scalar_one()
+    prompt_id, version_a, version_b = session.execute(
+        _pair_statement(), {"a": item.subject_id, "b": item.subject_b_id}
+    ).one()
     values = {
         "choice": _choice(comparison.preferred, assignment.left_response_id, item),
         "strength": comparison.strength if comparison.preferred in ("left", "right") else None,
@@ -180,6 +186,8 @@ def submit_comparison(
         prompt_id=prompt_id,
         response_a_id=item.subject_id,
         response_b_id=item.subject_b_id,
+        version_a_id=version_a,
+        version_b_id=version_b,
         left_response_id=assignment.left_response_id,
         user_id=user_id,
         seconds_spent=(now - assignment.started_at).total_seconds(),
