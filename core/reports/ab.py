@@ -14,8 +14,17 @@ import numpy as np
 from sqlalchemy import String, case, cast, func, or_, select
 from sqlmodel import Session
 
+from core.experiments import experiment_names
 from core.models import FLAGS, RUBRIC, Comparison, Prompt, Rating, Response
-from core.reports.filters import NO_TOPIC, Filters, ReportError, version_ids, version_kind, version_names
+from core.reports.filters import (
+    NO_TOPIC,
+    Filters,
+    ReportError,
+    topic_names,
+    version_ids,
+    version_kind,
+    version_names,
+)
 from core.reports.leaderboard import ROUNDS, leaderboard
 from core.reports.moderation_ab import ModerationReport, moderation_report
 from core.reports.verdict import chatbot_verdict
@@ -198,4 +207,23 @@ def compare_versions(session: Session, filters: Filters, *, seed: int = 0) -> Ch
         return moderation_report(session, filters, seed=seed)
     raise ReportError(
         f"{filters.a} and {filters.b} are {kind_a} models: A/B reports compare chatbot or moderation versions"
+    )
+
+
+@dataclass(frozen=True)
+class ReportChoices:
+    """What the A/B page offers to choose from."""
+
+    chatbots: list[str]
+    classifiers: list[str]
+    topics: list[str]
+    experiments: list[str]
+
+
+def report_choices(session: Session) -> ReportChoices:
+    return ReportChoices(
+        version_names(session, "chatbot"),
+        version_names(session, "moderation"),
+        topic_names(session),
+        experiment_names(session),
     )
