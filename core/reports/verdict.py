@@ -130,12 +130,14 @@ def experiment_verdict(report: ExperimentReport) -> list[str]:
     if not report.metrics:
         return [f"No events of experiment {report.name} yet."]
     lines = []
+    units = ", ".join(f"{v}: {n:,}" for v, n in sorted(report.srm.observed.items()))
     if report.srm.alarm:
-        units = ", ".join(f"{v}: {n:,}" for v, n in report.srm.observed.items())
         lines.append(
             f"Sample ratio mismatch: the units per variant ({units}) do not fit the planned split "
             f"({p_text(report.srm.p_value)}). Find the cause before trusting any result below."
         )
+    elif not math.isnan(report.srm.p_value):
+        lines.append(f"Units per variant ({units}) fit the planned split ({p_text(report.srm.p_value)}).")
     a, b = report.variant_a, report.variant_b
     for m in report.metrics:
         r = m.rates
