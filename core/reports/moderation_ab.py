@@ -83,8 +83,9 @@ def moderation_report(
     return ModerationReport(**{**report.__dict__, "verdict": moderation_verdict(report)})
 
 
-def _slice(name: str | None) -> ColumnElement:
-    return ModerationItem.meta[name].as_string() if name else true()
+def _slice(name: str | None) -> list[ColumnElement]:
+    """The value of one meta field to group by (JSON access on SQLite and PostgreSQL), or nothing."""
+    return [ModerationItem.meta[name].as_string()] if name else []
 
 
 def _single_counts(session: Session, filters: Filters, a: int, b: int, name: str | None) -> dict:
@@ -92,14 +93,14 @@ def _single_counts(session: Session, filters: Filters, a: int, b: int, name: str
     final, score = final_labels(), ModerationScore
     part = _slice(name)
     query = (
-        select(part, score.model_version_id, score.predicted_label, final.c.label, func.count())
+        select(*part, score.model_version_id, score.predicted_label, final.c.label, func.count())
         .join(final, final.c.item_id == score.item_id)
         .join(ModerationItem, ModerationItem.id == score.item_id)
         .where(score.model_version_id.in_([a, b]), filters.window(ModerationItem.created_at))
-        .group_by(part, score.model_version_id, score.predicted_label, final.c.label)
+        .group_by(*part, score.model_version_id, score.predicted_label, final.c.label)
     )
     counts: dict = {None: {a: [0, 0, 0, 0], b: [0, 0, 0, 0]}} if name is None else {}
-    for value, version, predicted, truth, n in session.execute(query):
+    for *value, version, predicted, truth, n in session.execute(query):
         cells = counts.setdefault(_value(value, name), {a: [0, 0, 0, 0], b: [0, 0, 0, 0]})
         cells[version][_cell(predicted, truth)] += n
     return counts
@@ -110,15 +111,15 @@ def _paired_counts(session: Session, filters: Filters, a: int, b: int, name: str
     final, score_a, score_b = final_labels(), aliased(ModerationScore), aliased(ModerationScore)
     part = _slice(name)
     query = (
-        select(part, score_a.predicted_label, score_b.predicted_label, final.c.label, func.count())
+        select(*part, score_a.predicted_label, score_b.predicted_label, final.c.label, func.count())
         .join(score_b, (score_b.item_id == score_a.item_id) & (score_b.model_version_id == b))
         .join(final, final.c.item_id == score_a.item_id)
         .join(ModerationItem, ModerationItem.id == score_a.item_id)
         .where(score_a.model_version_id == a, filters.window(ModerationItem.created_at))
-        .group_by(part, score_a.predicted_label, score_b.predicted_label, final.c.label)
+        .group_by(*part, score_a.predicted_label, score_b.predicted_label, final.c.label)
     )
     counts: dict = {None: [0, 0, 0, 0]} if name is None else {}
-    for value, label_a, label_b, truth, n in session.execute(query):
+    for *value, label_a, label_b, truth, n in session.execute(query):
         right_a, right_b = label_a == truth, label_b == truth
         cell = (0 if right_b else 1) if right_a else (2 if right_b else 3)
         counts.setdefault(_value(value, name), [0, 0, 0, 0])[cell] += n
@@ -130,10 +131,11 @@ def _cell(predicted: str, truth: str) -> int:
     return {("toxic", "toxic"): 0, ("toxic", "not_toxic"): 1, ("not_toxic", "toxic"): 2}.get((predicted, truth), 3)
 
 
-def _value(value, name: str | None) -> str | None:
+def _value(value: list, name: str | None) -> str | None:
+    """The slice a grouped row belongs to: None when not sliced, NO_VALUE for items without the field."""
     if name is None:
         return None
-    return NO_VALUE if value is None else str(value)
+    return NO_VALUE if value[0] is None else str(value[0])
 
 
 def _meta_fields(session: Session, filters: Filters, a: int, b: int) -> list[str]:
@@ -148,11 +150,11 @@ def _meta_fields(session: Session, filters: Filters, a: int, b: int) -> list[str
     if dialect == "sqlite":
         entries = func.json_each(ModerationItem.meta).table_valued("key", "type").alias("entry")
         key, kind = entries.c.key, entries.c.type
-        query = select(key).select_from(ModerationItem).join(entries, true())
     else:
-        key = func.json_object_keys(ModerationItem.meta).column_valued("key")
+        entries = func.json_object_keys(ModerationItem.meta).table_valued("key").lateral("entry")
+        key = entries.c.key
         kind = func.json_typeof(ModerationItem.meta.op("->")(key))
-        query = select(key).select_from(ModerationItem)
+    query = select(key).select_from(ModerationItem).join(entries, true())
     query = query.where(
         ModerationItem.id.in_(items), filters.window(ModerationItem.created_at), kind.in_(SCALAR_TYPES[dialect])
     )
