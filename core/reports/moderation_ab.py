@@ -151,7 +151,7 @@ def _meta_fields(session: Session, filters: Filters, a: int, b: int) -> list[str
         entries = func.json_each(ModerationItem.meta).table_valued("key", "type").alias("entry")
         key, kind = entries.c.key, entries.c.type
     else:
-        entries = func.json_object_keys(ModerationItem.meta).table_valued("key").lateral("entry")
+        entries = func.json_object_keys(ModerationItem.meta).table_valued("key").render_derived(name="entry")
         key = entries.c.key
         kind = func.json_typeof(ModerationItem.meta.op("->")(key))
     query = select(key).select_from(ModerationItem).join(entries, true())
