@@ -62,6 +62,9 @@ def test_rating_differences_per_dimension_match_the_raw_ratings(any_engine):
         expected = mannwhitneyu(raw_b, raw_a, alternative="two-sided", method="asymptotic").pvalue
         assert diff.p_value == pytest.approx(expected)
     assert report.dimension("accuracy", "vat").difference.difference == pytest.approx(2.0)
+    assert report.dimension("accuracy").difference.shown and report.dimension("accuracy").more_ratings_needed == 0
+    assert not report.dimension("harmlessness").difference.shown
+    assert report.dimension("harmlessness").more_ratings_needed > 0
     assert [d.topic for d in report.dimensions if d.dimension == "accuracy"] == [ALL, "vat"]
 
 

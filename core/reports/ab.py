@@ -60,7 +60,7 @@ class DimensionDifference:
     dimension: str
     topic: str
     difference: MeanDifference
-    more_ratings_needed: int
+    more_ratings_needed: int  # per version, to detect DETECT_POINTS; 0 once a difference is shown
 
 
 @dataclass(frozen=True)
@@ -101,20 +101,16 @@ def chatbot_report(
     rng = np.random.default_rng(seed)
     comparisons = _comparisons(session, filters, a, b)
     overall = comparisons[0]
-    needed = comparisons_needed(
+    more_comparisons = comparisons_needed(
         overall.win.decided, overall.win.decided + overall.ties + overall.both_bad, DETECT_WIN_RATE
     )
     scores, flags = _rating_counts(session, filters, a, b)
-    dimensions = [
-        DimensionDifference(
-            dimension,
-            topic,
-            mean_difference(by_version[a][d], by_version[b][d], rounds=rounds, rng=rng),
-            ratings_needed(by_version[a][d], by_version[b][d], DETECT_POINTS),
-        )
-        for topic, by_version in scores.items()
-        for d, dimension in enumerate(RUBRIC)
-    ]
+    dimensions = []
+    for topic, by_version in scores.items():
+        for d, dimension in enumerate(RUBRIC):
+            difference = mean_difference(by_version[a][d], by_version[b][d], rounds=rounds, rng=rng)
+            needed = 0 if difference.shown else ratings_needed(by_version[a][d], by_version[b][d], DETECT_POINTS)
+            dimensions.append(DimensionDifference(dimension, topic, difference, needed))
     flag_rates = [
         FlagRate(flag, topic, two_proportions(counts[a][f], counts[a][-1], counts[b][f], counts[b][-1]))
         for topic, counts in flags.items()
@@ -122,7 +118,7 @@ def chatbot_report(
         if topic == ALL or flag == "any"
     ]
     standings = leaderboard(session, filters, rounds=leaderboard_rounds, rng=rng)
-    report = ChatbotReport(filters, comparisons, needed, dimensions, flag_rates, standings)
+    report = ChatbotReport(filters, comparisons, more_comparisons, dimensions, flag_rates, standings)
     return ChatbotReport(**{**report.__dict__, "verdict": chatbot_verdict(report)})
 
 
