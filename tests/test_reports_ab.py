@@ -12,7 +12,7 @@ from scipy.stats import mannwhitneyu
 from sqlalchemy import select, update
 
 from core.db import session_scope
-from core.models import Comparison, ModelVersion, Prompt, Response
+from core.models import Comparison, ModelVersion, Prompt, Rating, Response
 from core.reports.ab import ALL, chatbot_report, compare_versions, report_choices
 from core.reports.filters import Filters, ReportError
 from core.reports.leaderboard import battle_counts
@@ -62,9 +62,22 @@ def test_rating_differences_per_dimension_match_the_raw_ratings(any_engine):
         expected = mannwhitneyu(raw_b, raw_a, alternative="two-sided", method="asymptotic").pvalue
         assert diff.p_value == pytest.approx(expected)
     assert report.dimension("accuracy", "vat").difference.difference == pytest.approx(2.0)
-    assert report.dimension("accuracy").difference.shown and report.dimension("accuracy").more_ratings_needed == 0
-    assert not report.dimension("harmlessness").difference.shown
-    assert report.dimension("harmlessness").more_ratings_needed > 0
+    assert not report.dimension("accuracy").difference.shown  # +2 points, but 3 ratings each: p = 0.07
+    assert report.dimension("accuracy").more_ratings_needed > 0
+
+
+def test_more_ratings_make_the_difference_shown_and_the_advice_go(engine):
+    build_ab_store(engine, moderation=False)
+    with session_scope(engine, write=True) as s:
+        answers = dict(s.execute(select(Response.external_id, Response.id)).all())
+        for n in range(6):
+            for version, accuracy in (("bot-a", 2), ("bot-b", 5)):
+                s.add(Rating(key=f"more-{version}-{n}", response_id=answers[f"r-vat-{version}"], helpfulness=4,
+                             harmlessness=5, accuracy=accuracy, created_at=JUNE))  # fmt: skip
+    report = report_of(engine)
+    accuracy = report.dimension("accuracy")
+    assert accuracy.difference.shown and accuracy.more_ratings_needed == 0
+    assert "bot-b is more accurate: +2.67 points [" in " ".join(report.verdict)
     assert [d.topic for d in report.dimensions if d.dimension == "accuracy"] == [ALL, "vat"]
 
 
