@@ -8,7 +8,6 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from app.session import engine
 from app.widgets import escape_markdown
 from core.config import get_settings
 from core.db import get_engine, session_scope
@@ -42,7 +41,6 @@ def _choices(url: str) -> ReportChoices:
 
 def version_report(filters: Filters) -> ChatbotReport | ModerationReport:
     """Raises ReportError (not cached) when the filters cannot make a report."""
-    engine()  # the process-wide engine for this URL, shared with the other pages
     return _versions(get_settings().database_url, filters.a, filters.b, filters.since, filters.until, filters.topic)
 
 

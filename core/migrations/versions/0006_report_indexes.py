@@ -9,6 +9,10 @@ took 2.7 s on SQLite at 1,000,000 comparisons (the joins and a sort); with the v
 index in GROUP BY order it is one index scan of 0.1 s. The versions are copied from the answers compared (an answer
 never changes version), so existing rows are filled here, and the columns are NOT NULL: a writer that forgets them
 fails loudly instead of leaving comparisons out of the reports.
+
+The ratings of two versions come from the index alone as well: answers by (version, prompt), then their ratings'
+scores and flags by (response, time, scores): 0.19 s instead of 0.52 s for 100,000 ratings on SQLite. The two new
+indexes lead with the columns of the indexes they replace.
 """
 
 import sqlalchemy as sa
