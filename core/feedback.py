@@ -112,8 +112,10 @@ def _others_statement() -> Select:
 def _pair_statement() -> Select:
     """The prompt two answers answer and the versions that wrote them (values: a, b)."""
     answer_a, answer_b = Response.__table__.alias("a"), Response.__table__.alias("b")
-    return select(answer_a.c.prompt_id, answer_a.c.model_version_id, answer_b.c.model_version_id).where(
-        answer_a.c.id == bindparam("a"), answer_b.c.id == bindparam("b")
+    return (
+        select(answer_a.c.prompt_id, answer_a.c.model_version_id, answer_b.c.model_version_id)
+        .join_from(answer_a, answer_b, answer_b.c.id == bindparam("b"))
+        .where(answer_a.c.id == bindparam("a"))
     )
 
 
