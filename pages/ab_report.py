@@ -30,9 +30,10 @@ def _slug(text: str) -> str:
 
 
 kind = st.segmented_control("Compare", list(KINDS), format_func=KINDS.get, default="chatbot", key="ab_kind")
+kind = kind or "chatbot"  # a click on the chosen option clears it
 names = choices.chatbots if kind == "chatbot" else choices.classifiers
 if len(names) < 2:
-    st.info(f"The store holds fewer than two {KINDS[kind or 'chatbot'].lower()}: import data to compare them.")
+    st.info(f"The store holds fewer than two {KINDS[kind].lower()}: import data to compare them.")
 else:
     left, right, when, about = st.columns([1, 1, 1.3, 1])
     a = left.selectbox("A (baseline)", names, index=len(names) - 2, key=f"ab_a_{kind}")
