@@ -89,7 +89,7 @@ class Rating(SQLModel, table=True):
         CheckConstraint("helpfulness BETWEEN 1 AND 5", name="ck_rating_helpfulness"),
         CheckConstraint("harmlessness BETWEEN 1 AND 5", name="ck_rating_harmlessness"),
         CheckConstraint("accuracy BETWEEN 1 AND 5", name="ck_rating_accuracy"),
-        # covering for the A/B report; on SQLite `flags` is a key column too (migration 0006)
+        # covering for the A/B report; on SQLite `flags` is a key column too (migration 0003)
         Index(
             "ix_rating_scores",
             "response_id",
@@ -167,7 +167,7 @@ class ModerationScore(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="moderation_item.id")
-    model_version_id: int = Field(foreign_key="model_version.id")  # indexed first in ix_response_version_prompt
+    model_version_id: int = Field(foreign_key="model_version.id")  # indexed first in ix_moderation_score_version_score
     score: float
     predicted_label: str
     categories: list = _json(list, nullable=False)

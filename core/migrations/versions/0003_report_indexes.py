@@ -1,6 +1,6 @@
 """reports: the versions compared on each comparison, and covering indexes for the A/B report and leaderboard
 
-Revision ID: 0006
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
 
@@ -18,7 +18,7 @@ indexes lead with the columns of the indexes they replace.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
