@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import Any
 
+from core.cli import add_group
 from core.db import get_engine, upgrade_schema
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    from core.cli import add_group  # core.cli imports this module to list its commands
     from core.reward.snapshot import EVAL_SHARE
     from core.reward.train import TrainParams
 
