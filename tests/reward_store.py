@@ -68,6 +68,8 @@ def compare(
             prompt_id=prompt_id,
             response_a_id=a,
             response_b_id=b,
+            version_a_id=session.get(Response, a).model_version_id,
+            version_b_id=session.get(Response, b).model_version_id,
             choice=choice,
             user_id=user_id,
         )
