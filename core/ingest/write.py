@@ -54,6 +54,7 @@ class Context:
         self.session = session
         self.conn = session.connection()
         self.now = utcnow()
+        self.updated = 0  # records changed in place (an importer whose records can change counts them here)
         self._versions: dict[str, tuple[int, str]] = {}
         self._users: dict[str, int] = {}
 
@@ -186,7 +187,7 @@ def write_conversations(ctx: Context, batch: Numbered) -> int:
 
 def write_moderation(ctx: Context, batch: Numbered) -> int:
     versions = ctx.version_ids(((line, row.model) for line, row in batch), "moderation")
-    items = _moderation_item_ids(ctx, ((row.item_id, row.text, row.meta, row.created_at) for _, row in batch), "import")
+    items = moderation_item_ids(ctx, ((row.item_id, row.text, row.meta, row.created_at) for _, row in batch), "import")
     ctx.insert_ignore(
         ModerationScore,
         [
@@ -204,7 +205,7 @@ def write_moderation(ctx: Context, batch: Numbered) -> int:
     return len(batch)
 
 
-def _moderation_item_ids(ctx: Context, items: Iterable[tuple[str, str, dict, Any]], source: str) -> dict[str, int]:
+def moderation_item_ids(ctx: Context, items: Iterable[tuple[str, str, dict, Any]], source: str) -> dict[str, int]:
     rows: dict[str, dict[str, Any]] = {}
     for ext, text, meta, at in items:  # the first row of an id wins, as it does across files
         rows.setdefault(
@@ -245,7 +246,7 @@ def write_hh_rlhf(ctx: Context, batch: Numbered) -> int:
 
 
 def write_jigsaw(ctx: Context, batch: Numbered) -> int:
-    items = _moderation_item_ids(
+    items = moderation_item_ids(
         ctx, ((row.id, row.comment_text, {"jigsaw": _jigsaw_flags(row)}, None) for _, row in batch), "jigsaw"
     )
     labels = []
@@ -334,7 +335,7 @@ def write_comparisons(ctx: Context, batch: Numbered) -> int:
 
 
 def write_labels(ctx: Context, batch: Numbered) -> int:
-    items = _moderation_item_ids(ctx, ((row.item_id, row.text, {}, row.created_at) for _, row in batch), "import")
+    items = moderation_item_ids(ctx, ((row.item_id, row.text, {}, row.created_at) for _, row in batch), "import")
     users = ctx.user_ids((row.annotator for _, row in batch), "annotator")
     ctx.insert_ignore(
         ModerationLabel,
