@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from core import audit
 from core.ingest.read import Problem, Progress
 from core.ingest.schemas import Id, Row, Text, When
-from core.ingest.write import Context, Numbered, moderation_item_ids
+from core.ingest.write import Context, Numbered, moderation_item_ids, table
 from core.labelstudio import label_config
 from core.models import CATEGORIES, MODERATION_LABELS, ModerationLabel, User
 
 SOURCE = "labelstudio"
+VALUES = ("label", "categories", "note")  # what an annotation sets on its label
 
 
 @dataclass(frozen=True)
@@ -185,39 +186,46 @@ def write_labels(ctx: Context, batch: Numbered) -> int:
         changed = annotation.updated_at or created
         if row["key"] not in newest or changed > newest[row["key"]][0]:
             newest[row["key"]] = (changed, row)
+    t = table(ModerationLabel)
     stored = {
-        label.key: label
-        for label in ctx.session.execute(select(ModerationLabel).where(ModerationLabel.key.in_(list(newest))))
-        .scalars()
-        .all()
+        row.key: row
+        for row in ctx.conn.execute(
+            select(t.c.key, t.c.id, t.c.user_id, *(t.c[n] for n in VALUES), t.c.created_at, t.c.updated_at).where(
+                t.c.key.in_(list(newest))
+            )
+        )
     }
     ctx.insert_ignore(ModerationLabel, [row for key, (_, row) in newest.items() if key not in stored])
-    for key, (changed, row) in newest.items():
-        if key in stored:
-            _update(ctx, stored[key], row, changed)
+    _update(ctx, [(stored[key], changed, row) for key, (changed, row) in newest.items() if key in stored])
     return len(newest)
 
 
-def _update(ctx: Context, label: ModerationLabel, row: dict[str, Any], changed: datetime) -> None:
-    """Take the annotation's values if it changed after the label was last written, with an audit event."""
-    names = ("label", "categories", "note")
-    before = {name: getattr(label, name) for name in names}
-    after = {name: row[name] for name in names}
-    if before == after or changed <= (label.updated_at or label.created_at):
+def _update(ctx: Context, found: list[tuple[Any, datetime, dict[str, Any]]]) -> None:
+    """Labels take their annotation's values where it changed after they were last written, each with an audit
+    event."""
+    changes = []
+    for label, changed, row in found:
+        before, after = {n: getattr(label, n) for n in VALUES}, {n: row[n] for n in VALUES}
+        if before != after and changed > (label.updated_at or label.created_at):
+            changes.append((label, before, after, changed))
+    if not changes:
         return
-    ctx.session.execute(
-        update(ModerationLabel).where(ModerationLabel.id == label.id).values(**after, updated_at=changed)
+    t = table(ModerationLabel)
+    ctx.conn.execute(
+        update(t).where(t.c.id == bindparam("label_id")).values({n: bindparam(n) for n in (*VALUES, "updated_at")}),
+        [{"label_id": label.id, **after, "updated_at": changed} for label, _, after, changed in changes],
     )
-    audit.record(
-        ctx.session,
-        actor_id=label.user_id,
-        action="moderation_label.update",
-        entity="moderation_label",
-        entity_id=label.id,
-        before=before,
-        after=after | {"source": SOURCE},
-    )
-    ctx.updated += 1
+    for label, before, after, _ in changes:
+        audit.record(
+            ctx.session,
+            actor_id=label.user_id,
+            action="moderation_label.update",
+            entity="moderation_label",
+            entity_id=label.id,
+            before=before,
+            after=after | {"source": SOURCE},
+        )
+    ctx.updated += len(changes)
 
 
 def annotator_ids(ctx: Context, annotators: Iterable[Annotator]) -> dict[Annotator, int]:
