@@ -28,6 +28,7 @@ from core.models import LabelStudioProject, LabelStudioTask, ModerationItem
 
 DEFAULT_TITLE = "Workbench moderation"
 IMPORT_BATCH = 500  # tasks per import request
+LOOKUP_CHUNK = 10_000
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -74,14 +75,13 @@ def push(
     queue: str = "moderation",
     title: str = DEFAULT_TITLE,
     engine: Engine | None = None,
-    client: Any = None,
     actor_id: int | None = None,
     progress: Progress | None = None,
 ) -> PushSummary:
     """Import the queue's open items as tasks with the classifier's pre-annotation; returns what was done."""
     check_queue(queue)
     url = base_url()
-    client = client or connect()
+    client = connect()
     with talking_to(url):
         project, created = _project(engine, client, url, queue, title, create=True)
         with session_scope(engine) as session:
@@ -120,13 +120,12 @@ def pull(
     *,
     title: str = DEFAULT_TITLE,
     engine: Engine | None = None,
-    client: Any = None,
     actor_id: int | None = None,
     progress: Progress | None = None,
 ) -> PullSummary:
     """Bring the project's annotations back as labels (an import of its export; refused whole if any is bad)."""
     url = base_url()
-    client = client or connect()
+    client = connect()
     with talking_to(url):
         project, _ = _project(engine, client, url, "moderation", title, create=False)
         tasks = json.loads(b"".join(client.projects.exports.download_sync(id=project.project_id, export_type="JSON")))
@@ -171,12 +170,15 @@ def _project(
     from label_studio_sdk.core.api_error import ApiError
 
     with session_scope(engine) as session:
-        stored = session.execute(
-            select(LabelStudioProject)
-            .where(LabelStudioProject.base_url == url, LabelStudioProject.title == title)
-            .order_by(LabelStudioProject.id.desc())
-        ).scalars()
-        stored = list(stored)
+        stored = (
+            session.execute(
+                select(LabelStudioProject)
+                .where(LabelStudioProject.base_url == url, LabelStudioProject.title == title)
+                .order_by(LabelStudioProject.id.desc())
+            )
+            .scalars()
+            .all()
+        )
     for project in stored:
         try:
             client.projects.get(id=project.project_id)
@@ -224,14 +226,15 @@ def _known_tasks(engine: Engine | None, client: Any, project: LabelStudioProject
         external = (task.data or {}).get("item_id")
         if isinstance(external, str):
             by_external[external] = task.id
+    externals, ids = list(by_external), {}
     with session_scope(engine) as session:
-        ids = dict(
-            session.execute(
-                select(ModerationItem.external_id, ModerationItem.id).where(
-                    ModerationItem.external_id.in_(list(by_external))
-                )
-            ).all()
-        )
+        for start in range(0, len(externals), LOOKUP_CHUNK):  # SQLite takes at most 32,766 values a statement
+            chunk = externals[start : start + LOOKUP_CHUNK]
+            ids.update(
+                session.execute(
+                    select(ModerationItem.external_id, ModerationItem.id).where(ModerationItem.external_id.in_(chunk))
+                ).all()
+            )
     found = {ids[ext]: task_id for ext, task_id in by_external.items() if ext in ids and ids[ext] not in known}
     _remember(engine, project.id, found.items())
     return known | set(found)
