@@ -31,6 +31,7 @@ PAGES: dict[str, PageSpec] = {
     "compare": PageSpec("../pages/compare.py", "Compare answers", ":material/compare:"),
     "data": PageSpec("../pages/data.py", "Data", ":material/database:"),
     "queues": PageSpec("../pages/queues.py", "Review queues", ":material/low_priority:"),
+    "ab_report": PageSpec("../pages/ab_report.py", "A/B reports", ":material/science:"),
 }
 
 

@@ -25,6 +25,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "compare": ("expert", "admin"),
     "data": ("admin",),
     "queues": ("admin",),
+    "ab_report": ("product_owner", "admin"),
 }
 
 _hasher = PasswordHasher()

@@ -16,8 +16,18 @@ from sqlalchemy import Engine
 from core import audit
 from core.db import session_scope
 from core.ingest import labelstudio, schemas, write
+from core.ingest.experiments import experiment_csv, write_experiment_events
 from core.ingest.read import Problem, Progress, parse_json_cell, read_csv, read_jsonl
-from core.models import Comparison, ImportRun, ModerationLabel, ModerationScore, Rating, Response, utcnow
+from core.models import (
+    Comparison,
+    ExperimentEvent,
+    ImportRun,
+    ModerationLabel,
+    ModerationScore,
+    Rating,
+    Response,
+    utcnow,
+)
 from core.queue_sync import sync_all
 
 BATCH_ROWS = 5000
@@ -122,6 +132,16 @@ KINDS: dict[str, ImporterSpec] = {
         (".json",),
         feeds_queues=True,
         read=labelstudio.read_export,
+    ),
+    "experiment-events": ImporterSpec(
+        schemas.ExperimentEventRow,
+        write_experiment_events,
+        ExperimentEvent,
+        "outcomes",
+        'JSONL or CSV: {"experiment", "unit_id", "variant", "at", "<metric>": 0|1 ...}; in CSV one column per '
+        "metric (an empty cell: not measured for that unit)",
+        (".jsonl", ".csv"),
+        experiment_csv,
     ),
 }
 
