@@ -36,8 +36,9 @@ def write_json(path: Path, content: Any) -> Path:
 
 
 def moderation_queue(engine: Engine, tmp_path: Path, scores: list[tuple[str, str, float, str]]) -> dict[str, int]:
-    """Import scored items (external id, text, score, predicted label) and put each in the moderation queue (k=2);
-    returns external id -> item id."""
+    """Import scored items (external id, text, score, predicted label) and put each in the moderation queue (k=2)
+    unless the queue holds it already; returns external id -> item id. The scores lie in the default borderline band,
+    so once core.queue_sync builds the moderation queue it holds these items too."""
     rows = [
         {"item_id": ext, "text": text, "model": "clf-v1", "score": score, "predicted_label": label}
         | ({"categories": ["harassment"]} if label == "toxic" else {})
@@ -48,5 +49,8 @@ def moderation_queue(engine: Engine, tmp_path: Path, scores: list[tuple[str, str
     import_file(path, "moderation", engine=engine)
     with session_scope(engine, write=True) as session:
         items = dict(session.execute(select(ModerationItem.external_id, ModerationItem.id)).all())
-        session.add_all(WorkItem(queue="moderation", subject_id=items[ext], k=2) for ext, *_ in scores)
+        queued = set(session.execute(select(WorkItem.subject_id).where(WorkItem.queue == "moderation")).scalars())
+        session.add_all(
+            WorkItem(queue="moderation", subject_id=items[ext], k=2) for ext, *_ in scores if items[ext] not in queued
+        )
     return items
