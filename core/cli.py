@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from core import auth, queues
 from core.db import StoreError, get_engine, session_scope, upgrade_schema
+from core.labelstudio.client import LabelStudioError
 from core.models import ROLES
 from core.queues import DEFAULT_K
 from core.reports.filters import ReportError
@@ -29,7 +30,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args) or 0
-    except (StoreError, auth.AuthError, queues.QueueError, ReportError, RewardError, ValueError) as error:
+    except (
+        StoreError,
+        auth.AuthError,
+        queues.QueueError,
+        LabelStudioError,
+        ReportError,
+        RewardError,
+        ValueError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:
@@ -94,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", default="")
     add.add_argument("--email", default=None)
     user_commands.add_parser("list", help="list users and their roles").set_defaults(run=_users_list)
+
+    from core import cli_labelstudio
+
+    cli_labelstudio.add_commands(commands)
 
     from core import cli_reports, cli_reward  # they import add_command and add_group from here
 

@@ -379,3 +379,33 @@ class Assignment(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LabelStudioProject(SQLModel, table=True):
+    """A Label Studio project a queue was pushed to (found again by server and title)."""
+
+    __tablename__ = "labelstudio_project"
+    __table_args__ = (UniqueConstraint("base_url", "project_id", name="uq_labelstudio_project_server_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    base_url: str
+    project_id: int  # Label Studio's id
+    title: str = Field(index=True)
+    queue: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LabelStudioTask(SQLModel, table=True):
+    """Which Label Studio task holds which moderation item: an item is imported into a project once."""
+
+    __tablename__ = "labelstudio_task"
+    __table_args__ = (
+        UniqueConstraint("project_id", "item_id", name="uq_labelstudio_task_project_item"),
+        UniqueConstraint("project_id", "task_id", name="uq_labelstudio_task_project_task"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="labelstudio_project.id")
+    item_id: int = Field(foreign_key="moderation_item.id")
+    task_id: int  # Label Studio's id
+    created_at: datetime = Field(default_factory=utcnow)
