@@ -31,6 +31,8 @@ PAGES: dict[str, PageSpec] = {
     "compare": PageSpec("../pages/compare.py", "Compare answers", ":material/compare:"),
     "data": PageSpec("../pages/data.py", "Data", ":material/database:"),
     "queues": PageSpec("../pages/queues.py", "Review queues", ":material/low_priority:"),
+    "ab_report": PageSpec("../pages/ab_report.py", "A/B reports", ":material/science:"),
+    "reward_model": PageSpec("../pages/reward_model.py", "Reward model", ":material/model_training:"),
     "kpi": PageSpec("../pages/kpi.py", "KPIs", ":material/monitoring:"),
     "audit": PageSpec("../pages/audit.py", "Audit trail", ":material/history:"),
     "agreement": PageSpec("../pages/agreement.py", "Agreement", ":material/groups:"),

@@ -1,68 +1,93 @@
-"""Report results for the audit and KPI pages, cached per filter for a short time (st.cache_data keyed on the
-store's URL and the filters) and cleared after every write made from these pages."""
+"""Report results for the pages, cached per filter for a few minutes (st.cache_data), and the widgets that show
+them: verdict, tables with their CSV download, the HTML download."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
-import plotly.graph_objects as go
+import pandas as pd
 import streamlit as st
 
-from app import charts
-from app.session import engine
-from core import audits
+from app.widgets import escape_markdown
 from core.config import get_settings
-from core.reports.agreement import AgreementReport
-from core.reports.kpi import KpiReport
-from core.reports.trail import TrailChoices
+from core.db import get_engine, session_scope
+from core.reports import export
+from core.reports.ab import ChatbotReport, ReportChoices, compare_versions, report_choices
+from core.reports.experiments import ExperimentReport, experiment_report
+from core.reports.filters import Filters
+from core.reports.moderation_ab import ModerationReport
+from core.reports.tables import LABELS
 
-TTL_SECONDS = 60
-AGREEMENT_TTL_SECONDS = 600  # agreement moves slowly and costs seconds at a million judgments
-
-
-def day_range(first: date, last: date) -> tuple[datetime, datetime]:
-    """[first day 00:00 UTC, the day after the last 00:00 UTC): a date picker's range, both days included."""
-    return datetime.combine(first, time(), tzinfo=UTC), datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
+TTL_SECONDS = 300  # new judgments show up in a report within five minutes (or at once with Refresh)
 
 
-@dataclass(frozen=True)
-class KpiView:
-    report: KpiReport
-    charts: dict[str, go.Figure]
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=128)
+def _versions(url: str, a: str, b: str, since: date | None, until: date | None, topic: str | None):
+    with session_scope(get_engine(url)) as session:
+        return compare_versions(session, Filters(a, b, since, until, topic))
 
 
-# The KPI view is kept as it is (st.cache_resource), not copied on every read as st.cache_data would: a plotly
-# figure takes about 20 ms to unpickle, which alone would spend the warm page's budget. Nothing changes it.
-@st.cache_resource(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _kpi(url: str, start: datetime, end: datetime, sla_hours: float) -> KpiView:
-    report = audits.kpi_report(start=start, end=end, sla_hours=sla_hours, engine=engine())
-    return KpiView(report, charts.kpi_charts(report))
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False, max_entries=32)
+def _experiment(url: str, name: str) -> ExperimentReport:
+    with session_scope(get_engine(url)) as session:
+        return experiment_report(session, name)
 
 
-def kpi(start: datetime, end: datetime, sla_hours: float) -> KpiView:
-    return _kpi(get_settings().database_url, start, end, sla_hours)
+@st.cache_data(ttl=60, show_spinner=False, max_entries=8)
+def _choices(url: str) -> ReportChoices:
+    with session_scope(get_engine(url)) as session:
+        return report_choices(session)
 
 
-@st.cache_data(ttl=AGREEMENT_TTL_SECONDS, show_spinner=False)
-def _agreement(url: str, start: datetime | None, end: datetime | None) -> AgreementReport:
-    return audits.agreement_report(start=start, end=end, engine=engine())
+def version_report(filters: Filters) -> ChatbotReport | ModerationReport:
+    """Raises ReportError (not cached) when the filters cannot make a report."""
+    return _versions(get_settings().database_url, filters.a, filters.b, filters.since, filters.until, filters.topic)
 
 
-def agreement(start: datetime | None, end: datetime | None) -> AgreementReport:
-    return _agreement(get_settings().database_url, start, end)
+def experiment(name: str) -> ExperimentReport:
+    return _experiment(get_settings().database_url, name)
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def _trail_choices(url: str) -> TrailChoices:
-    return audits.trail_choices(engine=engine())
+def choices() -> ReportChoices:
+    return _choices(get_settings().database_url)
 
 
-def trail_choices() -> TrailChoices:
-    return _trail_choices(get_settings().database_url)
-
-
-def clear() -> None:
-    """After a write (a sample drawn, a verdict, a triage): the next read recomputes."""
-    for cached in (_kpi, _agreement, _trail_choices):  # one cache_resource, two cache_data
+def refresh() -> None:
+    for cached in (_versions, _experiment, _choices):
         cached.clear()
+
+
+def verdict_box(lines: list[str]) -> None:
+    with st.container(border=True):
+        st.markdown("**Verdict**\n\n" + "\n".join(f"- {escape_markdown(line)}" for line in lines))
+
+
+def table(name: str, frame: pd.DataFrame, *, key: str) -> None:
+    """The table as the person reads it (column names, rounded numbers) and its CSV download (raw numbers)."""
+    shown = frame.rename(columns=lambda c: LABELS.get(c, c.replace("_", " ")))
+    formats = {
+        column: st.column_config.NumberColumn(format="%.3g")
+        for column in shown.columns
+        if pd.api.types.is_float_dtype(shown[column])
+    }
+    st.dataframe(shown, hide_index=True, column_config=formats)
+    st.download_button(
+        f"{name}.csv",
+        data=lambda: export.csv_bytes(frame),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key=f"{key}-{name}-csv",
+    )
+
+
+def html_download(report, *, file_name: str, key: str) -> None:
+    st.download_button(
+        "Download the report (HTML)",
+        data=lambda: export.to_html(report),
+        file_name=file_name,
+        mime="text/html",
+        icon=":material/description:",
+        type="primary",
+        key=key,
+    )

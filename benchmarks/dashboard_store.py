@@ -56,8 +56,8 @@ COLUMNS: dict[Any, tuple[str, ...]] = {
     ModerationScore: ("item_id", "model_version_id", "score", "predicted_label", "categories", "created_at"),
     Rating: ("id", "key", "source", "response_id", "user_id", "helpfulness", "harmlessness", "accuracy", "flags",
              "rationale", "seconds_spent", "created_at"),
-    Comparison: ("id", "key", "source", "prompt_id", "response_a_id", "response_b_id", "left_response_id", "choice",
-                 "strength", "rationale", "user_id", "seconds_spent", "created_at"),
+    Comparison: ("id", "key", "source", "prompt_id", "response_a_id", "response_b_id", "version_a_id", "version_b_id",
+                 "left_response_id", "choice", "strength", "rationale", "user_id", "seconds_spent", "created_at"),
     ModerationLabel: ("id", "key", "source", "item_id", "user_id", "label", "categories", "note", "seconds_spent",
                       "created_at"),
     Adjudication: ("item_id", "user_id", "final_label", "categories", "reason", "created_at"),
@@ -222,9 +222,8 @@ def _comparisons(w: _Writer, year: _Year, n: int, experts: list[int], chatbots) 
     rng, outlier, made = year.rng, experts[-1], 0
     for i in range(n):
         arrived = year.arrival(i, n)
-        prompt, (a, b) = _prompt_and_answers(
-            w, arrived, [_current(chatbots, arrived, back=1), _current(chatbots, arrived)]
-        )
+        versions = [_current(chatbots, arrived, back=1), _current(chatbots, arrived)]
+        prompt, (a, b) = _prompt_and_answers(w, arrived, versions)
         better = "b" if rng.random() < 0.6 else rng.choice(("a", "tie", "both_bad"))
         judges = year.judges(experts, 2, arrived)
         item = _work_item(w, "comparison", a, b, 2, len(judges), arrived)
@@ -232,8 +231,8 @@ def _comparisons(w: _Writer, year: _Year, n: int, experts: list[int], chatbots) 
             choice = rng.choice(("a", "b", "tie", "both_bad")) if user == outlier or rng.random() < 0.15 else better
             comparison, seconds = w.next_id(Comparison), _seconds(rng, user, outlier)
             strength = "clear" if choice in ("a", "b") else None
-            w.add(Comparison, comparison, f"b:c:{comparison}", "app", prompt, a, b, a, choice, strength, "", user,
-                  seconds, at)  # fmt: skip
+            w.add(Comparison, comparison, f"b:c:{comparison}", "app", prompt, a, b, *versions, a, choice, strength, "",
+                  user, seconds, at)  # fmt: skip
             _done(w, item, user, comparison, at, seconds, "comparison", {"choice": choice})
             made += 1
     return {"pairs": n, "comparisons": made}

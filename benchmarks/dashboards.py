@@ -129,7 +129,7 @@ def kpi_page(url: str) -> dict[str, Any]:
     """The page as a product owner opens it, through AppTest (server side: the script, its queries, its charts)."""
     from streamlit.testing.v1 import AppTest
 
-    from app.reports import clear
+    from app.audit_reports import clear
     from core.auth import UserPublic
 
     os.environ["DATABASE_URL"] = url

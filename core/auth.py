@@ -25,6 +25,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "compare": ("expert", "admin"),
     "data": ("admin",),
     "queues": ("admin",),
+    "ab_report": ("product_owner", "admin"),
+    "reward_model": ("admin",),
     "kpi": ("product_owner", "admin"),
     "audit": ("expert", "admin"),
     "agreement": ("expert", "admin"),

@@ -16,8 +16,11 @@ from sqlalchemy.exc import OperationalError
 from core import auth, queues
 from core.audit_sample import SampleError
 from core.db import StoreError, get_engine, session_scope, upgrade_schema
+from core.labelstudio.client import LabelStudioError
 from core.models import ROLES
 from core.queues import DEFAULT_K
+from core.reports.filters import ReportError
+from core.reward import RewardError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +31,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args) or 0
-    except (StoreError, auth.AuthError, queues.QueueError, SampleError, ValueError) as error:
+    except (
+        StoreError,
+        auth.AuthError,
+        queues.QueueError,
+        LabelStudioError,
+        ReportError,
+        SampleError,
+        RewardError,
+        ValueError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:
@@ -94,10 +106,15 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--email", default=None)
     user_commands.add_parser("list", help="list users and their roles").set_defaults(run=_users_list)
 
-    from core import cli_audit, cli_reports
+    from core import cli_labelstudio
 
-    cli_audit.add_commands(commands)
+    cli_labelstudio.add_commands(commands)
+
+    from core import cli_audit, cli_reports, cli_reward  # they import add_command and add_group from here
+
     cli_reports.add_commands(commands)
+    cli_audit.add_commands(commands)
+    cli_reward.add_commands(commands)
     return parser
 
 

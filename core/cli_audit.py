@@ -94,7 +94,7 @@ def _emit(args: argparse.Namespace, data: dict, rows) -> None:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         from core.reports.csv_safe import write_csv
-        from core.reports.export import CSV_HEADER
+        from core.reports.flat import CSV_HEADER
 
         write_csv(sys.stdout, CSV_HEADER, rows)
 

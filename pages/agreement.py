@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from app.reports import agreement, day_range
+from app.audit_reports import agreement, day_range
 from app.session import require_page
 from app.widgets import page_header
 from core.models import utcnow

@@ -5,7 +5,7 @@ import json
 
 import streamlit as st
 
-from app.reports import day_range, trail_choices
+from app.audit_reports import day_range, trail_choices
 from app.review_widgets import show_text
 from app.session import engine, require_page
 from app.widgets import page_header

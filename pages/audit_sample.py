@@ -3,7 +3,7 @@ disagree with a reason), and read the audit pass rate per queue and per reviewer
 
 import streamlit as st
 
-from app import reports
+from app import audit_reports
 from app.review_widgets import leave_notice, show_notice, show_text
 from app.session import engine, require_page
 from app.widgets import page_header
@@ -35,7 +35,7 @@ with st.expander("Draw a sample", expanded=False, icon=":material/casino:"), st.
         except SampleError as error:
             st.error(str(error))
         else:
-            reports.clear()
+            audit_reports.clear()
             st.session_state["sample_id"] = drawn.id
             leave_notice("sample_notice", f"Sample of {drawn.month}: {drawn.drawn} of {drawn.population:,} judgments.")
 
@@ -126,7 +126,7 @@ else:
                 except SampleError as error:
                     st.error(str(error))
                 else:
-                    reports.clear()
+                    audit_reports.clear()
                     leave_notice("sample_notice", "Verdict saved. Here is the next judgment.")
 
 if view.reviewed:

@@ -3,7 +3,7 @@ personal data, with the model version and the reviewer; triage each one (open, c
 
 import streamlit as st
 
-from app import reports
+from app import audit_reports
 from app.review_widgets import leave_notice, show_notice, show_text
 from app.session import engine, require_page
 from app.widgets import escape_markdown, page_header
@@ -78,7 +78,7 @@ for row in page.rows:
                 except FlagError as error:
                     st.error(str(error))
                 else:
-                    reports.clear()
+                    audit_reports.clear()
                     leave_notice("flags_notice", f"Rating {row.rating_id}: {new_status}.")
 
 before_col, where_col, after_col = st.columns([1, 2, 1], vertical_alignment="center")

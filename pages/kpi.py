@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from app.reports import day_range, kpi
+from app.audit_reports import day_range, kpi
 from app.session import require_page
 from app.widgets import metric_tiles, page_header
 from core.home import Count

@@ -118,8 +118,11 @@ def compare(
     when: datetime | None = None,
     seconds: float | None = None,
 ) -> int:
-    prompt_id = session.get(Response, a).prompt_id
+    first, second = session.get(Response, a), session.get(Response, b)
+    prompt_id = first.prompt_id
     c = Comparison(
+        version_a_id=first.model_version_id,
+        version_b_id=second.model_version_id,
         key=f"t:comparison:{next(_keys)}",
         prompt_id=prompt_id,
         response_a_id=a,

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from core.audit_sample import PassRates, SampleSummary, list_samples, pass_rates
 from core.flags import FlagCount, flag_counts
 from core.reports.agreement import AgreementReport, agreement_report
-from core.reports.export import long_rows, plain
+from core.reports.flat import as_data, long_rows
 
 
 @dataclass(frozen=True)
@@ -48,14 +48,14 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
         }
     a = report.agreement
     return {
-        "range": {"start": plain(a.start), "end": plain(a.end)},
+        "range": {"start": as_data(a.start), "end": as_data(a.end)},
         "agreement": agreement,
         "queue_agreement_with_consensus": a.queue_agreement,
-        "pairwise_cohen_kappa": plain(a.pairs),
-        "reviewers": plain(a.reviewers),
+        "pairwise_cohen_kappa": as_data(a.pairs),
+        "reviewers": as_data(a.reviewers),
         "rules": {"consensus": a.consensus_rule, "outlier": a.outlier_rule},
-        "audit_samples": plain(report.samples),
-        "pass_rates": plain(report.pass_rates),
+        "audit_samples": as_data(report.samples),
+        "pass_rates": as_data(report.pass_rates),
         "flags": {f.flag: {"open": f.open, "confirmed": f.confirmed, "dismissed": f.dismissed} for f in report.flags},
     }
 

@@ -10,7 +10,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may run as a formula (OWASP: CSV injection)
+
+
+def escape_cell(value: object) -> object:
+    """A text cell a spreadsheet would read as a formula gets a leading apostrophe; anything else stays as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def safe_cell(value: Any) -> Any:
@@ -23,8 +30,7 @@ def safe_cell(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, dict | list | tuple):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return escape_cell(str(value))
 
 
 def write_csv(out: TextIO, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

@@ -26,7 +26,7 @@ from core.models import (
 from core.moderation.final_labels import final_labels
 from core.queues import DEFAULT_K
 from core.reports import kpi_quality
-from core.reports.export import long_rows, plain
+from core.reports.flat import as_data, long_rows
 from core.reports.judgments import SOURCES
 from core.reports.sql import day, distributions, indexed_percentiles, monday_of, month, seconds_between
 
@@ -343,7 +343,7 @@ def kpi_report(
 
 
 def kpi_json(report: KpiReport) -> dict:
-    return plain(report)
+    return as_data(report)
 
 
 def kpi_csv_rows(report: KpiReport):

@@ -8,14 +8,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import aliased
 from sqlmodel import Session
 from statsmodels.stats.proportion import proportion_confint
 
 from core.models import Comparison, ModelVersion, ModerationScore, QueueConfig, Rating, Response, RewardModelRun
 from core.moderation.final_labels import final_labels
 from core.reports.sql import bin_of, day, monday_of, month
+from core.stats.classification import metrics
 from core.stats.drift import BANDS, band, psi
 
 PSI_BINS = 10
@@ -140,23 +141,20 @@ def win_rate(session: Session, start: datetime, end: datetime) -> WinRate | None
     if versions is None:
         return None
     new_id, new_name, old_id, old_name = versions
-    a, b = aliased(Response), aliased(Response)
     outcome = case(
-        (Comparison.choice == "a", case((a.model_version_id == new_id, "win"), else_="loss")),
-        (Comparison.choice == "b", case((b.model_version_id == new_id, "win"), else_="loss")),
+        (Comparison.choice == "a", case((Comparison.version_a_id == new_id, "win"), else_="loss")),
+        (Comparison.choice == "b", case((Comparison.version_b_id == new_id, "win"), else_="loss")),
         else_=Comparison.choice,
     ).label("outcome")
     compared_month = month(session, Comparison.created_at)
     rows = session.execute(
         select(compared_month, outcome, func.count())
-        .join(a, a.id == Comparison.response_a_id)
-        .join(b, b.id == Comparison.response_b_id)
         .where(
             Comparison.created_at >= start,
             Comparison.created_at < end,
-            a.model_version_id.in_((new_id, old_id)),
-            b.model_version_id.in_((new_id, old_id)),
-            a.model_version_id != b.model_version_id,
+            Comparison.version_a_id.in_((new_id, old_id)),
+            Comparison.version_b_id.in_((new_id, old_id)),
+            Comparison.version_a_id != Comparison.version_b_id,
         )
         .group_by(compared_month, outcome)
     ).all()
@@ -175,7 +173,8 @@ def win_rate(session: Session, start: datetime, end: datetime) -> WinRate | None
 
 
 def _f1(tp: int, fp: int, fn: int) -> float | None:
-    return 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else None
+    value = float(metrics(np.array(tp), np.array(fp), np.array(fn), np.array(0))["f1"])
+    return None if np.isnan(value) else value
 
 
 def moderation_f1(session: Session, start: datetime, end: datetime) -> tuple[list[ModerationF1], list[ModerationF1]]:
