@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from core import auth, queues
 from core.db import StoreError, get_engine, session_scope, upgrade_schema
 from core.models import ROLES
+from core.moderation import ModerationError
 from core.queues import DEFAULT_K
 
 
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args) or 0
-    except (StoreError, auth.AuthError, queues.QueueError, ValueError) as error:
+    except (StoreError, auth.AuthError, queues.QueueError, ModerationError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:
@@ -92,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", default="")
     add.add_argument("--email", default=None)
     user_commands.add_parser("list", help="list users and their roles").set_defaults(run=_users_list)
+
+    from core import cli_moderation
+
+    cli_moderation.add_commands(commands)
     return parser
 
 

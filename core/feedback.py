@@ -83,7 +83,7 @@ def _prompt_statement() -> Select:
     return select(Response.prompt_id).where(Response.id == bindparam("response_id"))
 
 
-def _claim(session: Session, *, user_id: int, assignment_id: int, queue: str, now: datetime):
+def claim_assignment(session: Session, *, user_id: int, assignment_id: int, queue: str, now: datetime):
     """Lock the assignment and its item; refuse if it is not the reviewer's or its place went to another."""
     row = session.execute(_claim_statement(), {"assignment_id": assignment_id}).first()
     if row is None or row[0].user_id != user_id or row[1].queue != queue:
@@ -110,7 +110,7 @@ def _claim(session: Session, *, user_id: int, assignment_id: int, queue: str, no
     return assignment, item
 
 
-def _close(session: Session, assignment: Assignment, item: WorkItem, judgment_id: int, now: datetime) -> None:
+def close_assignment(session: Session, assignment: Assignment, item: WorkItem, judgment_id: int, now: datetime) -> None:
     assignment.status, assignment.judgment_id, assignment.updated_at = "done", judgment_id, now
     item.done += 1
     item.open = item.is_gold or item.done < item.k
@@ -124,7 +124,7 @@ def submit_rating(
     if problems := rating.problems():
         raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    assignment, item = _claim(session, user_id=user_id, assignment_id=assignment_id, queue="rating", now=now)
+    assignment, item = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="rating", now=now)
     if assignment.status == "done":
         return assignment.judgment_id
     values = rating.values()
@@ -139,7 +139,7 @@ def submit_rating(
     )
     session.add(stored)
     session.flush()
-    _close(session, assignment, item, stored.id, now)
+    close_assignment(session, assignment, item, stored.id, now)
     audit.record(
         session,
         actor_id=user_id,
@@ -165,7 +165,9 @@ def submit_comparison(
     if problems := comparison.problems():
         raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    assignment, item = _claim(session, user_id=user_id, assignment_id=assignment_id, queue="comparison", now=now)
+    assignment, item = claim_assignment(
+        session, user_id=user_id, assignment_id=assignment_id, queue="comparison", now=now
+    )
     if assignment.status == "done":
         return assignment.judgment_id
     prompt_id = session.execute(_prompt_statement(), {"response_id": item.subject_id}).scalar_one()
@@ -188,7 +190,7 @@ def submit_comparison(
     )
     session.add(stored)
     session.flush()
-    _close(session, assignment, item, stored.id, now)
+    close_assignment(session, assignment, item, stored.id, now)
     audit.record(
         session,
         actor_id=user_id,

@@ -17,8 +17,11 @@ from sqlmodel import Session
 from core import audit
 from core.models import Assignment, QueueConfig, WorkItem, utcnow
 
-# Defaults per queue: overlap k (judgments per item) and which kind of subject it serves.
-DEFAULT_K = {"rating": 1, "comparison": 2}
+# Defaults per queue: overlap k (judgments per item). rating: an answer; comparison: a pair of answers to one prompt;
+# moderation: a borderline moderation item (core.moderation.borderline); adjudication: an item whose labels disagree.
+DEFAULT_K = {"rating": 1, "comparison": 2, "moderation": 2, "adjudication": 1}
+# Queues that serve no model versions' output: their settings take no versions.
+WITHOUT_VERSIONS = ("adjudication",)
 TAKE_ATTEMPTS = 8
 
 
@@ -253,6 +256,8 @@ def configure(
         raise QueueError("the gold share must be between 0 and 0.5")
     if lease_minutes is not None and not 1 <= lease_minutes <= 24 * 60:
         raise QueueError("a lease lasts between 1 minute and 24 hours")
+    if versions and queue in WITHOUT_VERSIONS:
+        raise QueueError(f"the {queue} queue serves items whose labels disagree, not model versions: drop --versions")
     for name, value in (("versions", versions), ("k", k), ("gold_share", gold_share), ("lease_minutes", lease_minutes)):
         if value is not None:
             setattr(config, name, sorted(set(value)) if name == "versions" else value)

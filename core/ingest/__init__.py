@@ -31,7 +31,7 @@ class ImporterSpec:
     description: str
     suffixes: tuple[str, ...] = (".jsonl",)
     csv_shape: Callable[[dict[str, str]], dict[str, Any]] = dict
-    feeds_queues: bool = False  # new answers or judgments: bring the review queues in line afterwards
+    feeds_queues: bool = False  # new answers, items or judgments: bring the review queues in line afterwards
 
 
 def _moderation_csv(record: dict[str, str]) -> dict[str, Any]:
@@ -67,6 +67,7 @@ KINDS: dict[str, ImporterSpec] = {
         '"categories"?: [..], "meta"?: {..}}; in CSV, meta.* columns fold into meta',
         (".jsonl", ".csv"),
         _moderation_csv,
+        feeds_queues=True,
     ),
     "hh-rlhf": ImporterSpec(
         schemas.HHRow,
@@ -82,6 +83,7 @@ KINDS: dict[str, ImporterSpec] = {
         "labelled items",
         "Jigsaw toxic comments CSV: id,comment_text,toxic,severe_toxic,obscene,threat,insult,identity_hate (0/1)",
         (".csv",),
+        feeds_queues=True,
     ),
     "ratings": ImporterSpec(
         schemas.RatingRow,
@@ -107,6 +109,7 @@ KINDS: dict[str, ImporterSpec] = {
         ModerationLabel,
         "labels",
         'JSONL: {"item_id", "text", "annotator", "label": "toxic"|"not_toxic", "categories"?: [..], "note"?}',
+        feeds_queues=True,
     ),
 }
 
