@@ -50,14 +50,18 @@ def _embed(_args: argparse.Namespace) -> None:
 
 
 def _retrain(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
     from core.moderation.retrain import retrain
 
-    bar, embed_progress = _bar("embed")
+    bar = tqdm(
+        total=100, desc="embedding new items", file=sys.stderr, leave=False, bar_format="{l_bar}{bar}| {elapsed}"
+    )
     stages = {"fit": "fitting", "evaluate": "evaluating", "score": "re-scoring every item", "queue": "rebuilding"}
 
     def progress(stage: str, fraction: float) -> None:
         if stage == "embed":
-            embed_progress(round(fraction * 1000), 1000)
+            bar.update(round(100 * fraction) - bar.n)
         elif stage in stages and fraction == 0:
             bar.set_description(stages[stage])
 

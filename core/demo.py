@@ -394,10 +394,12 @@ def _create_users(engine: Engine) -> int:
             if user is None or not (user.active or user.password_hash):
                 auth.create_user(session, username=username, role=role, password=password, display_name=display_name)
         admin_id = session.exec(select(User.id).where(User.username == "admin")).one()
-        for queue in queues.DEFAULT_K:
+        for queue in ("rating", "comparison"):
             config = session.get(QueueConfig, queue)
             if config is None or not config.versions:
                 queues.configure(session, queue=queue, actor_id=admin_id, versions=list(CHATBOTS))
+        if session.get(QueueConfig, "moderation") is None:  # no versions: the newest two classifiers feed it
+            queues.configure(session, queue="moderation", actor_id=admin_id, k=2)
     return admin_id
 
 

@@ -16,7 +16,7 @@ from core.moderation.borderline import DEFAULT_BAND
 from core.moderation.embeddings import MINILM, EmbeddingStore, embed_missing
 from core.moderation.metrics import latest_retrain
 from core.moderation.retrain import retrain
-from tests.moderation_store import HashEmbedder, corpus, import_rows, item_ids, label_row, score_row
+from tests.moderation_store import HashEmbedder, corpus, import_rows, item_ids, label_row, prefill_minilm, score_row
 
 N_ITEMS, N_LABELLED = 80, 60
 
@@ -133,13 +133,7 @@ def test_embedding_resumes_after_an_interruption(store, tmp_path):
 
 def test_the_command_line_retrains_from_stored_vectors(store, capsys):
     """The CLI uses MiniLM; with every vector stored it never loads the model."""
-    ids = np.array(sorted(item_ids(store).values()))
-    words = HashEmbedder().encode([f"w{i}" for i in range(len(ids))])
-    with session_scope(store) as s:
-        texts = dict(s.execute(select(ModerationItem.id, ModerationItem.text)).all())
-    padded = np.zeros((len(ids), 384), dtype=np.float32)
-    padded[:, :32] = HashEmbedder().encode([texts[int(i)] for i in ids]) + 0 * words
-    EmbeddingStore(MINILM, 384).append(ids, padded)
+    prefill_minilm(store)
     assert main(["moderation", "retrain", "--name", "clf-cli"]) == 0
     out = capsys.readouterr().out
     assert "new version clf-cli (previous: clf-v1)" in out
