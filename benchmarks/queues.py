@@ -52,11 +52,12 @@ from benchmarks.common import (
     print_figures,
     print_table,
     say,
+    settle,
     split_database_url,
     temp_folder,
 )
 from core import queues
-from core.db import get_engine, is_sqlite, session_scope
+from core.db import get_engine, session_scope
 from core.feedback import ComparisonIn, submit_comparison
 from core.models import Assignment, AuditEvent, Comparison, ModelVersion, Prompt, Response, User, WorkItem, utcnow
 
@@ -148,10 +149,10 @@ def build_store(engine: Engine, scale: int) -> dict[str, Any]:
         for prompts, responses in _prompts_and_responses(scale, versions):
             conn.execute(insert(Prompt.__table__), prompts)
             conn.execute(insert(Response.__table__), responses)
-    _settle(engine)
+    settle(engine)
     with Timer() as synced, session_scope(engine, write=True) as s:
         queues.configure(s, queue="comparison", actor_id=None, versions=list(VERSIONS), k=K)
-    _settle(engine)
+    settle(engine)
     with session_scope(engine) as s:
         counted = {
             "responses": s.execute(select(func.count()).select_from(Response)).scalar_one(),
@@ -161,23 +162,6 @@ def build_store(engine: Engine, scale: int) -> dict[str, Any]:
     if counted["responses"] != scale or counted["work_items"] != scale // 5:
         raise SystemExit(f"the store came out wrong: {counted} (expected {scale:,} responses, {scale // 5:,} items)")
     return counted | {"experts": experts, "build_seconds": built.seconds, "sync_seconds": synced.seconds}
-
-
-def _settle(engine: Engine) -> None:
-    """What the database does by itself soon after a bulk change, done now so that no leg pays for it: on SQLite
-    the checkpoint that moves the write-ahead log into the file (otherwise the first commit past 1,000 pages
-    copies the whole load); on PostgreSQL autovacuum's VACUUM ANALYZE (without statistics the planner guesses)."""
-    if is_sqlite(engine):
-        raw = engine.raw_connection()
-        try:
-            busy, _, _ = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        finally:
-            raw.close()
-        if busy:
-            raise SystemExit("the WAL checkpoint after the load could not finish (is another process on the store?)")
-    else:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
 
 
 # --- the floor ------------------------------------------------------------------------------------------------------

@@ -145,6 +145,8 @@ class ModerationScore(SQLModel, table=True):
         CheckConstraint("score >= 0 AND score <= 1", name="ck_moderation_score_range"),
         CheckConstraint(_in("predicted_label", MODERATION_LABELS), name="ck_moderation_score_label"),
         Index("ix_moderation_score_version_score", "model_version_id", "score"),
+        # the borderline queue's pass over a version's scores reads this index alone (core.moderation.borderline)
+        Index("ix_moderation_score_version_item", "model_version_id", "item_id", "predicted_label", "score"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -10,9 +10,26 @@ subjects (a submission that changes one item's standing); without it the whole q
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import Select, and_, case, func, literal, select, tuple_, update
+from sqlalchemy import (
+    Column,
+    FromClause,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -76,14 +93,43 @@ def _judgments(queue: str) -> Select:
 
 def sync_queue(session: Session, queue: str, subject_ids: Collection[int] | None = None) -> None:
     config = get_config(session, queue)
-    insert = _insert(session)
     wanted = _subjects(session, queue, config)
     if subject_ids is not None:
-        wanted = wanted.where(wanted.selected_columns[0].in_(list(subject_ids)))
-    subjects = wanted.subquery()
-    in_queue = [WorkItem.queue == queue]
-    if subject_ids is not None:
-        in_queue.append(WorkItem.subject_id.in_(list(subject_ids)))
+        ids = list(subject_ids)
+        wanted = wanted.where(wanted.selected_columns[0].in_(ids))
+        _sync(session, queue, config, wanted.subquery(), [WorkItem.queue == queue, WorkItem.subject_id.in_(ids)])
+        return
+    with _held(session, wanted) as subjects:
+        _sync(session, queue, config, subjects, [WorkItem.queue == queue])
+
+
+@contextmanager
+def _held(session: Session, wanted: Select) -> Iterator[Table]:
+    """The subjects computed once into a temporary table (indexed on the subject) for the statements of a whole
+    rebuild, which would otherwise each run the query again: at a million moderation items a pass over every score.
+    Dropped afterwards; on an error the rollback takes it away."""
+    table = Table(
+        "sync_subjects",
+        MetaData(),
+        Column("subject_id", Integer, nullable=False),
+        Column("subject_b_id", Integer, nullable=False),
+        Column("created_at", wanted.selected_columns[2].type),
+        Column("priority", Integer, nullable=False),
+        Index("ix_sync_subjects", "subject_id", "subject_b_id"),
+        prefixes=["TEMPORARY"],
+    )
+    connection = session.connection()
+    table.create(connection)
+    session.execute(table.insert().from_select(list(table.c.keys()), wanted))
+    if connection.dialect.name == "postgresql":
+        session.execute(text("ANALYZE sync_subjects"))  # autovacuum never analyses temporary tables
+    yield table
+    table.drop(connection)
+
+
+def _sync(session: Session, queue: str, config: QueueConfig, subjects: FromClause, in_queue: list) -> None:
+    """Insert the missing items, re-rank, count the judgments in the store, open and close (see the docstring)."""
+    insert = _insert(session)
     session.execute(
         insert(WorkItem)
         .from_select(
@@ -132,8 +178,9 @@ def sync_queue(session: Session, queue: str, subject_ids: Collection[int] | None
         .scalar_subquery()
     )
     session.execute(update(WorkItem).where(*in_queue, WorkItem.done != done).values(done=done))
-    # Not correlated: the database builds the set of subjects once, instead of running the query per item.
-    eligible = tuple_(WorkItem.subject_id, WorkItem.subject_b_id).in_(select(subjects.c[0], subjects.c[1]))
+    eligible = exists(
+        subjects.select().where(subjects.c[0] == WorkItem.subject_id, subjects.c[1] == WorkItem.subject_b_id)
+    )
     is_open = and_(eligible, (WorkItem.is_gold | (WorkItem.done < WorkItem.k)))
     session.execute(update(WorkItem).where(*in_queue, WorkItem.open != is_open).values(open=is_open))
 

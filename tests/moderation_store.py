@@ -111,11 +111,11 @@ def corpus(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
 def prefill_minilm(engine: Engine) -> None:
     """Store a vector for every item under the MiniLM name (hashed words in the first 32 of its 384 numbers), so a
     retrain through the CLI or the Data page never loads the real model."""
-    from core.moderation.embeddings import MINILM, EmbeddingStore
+    from core.moderation.embeddings import MiniLM, store_for
 
     with session_scope(engine) as s:
         texts = dict(s.execute(select(ModerationItem.id, ModerationItem.text)).all())
     ids = np.array(sorted(texts))
     vectors = np.zeros((len(ids), 384), dtype=np.float32)
     vectors[:, : HashEmbedder.dim] = HashEmbedder().encode([texts[int(i)] for i in ids])
-    EmbeddingStore(MINILM, 384).append(ids, vectors)
+    store_for(MiniLM(), engine).append(ids, vectors)

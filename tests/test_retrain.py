@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from core.cli import main
-from core.db import session_scope
+from core.db import get_engine, session_scope, upgrade_schema
 from core.models import AuditEvent, ModelVersion, ModerationItem, ModerationLabel, ModerationScore, WorkItem
 from core.moderation import ModerationError
 from core.moderation.borderline import DEFAULT_BAND
-from core.moderation.embeddings import MINILM, EmbeddingStore, embed_missing
+from core.moderation.embeddings import MINILM, embed_missing, store_for
 from core.moderation.metrics import latest_retrain
 from core.moderation.retrain import retrain
 from tests.moderation_store import HashEmbedder, corpus, import_rows, item_ids, label_row, prefill_minilm, score_row
@@ -119,7 +119,7 @@ def test_too_few_labels_are_refused_and_nothing_is_registered(engine, tmp_path, 
 def test_embedding_resumes_after_an_interruption(store, tmp_path):
     embedder = HashEmbedder()
     ids = np.array(sorted(item_ids(store).values()))
-    vectors = EmbeddingStore(embedder.name, embedder.dim)
+    vectors = store_for(embedder, store)
     vectors.append(ids[:30], embedder.encode([f"x{i}" for i in range(30)]))
     np.save(vectors.folder / "shard-000002.npy", np.zeros((50, embedder.dim), dtype=np.float32))  # no ids: cut off
     summary = embed_missing(store, embedder=embedder)
@@ -161,3 +161,17 @@ def test_retrain_with_the_real_minilm_embeddings(engine, tmp_path, monkeypatch):
     assert summary.embedding_model == MINILM and summary.embedded == 40
     assert summary.metrics["overall"]["roc_auc"] > 0.9
     assert count(engine, ModerationScore) == 80
+
+
+def test_a_store_made_again_never_takes_the_old_stores_vectors(engine, tmp_path, monkeypatch):
+    """Deleting the store and importing the same file again gives items the same ids but not the same vectors."""
+    monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    rows = [score_row(item, "clf-v1", 0.5, text=text) for item, text, _ in corpus(6)]
+    import_rows(engine, tmp_path, "moderation", rows)
+    assert embed_missing(engine, embedder=HashEmbedder()).embedded == 6
+    again = get_engine(f"sqlite:///{tmp_path / 'again.db'}")
+    upgrade_schema(again)
+    import_rows(again, tmp_path, "moderation", rows)
+    assert item_ids(again) == item_ids(engine)
+    assert store_for(HashEmbedder(), again).folder != store_for(HashEmbedder(), engine).folder
+    assert embed_missing(again, embedder=HashEmbedder()).embedded == 6

@@ -40,7 +40,7 @@ def classifier_overview(engine: Engine | None = None) -> ClassifierOverview:
         ]
         items = session.execute(select(func.count()).select_from(ModerationItem)).scalar_one()
         latest = latest_retrain(session)
-    embedded = len(store_for(default_embedder()).ids())
+    embedded = len(store_for(default_embedder(), engine).ids())
     return ClassifierOverview(versions, items, embedded, latest)
 
 

@@ -1,15 +1,18 @@
 """Sentence embeddings of the moderation items, computed once per item and kept, so that a retrain is a fit on stored
 vectors and a re-score a matrix product, never a pass of the transformer over the whole pool.
 
-The vectors live under ARTIFACTS_DIR/embeddings/<model>/ as float32 .npy shards of up to SHARD_ROWS items, each with
-its item ids beside it (`shard-000001.npy`, `shard-000001.ids.npy`). The ids file is renamed into place last: a shard
-without one is an interrupted write, ignored and written again, so embedding resumes where it stopped. Texts never
-change once imported (the first text of an id wins), so a vector never goes stale. Why files and not a table: at
-1,000,000 items the vectors take 1.5 GB; numpy reads a shard at disk speed and a re-score streams them shard by
-shard, while a table would decode a million BLOBs through the driver (docs/performance.md has the figures)."""
+The vectors live under ARTIFACTS_DIR/embeddings/<model>/<store>/ as float32 .npy shards of up to SHARD_ROWS items,
+each with its item ids beside it (`shard-000001.npy`, `shard-000001.ids.npy`). The ids file is renamed into place
+last: a shard without one is an interrupted write, ignored and written again, so embedding resumes where it stopped.
+<store> identifies the store's items (its first item's id and arrival), so the vectors of a store that was deleted
+and created again, or of another store, are never taken for this one's. Texts never change once imported (the first
+text of an id wins), so a vector never goes stale. Why files and not a table: at 1,000,000 items the vectors take
+1.5 GB; numpy reads a shard at disk speed and a re-score streams them shard by shard, while a table would decode a
+million BLOBs through the driver (docs/performance.md has the figures)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -71,11 +74,10 @@ class MiniLM:
 
 
 class EmbeddingStore:
-    """The stored vectors of one embedding model."""
+    """The stored vectors of one embedding model for one store's items (see store_for)."""
 
-    def __init__(self, model: str, dim: int, root: Path | None = None) -> None:
-        self.model, self.dim = model, dim
-        self.folder = (root or get_settings().artifacts_dir) / "embeddings" / model
+    def __init__(self, folder: Path, dim: int) -> None:
+        self.folder, self.dim = folder, dim
 
     def _shards(self) -> list[Path]:
         """Complete shards (their ids file is there), in order."""
@@ -161,8 +163,14 @@ def default_embedder() -> Embedder:
     return MiniLM()
 
 
-def store_for(embedder: Embedder) -> EmbeddingStore:
-    return EmbeddingStore(embedder.name, embedder.dim)
+def store_for(embedder: Embedder, engine: Engine | None = None) -> EmbeddingStore:
+    """The vectors of this embedder for the items of this store (DATABASE_URL's by default)."""
+    with session_scope(engine) as session:
+        first = session.execute(
+            select(ModerationItem.external_id, ModerationItem.created_at).order_by(ModerationItem.id).limit(1)
+        ).first()
+    key = "empty" if first is None else hashlib.sha256(f"{first[0]}|{first[1].isoformat()}".encode()).hexdigest()
+    return EmbeddingStore(get_settings().artifacts_dir / "embeddings" / embedder.name / key[:16], embedder.dim)
 
 
 def embed_missing(
@@ -170,7 +178,7 @@ def embed_missing(
 ) -> EmbedSummary:
     """Embed every item that has no stored vector yet, a shard at a time (resumable)."""
     embedder = embedder or default_embedder()
-    store = store_for(embedder)
+    store = store_for(embedder, engine)
     started = time.perf_counter()
     with session_scope(engine) as session:
         all_ids = np.fromiter(session.execute(select(ModerationItem.id)).scalars(), dtype=np.int64)

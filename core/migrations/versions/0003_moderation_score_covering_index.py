@@ -1,0 +1,31 @@
+"""moderation: an index that covers a classifier version's scores in item order
+
+The borderline queue is rebuilt from every score of its newest classifier version (the band, and the labels another
+version predicts): with this index that pass reads the index alone, in item order, instead of fetching a million
+table rows in score order (about 8 times faster at 1,000,000 items; docs/performance.md).
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23
+"""
+
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("moderation_score", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_moderation_score_version_item",
+            ["model_version_id", "item_id", "predicted_label", "score"],
+            unique=False,
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("moderation_score", schema=None) as batch_op:
+        batch_op.drop_index("ix_moderation_score_version_item")
