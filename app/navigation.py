@@ -32,6 +32,7 @@ PAGES: dict[str, PageSpec] = {
     "moderation": PageSpec("../pages/moderation.py", "Label items", ":material/label:"),
     "adjudicate": PageSpec("../pages/adjudicate.py", "Adjudicate", ":material/gavel:"),
     "data": PageSpec("../pages/data.py", "Data", ":material/database:"),
+    "queues": PageSpec("../pages/queues.py", "Review queues", ":material/low_priority:"),
 }
 
 

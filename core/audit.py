@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Insert, insert
 from sqlmodel import Session
 
-from core.models import AuditEvent
+from core.models import AuditEvent, utcnow
 
 
 def record(
@@ -18,8 +20,13 @@ def record(
     entity_id: int | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append an event in the caller's transaction, so it lands exactly when the change does."""
-    event = AuditEvent(actor_id=actor_id, action=action, entity=entity, entity_id=entity_id, before=before, after=after)
-    session.add(event)
-    return event
+) -> None:
+    """Append an event in the caller's transaction, so it lands exactly when the change does (a Core insert on the
+    session's connection: it sits on the write path of every judgment)."""
+    values = {"at": utcnow(), "actor_id": actor_id, "action": action, "entity": entity, "entity_id": entity_id}
+    session.connection().execute(_insert(), values | {"before": before, "after": after})
+
+
+@cache
+def _insert() -> Insert:
+    return insert(AuditEvent.__table__)

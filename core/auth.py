@@ -26,6 +26,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "moderation": ("annotator", "expert", "admin"),
     "adjudicate": ("expert", "admin"),
     "data": ("admin",),
+    "queues": ("admin",),
 }
 
 _hasher = PasswordHasher()

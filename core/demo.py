@@ -356,6 +356,7 @@ def load_demo(engine: Engine, *, seed: int = 7, progress: Progress | None = None
             lines.append(summary.line())
     report.step("settings")
     with session_scope(engine, write=True) as session:
+        _configure_queues(session, admin_id)
         _describe_versions(session, admin_id)
     after = _counts(engine)
     report.step("done")
@@ -386,21 +387,25 @@ class _Report:
 
 
 def _create_users(engine: Engine) -> int:
-    """Create the demo users that do not exist yet (and the review queues' settings); return the admin's id."""
+    """Create the demo users that do not exist yet; return the admin's id."""
     with session_scope(engine, write=True) as session:
         existing = {u.username: u for u in session.exec(select(User))}
         for username, password, role, display_name in DEMO_USERS:
             user = existing.get(username)
             if user is None or not (user.active or user.password_hash):
                 auth.create_user(session, username=username, role=role, password=password, display_name=display_name)
-        admin_id = session.exec(select(User.id).where(User.username == "admin")).one()
-        for queue in ("rating", "comparison"):
-            config = session.get(QueueConfig, queue)
-            if config is None or not config.versions:
-                queues.configure(session, queue=queue, actor_id=admin_id, versions=list(CHATBOTS))
-        if session.get(QueueConfig, "moderation") is None:  # no versions: the newest two classifiers feed it
-            queues.configure(session, queue="moderation", actor_id=admin_id, k=2)
-    return admin_id
+        return session.exec(select(User.id).where(User.username == "admin")).one()
+
+
+def _configure_queues(session: Session, actor_id: int) -> None:
+    """Serve both chatbot versions in the review queues, where nobody has chosen versions yet; the borderline queue
+    with its defaults (k = 2, fed by the two newest moderation classifiers)."""
+    for queue in ("rating", "comparison"):
+        config = session.get(QueueConfig, queue)
+        if config is None or not config.versions:
+            queues.configure(session, queue=queue, actor_id=actor_id, versions=list(CHATBOTS))
+    if session.get(QueueConfig, "moderation") is None:
+        queues.configure(session, queue="moderation", actor_id=actor_id, k=queues.DEFAULT_K["moderation"])
 
 
 def _describe_versions(session: Session, actor_id: int) -> None:

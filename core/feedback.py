@@ -9,8 +9,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
-from sqlmodel import Session
+from sqlalchemy import Insert, Row, Select, Update, bindparam, func, insert, select, update
+from sqlmodel import Session, SQLModel
 
 from core import audit
 from core.models import FLAGS, STRENGTHS, Assignment, Comparison, Rating, Response, WorkItem, utcnow
@@ -63,58 +63,101 @@ class ComparisonIn:
         return []
 
 
-# Built once, values bound at each call: building a statement and its cache key costs more than running it.
+# Built once, values bound at each call: building a statement and its cache key costs more than running it. Core
+# statements on the session's connection, as in core.queues: ORM objects and flushes cost more than the SQL.
+A, W = Assignment.__table__, WorkItem.__table__
 
 
 @cache
 def _claim_statement() -> Select:
     """An assignment and its work item, both locked (value: assignment_id)."""
     return (
-        select(Assignment, WorkItem)
-        .join(WorkItem, WorkItem.id == Assignment.work_item_id)
-        .where(Assignment.id == bindparam("assignment_id"))
+        select(
+            A.c.user_id,
+            A.c.status,
+            A.c.started_at,
+            A.c.expires_at,
+            A.c.left_response_id,
+            A.c.judgment_id,
+            W.c.id.label("item_id"),
+            W.c.queue,
+            W.c.subject_id,
+            W.c.subject_b_id,
+            W.c.is_gold,
+            W.c.k,
+            W.c.done,
+        )
+        .select_from(A.join(W, W.c.id == A.c.work_item_id))
+        .where(A.c.id == bindparam("assignment_id"))
         .with_for_update()
+    )
+
+
+@cache
+def _others_statement() -> Select:
+    """Other reviewers' live leases on an item (values: item_id, user_id, now)."""
+    return (
+        select(func.count())
+        .select_from(A)
+        .where(
+            A.c.work_item_id == bindparam("item_id"),
+            A.c.user_id != bindparam("user_id"),
+            A.c.status == "leased",
+            A.c.expires_at > bindparam("now"),
+        )
     )
 
 
 @cache
 def _prompt_statement() -> Select:
     """The prompt an answer answers (value: response_id)."""
-    return select(Response.prompt_id).where(Response.id == bindparam("response_id"))
+    return select(Response.__table__.c.prompt_id).where(Response.__table__.c.id == bindparam("response_id"))
 
 
-def claim_assignment(session: Session, *, user_id: int, assignment_id: int, queue: str, now: datetime):
+@cache
+def _close_statements() -> tuple[Update, Update]:
+    """The assignment done with its judgment, and the judgment counted on its item, closing it at k (values:
+    assignment_id, judgment_id, now, item_id)."""
+    done = update(A).where(A.c.id == bindparam("assignment_id"))
+    done = done.values(status="done", judgment_id=bindparam("judgment_id"), updated_at=bindparam("now"))
+    counted = update(W).where(W.c.id == bindparam("item_id"))
+    counted = counted.values(done=W.c.done + 1, open=W.c.is_gold | (W.c.done + 1 < W.c.k))
+    return done, counted
+
+
+@cache
+def _insert_statement(model: type[SQLModel]) -> Insert:
+    return insert(model.__table__).returning(model.__table__.c.id)
+
+
+def claim_assignment(session: Session, *, user_id: int, assignment_id: int, queue: str, now: datetime) -> Row:
     """Lock the assignment and its item; refuse if it is not the reviewer's or its place went to another."""
-    row = session.execute(_claim_statement(), {"assignment_id": assignment_id}).first()
-    if row is None or row[0].user_id != user_id or row[1].queue != queue:
+    conn = session.connection()
+    claim = conn.execute(_claim_statement(), {"assignment_id": assignment_id}).first()
+    if claim is None or claim.user_id != user_id or claim.queue != queue:
         raise FeedbackError("This item is not yours: open the next item instead.")
-    assignment, item = row
-    if assignment.status == "skipped":
+    if claim.status == "skipped":
         raise FeedbackError("You skipped this item; it has gone back to the queue.")
-    if assignment.status == "leased" and assignment.expires_at <= now and not item.is_gold:
-        others = session.execute(
-            select(func.count())
-            .select_from(Assignment)
-            .where(
-                Assignment.work_item_id == item.id,
-                Assignment.user_id != user_id,
-                Assignment.status == "leased",
-                Assignment.expires_at > now,
-            )
-        ).scalar_one()
-        if item.done + others >= item.k:
+    if claim.status == "leased" and claim.expires_at <= now and not claim.is_gold:
+        values = {"item_id": claim.item_id, "user_id": user_id, "now": now}
+        if claim.done + conn.execute(_others_statement(), values).scalar_one() >= claim.k:
             raise LeaseLost(
                 "Your time on this item ran out and another reviewer has taken it, so your answer was "
                 "not saved. Here is your next item."
             )
-    return assignment, item
+    return claim
 
 
-def close_assignment(session: Session, assignment: Assignment, item: WorkItem, judgment_id: int, now: datetime) -> None:
-    assignment.status, assignment.judgment_id, assignment.updated_at = "done", judgment_id, now
-    item.done += 1
-    item.open = item.is_gold or item.done < item.k
-    session.add_all([assignment, item])
+def store_judgment(session: Session, model: type[SQLModel], claim: Row, assignment_id: int, values: dict, now) -> int:
+    """Insert the judgment, close the assignment and count it on the item; returns the judgment's id."""
+    conn = session.connection()
+    seconds = (now - claim.started_at).total_seconds()
+    row = values | {"user_id": claim.user_id, "seconds_spent": seconds, "created_at": now}
+    judgment_id = conn.execute(_insert_statement(model), row).scalar_one()
+    done, counted = _close_statements()
+    conn.execute(done, {"assignment_id": assignment_id, "judgment_id": judgment_id, "now": now})
+    conn.execute(counted, {"item_id": claim.item_id})
+    return judgment_id
 
 
 def submit_rating(
@@ -124,38 +167,36 @@ def submit_rating(
     if problems := rating.problems():
         raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    assignment, item = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="rating", now=now)
-    if assignment.status == "done":
-        return assignment.judgment_id
+    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="rating", now=now)
+    if claim.status == "done":
+        return claim.judgment_id
     values = rating.values()
-    stored = Rating(
-        key=f"app:rating:{user_id}:{item.id}",
-        source="app",
-        response_id=item.subject_id,
-        user_id=user_id,
-        seconds_spent=(now - assignment.started_at).total_seconds(),
-        created_at=now,
-        **values,
-    )
-    session.add(stored)
-    session.flush()
-    close_assignment(session, assignment, item, stored.id, now)
+    key = {"key": f"app:rating:{user_id}:{claim.item_id}", "source": "app", "response_id": claim.subject_id}
+    rating_id = store_judgment(session, Rating, claim, assignment_id, key | values, now)
     audit.record(
         session,
         actor_id=user_id,
         action="rating.create",
         entity="rating",
-        entity_id=stored.id,
-        after=values | {"response_id": item.subject_id},
+        entity_id=rating_id,
+        after=values | {"response_id": claim.subject_id},
     )
-    return stored.id
+    return rating_id
 
 
-def _choice(preferred: str, left_id: int, item: WorkItem) -> str:
+def _choice(preferred: str, left_id: int, a_id: int, b_id: int) -> str:
     if preferred in ("tie", "both_bad"):
         return preferred
-    chosen = left_id if preferred == "left" else (item.subject_b_id if left_id == item.subject_id else item.subject_id)
-    return "a" if chosen == item.subject_id else "b"
+    chosen = left_id if preferred == "left" else (b_id if left_id == a_id else a_id)
+    return "a" if chosen == a_id else "b"
+
+
+def _comparison_values(comparison: ComparisonIn, left_id: int, a_id: int, b_id: int) -> dict[str, Any]:
+    return {
+        "choice": _choice(comparison.preferred, left_id, a_id, b_id),
+        "strength": comparison.strength if comparison.preferred in ("left", "right") else None,
+        "rationale": comparison.rationale.strip(),
+    }
 
 
 def submit_comparison(
@@ -165,41 +206,25 @@ def submit_comparison(
     if problems := comparison.problems():
         raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    assignment, item = claim_assignment(
-        session, user_id=user_id, assignment_id=assignment_id, queue="comparison", now=now
-    )
-    if assignment.status == "done":
-        return assignment.judgment_id
-    prompt_id = session.execute(_prompt_statement(), {"response_id": item.subject_id}).scalar_one()
-    values = {
-        "choice": _choice(comparison.preferred, assignment.left_response_id, item),
-        "strength": comparison.strength if comparison.preferred in ("left", "right") else None,
-        "rationale": comparison.rationale.strip(),
-    }
-    stored = Comparison(
-        key=f"app:comparison:{user_id}:{item.id}",
-        source="app",
-        prompt_id=prompt_id,
-        response_a_id=item.subject_id,
-        response_b_id=item.subject_b_id,
-        left_response_id=assignment.left_response_id,
-        user_id=user_id,
-        seconds_spent=(now - assignment.started_at).total_seconds(),
-        created_at=now,
-        **values,
-    )
-    session.add(stored)
-    session.flush()
-    close_assignment(session, assignment, item, stored.id, now)
+    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="comparison", now=now)
+    if claim.status == "done":
+        return claim.judgment_id
+    a_id, b_id = claim.subject_id, claim.subject_b_id
+    prompt_id = session.connection().execute(_prompt_statement(), {"response_id": a_id}).scalar_one()
+    values = _comparison_values(comparison, claim.left_response_id, a_id, b_id)
+    pair = {"prompt_id": prompt_id, "response_a_id": a_id, "response_b_id": b_id}
+    key = {"key": f"app:comparison:{user_id}:{claim.item_id}", "source": "app"}
+    row = key | pair | values | {"left_response_id": claim.left_response_id}
+    comparison_id = store_judgment(session, Comparison, claim, assignment_id, row, now)
     audit.record(
         session,
         actor_id=user_id,
         action="comparison.create",
         entity="comparison",
-        entity_id=stored.id,
-        after=values | {"response_a_id": item.subject_id, "response_b_id": item.subject_b_id},
+        entity_id=comparison_id,
+        after=values | {"response_a_id": a_id, "response_b_id": b_id},
     )
-    return stored.id
+    return comparison_id
 
 
 def change_rating(session: Session, *, user_id: int, rating_id: int, rating: RatingIn) -> None:
@@ -232,12 +257,8 @@ def change_comparison(session: Session, *, user_id: int, comparison_id: int, com
     stored = session.get(Comparison, comparison_id, with_for_update=True)
     if stored is None or stored.user_id != user_id:
         raise FeedbackError("You can change only your own comparisons.")
-    pair = WorkItem(subject_id=stored.response_a_id, subject_b_id=stored.response_b_id, queue="comparison")
-    after = {
-        "choice": _choice(comparison.preferred, stored.left_response_id or stored.response_a_id, pair),
-        "strength": comparison.strength if comparison.preferred in ("left", "right") else None,
-        "rationale": comparison.rationale.strip(),
-    }
+    left = stored.left_response_id or stored.response_a_id
+    after = _comparison_values(comparison, left, stored.response_a_id, stored.response_b_id)
     before = {name: getattr(stored, name) for name in after}
     for name, value in after.items():
         setattr(stored, name, value)

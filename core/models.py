@@ -184,6 +184,7 @@ class Adjudication(SQLModel, table=True):
     final_label: str
     categories: list = _json(list, nullable=False)
     reason: str
+    seconds_spent: float | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime | None = None
 

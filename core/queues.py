@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Connection, Row, Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from core import audit
-from core.models import Assignment, QueueConfig, WorkItem, utcnow
+from core.models import Assignment, ModelVersion, QueueConfig, WorkItem, utcnow
 
 # Defaults per queue: overlap k (judgments per item). rating: an answer; comparison: a pair of answers to one prompt;
 # moderation: a borderline moderation item (core.moderation.borderline); adjudication: an item whose labels disagree.
@@ -50,14 +52,14 @@ def get_config(session: Session, queue: str) -> QueueConfig:
     return config or QueueConfig(name=queue, k=DEFAULT_K[queue])
 
 
-def _active(now: datetime):
-    return and_(Assignment.status == "leased", Assignment.expires_at > now)
+# The hot path (next_item, and the write path in core.feedback) runs prebuilt Core statements on the session's
+# connection: ORM objects, flushes and statement building cost several times the SQL itself.
+A, W = Assignment.__table__, WorkItem.__table__
+LEASE_COLUMNS = (A.c.id, W.c.id, W.c.queue, W.c.subject_id, W.c.subject_b_id, A.c.left_response_id)
 
 
-def _lease_of(a: Assignment, item: WorkItem) -> Lease:
-    return Lease(
-        a.id, item.id, item.queue, item.subject_id, item.subject_b_id, a.left_response_id, a.started_at, a.expires_at
-    )
+def _active(now):
+    return and_(A.c.status == "leased", A.c.expires_at > now)
 
 
 def next_item(
@@ -67,42 +69,45 @@ def next_item(
 
     Call inside a write transaction (core.db.session_scope(write=True))."""
     now, rng = now or utcnow(), rng or random.Random()
-    config = get_config(session, queue)
-    held = session.execute(_held_statement(), {"user_id": user_id, "now": now, "queue": queue}).first()
+    if queue not in DEFAULT_K:
+        raise QueueError(f"unknown queue {queue!r}; queues: {', '.join(DEFAULT_K)}")
+    conn = session.connection()
+    held = conn.execute(_held_statement(), {"user_id": user_id, "now": now, "queue": queue}).first()
     if held:
-        return _lease_of(*held)
-    gold_first = rng.random() < config.gold_share
-    for gold in (True, False) if gold_first else (False,):
-        item = _take(session, queue, user_id, now, gold)
+        return Lease(*held)
+    config = conn.execute(_config_statement(), {"queue": queue}).first() or QueueConfig(name=queue)
+    for gold in (True, False) if rng.random() < config.gold_share else (False,):
+        item = _take(conn, queue, user_id, now, gold)
         if item is not None:
-            return _lease(session, item, user_id, now, config, rng)
+            return _lease(conn, queue, item, user_id, now, timedelta(minutes=config.lease_minutes), rng)
     return None
 
 
 def _free_places(item_id, user_id, now):
     """Places left on an item for this reviewer: k minus judgments minus other reviewers' live leases."""
     others = (
-        select(func.count())
-        .select_from(Assignment)
-        .where(Assignment.work_item_id == item_id, Assignment.user_id != user_id, _active(now))
-        .scalar_subquery()
-    )
-    return WorkItem.k - WorkItem.done - others
+        select(func.count()).select_from(A).where(A.c.work_item_id == item_id, A.c.user_id != user_id, _active(now))
+    ).scalar_subquery()
+    return W.c.k - W.c.done - others
 
 
-# The statements of the hot path are built once, their values bound at each call: building a statement and its
-# cache key costs more than running it (about 2 ms a next_item on SQLite, against well under 1 ms of SQL).
+# Built once, values bound at each call: building a statement and its cache key costs more than running it.
+
+
+@cache
+def _config_statement() -> Select:
+    """A queue's gold share and lease length (value: queue)."""
+    config = QueueConfig.__table__
+    return select(config.c.gold_share, config.c.lease_minutes).where(config.c.name == bindparam("queue"))
 
 
 @cache
 def _held_statement() -> Select:
-    """The reviewer's live lease in the queue (values: user_id, now, queue)."""
+    """The reviewer's live lease in the queue, as Lease's fields (values: user_id, now, queue)."""
     return (
-        select(Assignment, WorkItem)
-        .join(WorkItem, WorkItem.id == Assignment.work_item_id)
-        .where(
-            Assignment.user_id == bindparam("user_id"), _active(bindparam("now")), WorkItem.queue == bindparam("queue")
-        )
+        select(*LEASE_COLUMNS, A.c.started_at, A.c.expires_at)
+        .join(W, W.c.id == A.c.work_item_id)
+        .where(A.c.user_id == bindparam("user_id"), _active(bindparam("now")), W.c.queue == bindparam("queue"))
         .limit(1)
     )
 
@@ -111,17 +116,15 @@ def _held_statement() -> Select:
 def _take_statement(gold: bool) -> Select:
     """The best free item the reviewer has not judged or skipped, locked (values: queue, user_id, now, refused)."""
     user_id, now = bindparam("user_id"), bindparam("now")
-    seen = exists().where(
-        Assignment.work_item_id == WorkItem.id, Assignment.user_id == user_id, Assignment.status != "leased"
-    )
+    seen = exists().where(A.c.work_item_id == W.c.id, A.c.user_id == user_id, A.c.status != "leased")
     return (
-        select(WorkItem)
-        .where(WorkItem.queue == bindparam("queue"), WorkItem.open, WorkItem.is_gold == gold, ~seen)
-        .where(or_(WorkItem.is_gold, _free_places(WorkItem.id, user_id, now) > 0))
-        .where(WorkItem.id.not_in(bindparam("refused", expanding=True)))
-        .order_by(WorkItem.priority.desc(), WorkItem.id)
+        select(W.c.id, W.c.subject_id, W.c.subject_b_id, W.c.is_gold)
+        .where(W.c.queue == bindparam("queue"), W.c.open, W.c.is_gold == gold, ~seen)
+        .where(or_(W.c.is_gold, _free_places(W.c.id, user_id, now) > 0))
+        .where(W.c.id.not_in(bindparam("refused", expanding=True)))
+        .order_by(W.c.priority.desc(), W.c.id)
         .limit(1)
-        .with_for_update(skip_locked=True, of=WorkItem)
+        .with_for_update(skip_locked=True, of=W)
     )
 
 
@@ -129,26 +132,40 @@ def _take_statement(gold: bool) -> Select:
 def _places_statement() -> Select:
     """An item's free places for the reviewer (values: item_id, user_id, now)."""
     item_id = bindparam("item_id")
-    return select(_free_places(item_id, bindparam("user_id"), bindparam("now"))).where(WorkItem.id == item_id)
+    return select(_free_places(item_id, bindparam("user_id"), bindparam("now"))).where(W.c.id == item_id)
 
 
 @cache
-def _own_assignment_statement() -> Select:
-    """The reviewer's assignment on an item, whatever its state (values: item_id, user_id)."""
-    return select(Assignment).where(
-        Assignment.work_item_id == bindparam("item_id"), Assignment.user_id == bindparam("user_id")
-    )
+def _lease_statement(dialect: str):
+    """Lease an item to a reviewer in one statement: a new assignment, or their own expired one renewed (values:
+    work_item_id, user_id, status, started_at, expires_at, updated_at, left_response_id). The left/right placement
+    of a pair, once drawn, stays."""
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    statement = insert(A).values({c: bindparam(c) for c in _LEASE_VALUES})
+    return statement.on_conflict_do_update(
+        index_elements=[A.c.work_item_id, A.c.user_id],
+        set_={
+            "status": statement.excluded.status,
+            "started_at": statement.excluded.started_at,
+            "expires_at": statement.excluded.expires_at,
+            "updated_at": statement.excluded.updated_at,
+            "left_response_id": func.coalesce(A.c.left_response_id, statement.excluded.left_response_id),
+        },
+    ).returning(A.c.id, A.c.left_response_id)
 
 
-def _take(session: Session, queue: str, user_id: int, now: datetime, gold: bool) -> WorkItem | None:
+_LEASE_VALUES = ("work_item_id", "user_id", "status", "started_at", "expires_at", "updated_at", "left_response_id")
+
+
+def _take(conn: Connection, queue: str, user_id: int, now: datetime, gold: bool) -> Row | None:
     refused: list[int] = []
     for _ in range(TAKE_ATTEMPTS):
         values = {"queue": queue, "user_id": user_id, "now": now, "refused": refused}
-        item = session.execute(_take_statement(gold), values).scalar_one_or_none()
+        item = conn.execute(_take_statement(gold), values).first()
         if item is None:
             return None
         # Counted again now that the row is locked: a lease committed since the query began is seen here.
-        places = session.execute(_places_statement(), {"item_id": item.id, "user_id": user_id, "now": now}).scalar()
+        places = conn.execute(_places_statement(), {"item_id": item.id, "user_id": user_id, "now": now}).scalar()
         if item.is_gold or places > 0:
             return item
         refused.append(item.id)
@@ -156,25 +173,13 @@ def _take(session: Session, queue: str, user_id: int, now: datetime, gold: bool)
 
 
 def _lease(
-    session: Session, item: WorkItem, user_id: int, now: datetime, config: QueueConfig, rng: random.Random
+    conn: Connection, queue: str, item: Row, user_id: int, now: datetime, length: timedelta, rng: random.Random
 ) -> Lease:
-    expires = now + timedelta(minutes=config.lease_minutes)
+    expires = now + length
     left = rng.choice((item.subject_id, item.subject_b_id)) if item.subject_b_id else None
-    assignment = session.execute(
-        _own_assignment_statement(), {"item_id": item.id, "user_id": user_id}
-    ).scalar_one_or_none()
-    if assignment is None:  # a lease of one's own that ran out is renewed in place
-        assignment = Assignment(work_item_id=item.id, user_id=user_id, expires_at=expires)
-    assignment.status, assignment.started_at, assignment.expires_at, assignment.updated_at = (
-        "leased",
-        now,
-        expires,
-        now,
-    )
-    assignment.left_response_id = assignment.left_response_id or left
-    session.add(assignment)
-    session.flush()
-    return _lease_of(assignment, item)
+    values = dict(zip(_LEASE_VALUES, (item.id, user_id, "leased", now, expires, now, left), strict=True))
+    assignment_id, left = conn.execute(_lease_statement(conn.dialect.name), values).one()
+    return Lease(assignment_id, item.id, queue, item.subject_id, item.subject_b_id, left, now, expires)
 
 
 def skip(session: Session, *, assignment_id: int, user_id: int, now: datetime | None = None) -> None:
@@ -258,6 +263,10 @@ def configure(
         raise QueueError("a lease lasts between 1 minute and 24 hours")
     if versions and queue in WITHOUT_VERSIONS:
         raise QueueError(f"the {queue} queue serves items whose labels disagree, not model versions: drop --versions")
+    if versions:
+        known = set(session.execute(select(ModelVersion.name).where(ModelVersion.name.in_(versions))).scalars())
+        if unknown := sorted(set(versions) - known):
+            raise QueueError(f"no model version named {', '.join(unknown)}; see the model versions on the data page")
     for name, value in (("versions", versions), ("k", k), ("gold_share", gold_share), ("lease_minutes", lease_minutes)):
         if value is not None:
             setattr(config, name, sorted(set(value)) if name == "versions" else value)

@@ -177,6 +177,7 @@ def test_removing_a_version_closes_its_items_and_adding_it_back_reopens_them(eng
         ({"k": 0}, "between 1 and 10"),
         ({"gold_share": 0.9}, "between 0 and 0.5"),
         ({"lease_minutes": 0}, "between 1 minute"),
+        ({"versions": ["bot-v1", "bot-v9"]}, "no model version named bot-v9"),
     ],
 )
 def test_bad_queue_settings_are_refused(engine, tmp_path, setting, message):

@@ -128,11 +128,11 @@ def test_html_in_an_answer_is_shown_as_text(engine, tmp_path):
     row = {
         "prompt_id": "x",
         "prompt": "Is this safe?",
-        "responses": [{"response_id": "rx", "model": "bot-v1", "text": EVIL}],
+        "responses": [{"response_id": f"r{v}", "model": f"bot-v{v}", "text": EVIL} for v in (1, 2)],
     }
     (tmp_path / "c.jsonl").write_text(json.dumps(row) + "\n")
-    users = build(engine, tmp_path, prompts=0)
     import_file(tmp_path / "c.jsonl", "conversations", engine=engine)
+    users = build(engine, tmp_path, prompts=0)
     at = page("rate", users["expert0"])
     answer = [m for m in at.markdown if EVIL in str(m.value)]
     assert answer and not answer[0].proto.allow_html

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from core import audit
-from core.feedback import FeedbackError, claim_assignment, close_assignment
+from core.feedback import FeedbackError, claim_assignment, store_judgment
 from core.models import CATEGORIES, MODERATION_LABELS, Adjudication, ModerationLabel, utcnow
 from core.moderation.borderline import has_disagreement
 from core.queue_sync import sync_queue
@@ -71,35 +71,23 @@ def submit_label(
     if problems := label.problems():
         raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    assignment, item = claim_assignment(
-        session, user_id=user_id, assignment_id=assignment_id, queue="moderation", now=now
-    )
-    if assignment.status == "done":
-        return assignment.judgment_id
+    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="moderation", now=now)
+    if claim.status == "done":
+        return claim.judgment_id
     values = label.values()
-    stored = ModerationLabel(
-        key=f"app:label:{user_id}:{item.subject_id}",
-        source="app",
-        item_id=item.subject_id,
-        user_id=user_id,
-        seconds_spent=(now - assignment.started_at).total_seconds(),
-        created_at=now,
-        **values,
-    )
-    session.add(stored)
-    session.flush()
-    close_assignment(session, assignment, item, stored.id, now)
+    key = {"key": f"app:label:{user_id}:{claim.subject_id}", "source": "app", "item_id": claim.subject_id}
+    label_id = store_judgment(session, ModerationLabel, claim, assignment_id, key | values, now)
     audit.record(
         session,
         actor_id=user_id,
         action="moderation_label.create",
         entity="moderation_label",
-        entity_id=stored.id,
-        after=values | {"item_id": item.subject_id},
+        entity_id=label_id,
+        after=values | {"item_id": claim.subject_id},
     )
-    if has_disagreement(session, item.subject_id):
-        _sync_adjudication(session, item.subject_id)
-    return stored.id
+    if has_disagreement(session, claim.subject_id):
+        _sync_adjudication(session, claim.subject_id)
+    return label_id
 
 
 def change_label(session: Session, *, user_id: int, label_id: int, label: LabelIn) -> None:
@@ -136,25 +124,21 @@ def submit_adjudication(
     if problems := adjudication.problems():
         raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    assignment, item = claim_assignment(
-        session, user_id=user_id, assignment_id=assignment_id, queue="adjudication", now=now
-    )
-    if assignment.status == "done":
-        return assignment.judgment_id
-    if session.execute(select(Adjudication.id).where(Adjudication.item_id == item.subject_id)).first() is not None:
+    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="adjudication", now=now)
+    if claim.status == "done":
+        return claim.judgment_id
+    if session.execute(select(Adjudication.id).where(Adjudication.item_id == claim.subject_id)).first() is not None:
         raise FeedbackError("This item has been adjudicated already: open the next item instead.")
     values = adjudication.values()
-    stored = Adjudication(item_id=item.subject_id, user_id=user_id, created_at=now, **values)
-    session.add(stored)
-    session.flush()
-    close_assignment(session, assignment, item, stored.id, now)
+    row = values | {"item_id": claim.subject_id}
+    adjudication_id = store_judgment(session, Adjudication, claim, assignment_id, row, now)
     audit.record(
         session,
         actor_id=user_id,
         action="adjudication.create",
         entity="adjudication",
-        entity_id=stored.id,
-        after=values | {"item_id": item.subject_id},
+        entity_id=adjudication_id,
+        after=row,
     )
-    sync_queue(session, "moderation", subject_ids=[item.subject_id])
-    return stored.id
+    sync_queue(session, "moderation", subject_ids=[claim.subject_id])
+    return adjudication_id

@@ -1,0 +1,104 @@
+"""Review queues (admin): what each queue holds, and which model versions, overlap and gold share it works with."""
+
+import streamlit as st
+
+from app.session import engine, require_page
+from app.widgets import page_header
+from core.queue_admin import QueueSettings, configure_queue, queue_overview
+from core.queues import QueueError
+
+QUEUE_TITLES = {
+    "rating": "Rate answers",
+    "comparison": "Compare answers",
+    "moderation": "Label items (borderline)",
+    "adjudication": "Adjudicate",
+}
+VERSION_HELP = {
+    "rating": "Every answer of these versions is rated.",
+    "comparison": "Every pair of answers to one question from two of these versions is compared.",
+    "moderation": "The newest of these decides which items are borderline (its band around its threshold); items "
+    "another one labels differently are borderline too. None chosen: the two newest classifier versions.",
+}
+
+user = require_page("queues")
+page_header(
+    "Review queues",
+    "What each queue holds and how it serves reviewers. A change applies at once: items of versions taken out "
+    "are closed (their judgments stay), items of versions put in are added.",
+)
+if notice := st.session_state.pop("queues_notice", None):
+    st.success(notice, icon=":material/check_circle:")
+
+overview = queue_overview(engine=engine())
+st.dataframe(
+    [
+        {
+            "Queue": s.queue,
+            "Waiting": s.waiting,
+            "Leased now": s.leased,
+            "Finished": s.done,
+            "Gold items": s.gold_items,
+            "Gold share": s.gold_share,
+        }
+        for s in overview.status
+    ],
+    hide_index=True,
+    column_config={
+        "Waiting": st.column_config.NumberColumn(format="localized", help="Open items that still need judgments"),
+        "Leased now": st.column_config.NumberColumn(format="localized", help="Items a reviewer has open right now"),
+        "Finished": st.column_config.NumberColumn(format="localized", help="Items with all the judgments they need"),
+        "Gold share": st.column_config.NumberColumn(format="percent", help="Share of gold items mixed in"),
+    },
+)
+
+
+def settings_form(current: QueueSettings) -> None:
+    with st.form(f"queue-{current.queue}", border=True):
+        st.subheader(QUEUE_TITLES.get(current.queue, current.queue), anchor=False)
+        choices = overview.choices(current.queue)
+        versions: list[str] = []
+        if choices is None:
+            st.caption("Serves every item whose labels disagree, until an expert decides it.")
+        else:
+            versions = st.multiselect(
+                "Model versions",
+                options=choices,
+                default=[v for v in current.versions if v in choices],
+                help=VERSION_HELP.get(current.queue),
+                key=f"{current.queue}-versions",
+            )
+        k_column, gold_column, lease_column = st.columns(3)
+        k = k_column.number_input(
+            "Judgments per item (k)", 1, 10, current.k, help="Overlap: how many reviewers judge each item"
+        )
+        gold = gold_column.number_input(
+            "Gold share", 0.0, 0.5, current.gold_share, step=0.01, format="%.2f", help="Gold items mixed in, 0 to 0.5"
+        )
+        lease = lease_column.number_input(
+            "Lease (minutes)", 1, 24 * 60, current.lease_minutes, help="How long a reviewer holds an opened item"
+        )
+        if st.form_submit_button("Save", type="primary"):
+            try:
+                saved = configure_queue(
+                    user.id,
+                    current.queue,
+                    versions=versions,
+                    k=k,
+                    gold_share=gold,
+                    lease_minutes=lease,
+                    engine=engine(),
+                )
+            except QueueError as error:
+                st.error(str(error))
+            else:
+                shown = ", ".join(saved.versions) or "no versions"
+                st.session_state["queues_notice"] = f"{saved.queue}: saved ({shown}; k = {saved.k})."
+                st.rerun()
+
+
+if not overview.chatbot_versions:
+    st.info("No chatbot versions yet: import a conversations file on the data page.", icon=":material/info:")
+for start in range(0, len(overview.settings), 2):  # two queues to a row
+    for column, current in zip(st.columns(2), overview.settings[start : start + 2], strict=False):
+        with column:
+            settings_form(current)

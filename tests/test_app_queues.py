@@ -1,0 +1,60 @@
+"""The admin's queue page: each queue's counts, and choosing which versions the comparison queue serves."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from core.auth import UserPublic
+from core.db import session_scope
+from core.models import AuditEvent, QueueConfig, WorkItem
+from tests.app_helpers import app, fresh_streamlit_cache, page, texts  # noqa: F401
+from tests.review_store import build
+
+
+def queue_page(engine, tmp_path, **store):
+    users = build(engine, tmp_path, **store)
+    admin = UserPublic(users["admin"], "admin", "Admin", "admin", True)
+    return app(admin).switch_page(page("queues")).run()
+
+
+def open_items(engine, queue: str) -> int:
+    with session_scope(engine) as s:
+        return s.execute(select(func.count()).where(WorkItem.queue == queue, WorkItem.open)).scalar_one()
+
+
+def test_the_page_shows_each_queue_with_its_counts(engine, tmp_path):
+    at = queue_page(engine, tmp_path, prompts=3)
+    assert not at.exception
+    status = at.dataframe[0].value.set_index("Queue")
+    assert status.loc["rating", "Waiting"] == 6 and status.loc["comparison", "Waiting"] == 3
+    assert at.multiselect(key="comparison-versions").value == ["bot-v1", "bot-v2"]
+
+
+def test_taking_a_version_out_of_the_comparison_queue_closes_its_pairs(engine, tmp_path):
+    at = queue_page(engine, tmp_path, prompts=3)
+    at.multiselect(key="comparison-versions").set_value(["bot-v1"])
+    next(b for b in at.button if b.label == "Save" and b.key.startswith("FormSubmitter:queue-comparison")).click()
+    at.run()
+    assert not at.exception and not at.error
+    assert texts(at.success) == ["comparison: saved (bot-v1; k = 2)."]
+    assert open_items(engine, "comparison") == 0 and open_items(engine, "rating") == 6
+    with session_scope(engine) as s:
+        assert s.get(QueueConfig, "comparison").versions == ["bot-v1"]
+        event = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
+    assert (event.action, event.after["versions"]) == ("queue.configure", ["bot-v1"])
+
+
+def test_the_moderation_queue_offers_classifier_versions_and_adjudication_none(engine, tmp_path):
+    from tests.moderation_store import import_rows, score_row
+
+    import_rows(engine, tmp_path, "moderation", [score_row("m1", "modclf-a", 0.5), score_row("m1", "modclf-b", 0.4)])
+    at = queue_page(engine, tmp_path, prompts=1)
+    assert at.multiselect(key="moderation-versions").options == ["modclf-b", "modclf-a"]  # newest first
+    assert at.multiselect(key="moderation-versions").value == []  # none chosen: the two newest feed it
+    assert "adjudication-versions" not in [m.key for m in at.multiselect]
+    at.multiselect(key="moderation-versions").set_value(["modclf-a"])
+    next(b for b in at.button if b.label == "Save" and b.key.startswith("FormSubmitter:queue-moderation")).click()
+    at.run()
+    assert texts(at.success) == ["moderation: saved (modclf-a; k = 2)."]
+    with session_scope(engine) as s:
+        assert s.get(QueueConfig, "moderation").versions == ["modclf-a"]

@@ -1,0 +1,75 @@
+"""An expert's review session in a real browser: rate two answers, compare two pairs, and find them in the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from core.models import Comparison, Rating
+from tests.live_app import CHROMIUM, chromium, open_page, running_app, sign_in, wait_until_idle
+from tests.review_store import PASSWORD, build
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int], str]]:
+    folder = tmp_path_factory.mktemp("review-browser")
+    url = f"sqlite:///{folder / 'store.db'}"
+    engine = get_engine(url)
+    upgrade_schema(engine)
+    users = build(engine, folder, prompts=4, experts=1)
+    dispose_engines()
+    with running_app(url) as base_url:
+        yield url, users, base_url
+
+
+def choose(page, group: str, option: str) -> None:
+    """Click an option of the radio group whose label starts with `group`."""
+    radio = page.locator('[data-testid="stRadio"]').filter(has_text=group)
+    radio.locator("label").filter(has_text=option).first.click()
+
+
+def submit_and_wait(page, saved: str) -> None:
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text(saved).wait_for()
+    wait_until_idle(page)
+
+
+def test_an_expert_rates_two_answers_and_compares_two_pairs(store):
+    url, users, base_url = store
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        sign_in(page, base_url, "expert0", PASSWORD)
+        open_page(page, "Rate answers")
+        for accuracy in ("4:", "5:"):
+            assert page.get_by_text("bot-v1").count() == 0 and page.get_by_text("bot-v2").count() == 0
+            choose(page, "Helpfulness", "4:")
+            choose(page, "Harmlessness", "5:")
+            choose(page, "Accuracy", accuracy)
+            submit_and_wait(page, "Saved. Here is the next answer.")
+        open_page(page, "Compare answers")
+        for preferred in ("Left is better", "Right is better"):
+            choose(page, "Which answer", preferred)
+            choose(page, "How strong", "clear")
+            submit_and_wait(page, "Saved. Here is the next pair.")
+    with session_scope(get_engine(url)) as s:
+        mine = users["expert0"]
+        ratings = s.execute(select(Rating.accuracy, Rating.helpfulness).where(Rating.user_id == mine)).all()
+        columns = (Comparison.choice, Comparison.strength, Comparison.left_response_id, Comparison.response_a_id)
+        comparisons = s.execute(select(*columns).where(Comparison.user_id == mine).order_by(Comparison.id)).all()
+    assert sorted(ratings) == [(4, 4), (5, 4)]
+    assert len(comparisons) == 2 and {c.strength for c in comparisons} == {"clear"}
+    # left was chosen first, right second: the stored choice is the answer that stood on that side
+    first, second = comparisons
+    assert first.choice == ("a" if first.left_response_id == first.response_a_id else "b")
+    assert second.choice == ("b" if second.left_response_id == second.response_a_id else "a")
