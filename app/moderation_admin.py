@@ -26,7 +26,7 @@ STAGES = {
 def moderation_section(user: UserPublic) -> None:
     st.subheader("Moderation classifier", anchor=False)
     overview = classifier_overview(engine())
-    retrain_column, settings_column = st.columns([3, 2], gap="large")
+    retrain_column, settings_column = st.columns([1, 1], gap="large")
     with retrain_column, st.container(border=True):
         _retrain(user, overview)
     with settings_column, st.container(border=True):
@@ -67,15 +67,15 @@ def _thresholds(user: UserPublic, overview: ClassifierOverview) -> None:
         return
     st.dataframe(
         [
-            {"Version": v.name, "Threshold": v.threshold, "Band ±": v.band, "Feeds the queue": v.feeds_queue}
+            {"Version": v.name, "Threshold": v.threshold, "Band ±": v.band, "Feeds queue": v.feeds_queue}
             for v in overview.versions
         ],
         hide_index=True,
     )
-    with st.form("threshold"):
-        names = [v.name for v in overview.versions]
-        name = st.selectbox("Version", names)
-        chosen = overview.versions[names.index(name)]
+    names = [v.name for v in overview.versions]
+    name = st.selectbox("Version", names, key="threshold-version")  # outside the form: its values follow the choice
+    chosen = overview.versions[names.index(name)]
+    with st.form(f"threshold-{name}"):
         threshold = st.number_input("Threshold", 0.01, 0.99, chosen.threshold, step=0.01, format="%.2f")
         band = st.number_input("Band (±)", 0.01, 0.5, chosen.band, step=0.01, format="%.2f")
         if st.form_submit_button("Save and rebuild the queue"):

@@ -12,6 +12,7 @@ from core.moderation.feedback import AdjudicationIn, LabelIn
 from core.moderation.review import ShownLabel
 
 LABELS = {"toxic": "Toxic", "not_toxic": "Not toxic"}
+SOURCES = {"app": "app", "import": "imported"}  # others name the dataset: "imported (jigsaw)"
 CATEGORY_NAMES = {
     "harassment": "Harassment",
     "hate": "Hate",
@@ -91,7 +92,7 @@ def labels_table(labels: Sequence[ShownLabel]) -> None:
                 "Label": LABELS.get(shown.label, shown.label),
                 "Categories": ", ".join(CATEGORY_NAMES.get(c, c) for c in shown.categories),
                 "Note": shown.note,
-                "Source": "app" if shown.source == "app" else f"imported ({shown.source})",
+                "Source": SOURCES.get(shown.source, f"imported ({shown.source})"),
                 "When (UTC)": shown.at,
             }
             for shown in labels
