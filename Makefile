@@ -8,7 +8,7 @@ PORT ?= 8501
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
-.PHONY: install init demo run test test-slow check lint screenshots bench-imports bench-moderation clean
+.PHONY: install init demo run test test-slow check lint screenshots bench-imports bench-moderation bench-labelstudio bench-reports clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -48,6 +48,12 @@ bench-imports: install
 
 bench-moderation: install
 	$(PY) -m benchmarks.moderation
+
+bench-labelstudio: install
+	$(PY) -m benchmarks.labelstudio
+
+bench-reports: install
+	$(PY) -m benchmarks.reports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

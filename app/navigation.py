@@ -33,6 +33,7 @@ PAGES: dict[str, PageSpec] = {
     "adjudicate": PageSpec("../pages/adjudicate.py", "Adjudicate", ":material/gavel:"),
     "data": PageSpec("../pages/data.py", "Data", ":material/database:"),
     "queues": PageSpec("../pages/queues.py", "Review queues", ":material/low_priority:"),
+    "ab_report": PageSpec("../pages/ab_report.py", "A/B reports", ":material/science:"),
 }
 
 

@@ -27,6 +27,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "adjudicate": ("expert", "admin"),
     "data": ("admin",),
     "queues": ("admin",),
+    "ab_report": ("product_owner", "admin"),
 }
 
 _hasher = PasswordHasher()

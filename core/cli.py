@@ -15,9 +15,11 @@ from sqlalchemy.exc import OperationalError
 
 from core import auth, queues
 from core.db import StoreError, get_engine, session_scope, upgrade_schema
+from core.labelstudio.client import LabelStudioError
 from core.models import ROLES
 from core.moderation import ModerationError
 from core.queues import DEFAULT_K
+from core.reports.filters import ReportError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +30,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args) or 0
-    except (StoreError, auth.AuthError, queues.QueueError, ModerationError, ValueError) as error:
+    except (
+        StoreError,
+        auth.AuthError,
+        queues.QueueError,
+        ModerationError,
+        LabelStudioError,
+        ReportError,
+        ValueError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:
@@ -97,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     from core import cli_moderation
 
     cli_moderation.add_commands(commands)
+
+    from core import cli_labelstudio
+
+    cli_labelstudio.add_commands(commands)
+
+    from core import cli_reports  # it imports add_command and add_group from here
+
+    cli_reports.add_commands(commands)
     return parser
 
 

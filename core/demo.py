@@ -23,10 +23,12 @@ from sqlmodel import Session, select
 
 from core import audit, auth, queues
 from core.db import session_scope
+from core.demo_experiments import experiment_rows
 from core.demo_moderation import moderation_rows
 from core.demo_tax import Answer, tax_cases, v1_answer, v2_answer, with_markup
 from core.models import (
     Comparison,
+    ExperimentEvent,
     ModelVersion,
     ModerationItem,
     ModerationLabel,
@@ -64,10 +66,11 @@ DAYS = 60
 STEPS = (
     ("users", 0.15),
     ("conversations", 0.15),
-    ("moderation", 0.35),
+    ("moderation", 0.3),
     ("ratings", 0.1),
     ("comparisons", 0.1),
     ("labels", 0.1),
+    ("experiment-events", 0.05),
     ("settings", 0.05),
 )
 
@@ -115,11 +118,11 @@ class DemoData:
     ratings: list[dict[str, Any]]
     comparisons: list[dict[str, Any]]
     labels: list[dict[str, Any]]
+    experiment_events: list[dict[str, Any]]
 
     def files(self) -> list[tuple[str, list[dict[str, Any]]]]:
-        return [
-            (kind, getattr(self, kind)) for kind in ("conversations", "moderation", "ratings", "comparisons", "labels")
-        ]
+        kinds = ("conversations", "moderation", "ratings", "comparisons", "labels", "experiment-events")
+        return [(kind, getattr(self, kind.replace("-", "_"))) for kind in kinds]
 
 
 def generate(seed: int = 7, *, now: datetime | None = None) -> DemoData:
@@ -127,7 +130,7 @@ def generate(seed: int = 7, *, now: datetime | None = None) -> DemoData:
     clock = Clock(now or utcnow(), Random(f"{seed}:time"))
     conversations, ratings, comparisons = _tax_rows(seed, clock)
     moderation, labels = moderation_rows(seed, clock)
-    return DemoData(conversations, moderation, ratings, comparisons, labels)
+    return DemoData(conversations, moderation, ratings, comparisons, labels, experiment_rows(seed, clock))
 
 
 @dataclass(frozen=True)
@@ -293,6 +296,7 @@ COUNTED = {
     "ratings": Rating,
     "comparisons": Comparison,
     "labels": ModerationLabel,
+    "experiment_outcomes": ExperimentEvent,
 }
 
 
@@ -308,6 +312,7 @@ class DemoSummary:
     ratings: int
     comparisons: int
     labels: int
+    experiment_outcomes: int
     seconds: float
     imports: list[str] = field(default_factory=list)  # one ImportSummary.line() per file
 
@@ -322,7 +327,7 @@ class DemoSummary:
             f"demo data loaded in {self.seconds:.1f} s: {self.users} users, {self.prompts:,} prompts, "
             f"{self.responses:,} answers, {self.moderation_items:,} moderation items "
             f"({self.moderation_scores:,} scores), {self.ratings:,} ratings, {self.comparisons:,} comparisons, "
-            f"{self.labels:,} labels"
+            f"{self.labels:,} labels, {self.experiment_outcomes:,} experiment outcomes"
         )
 
 

@@ -109,9 +109,14 @@ def _others_statement() -> Select:
 
 
 @cache
-def _prompt_statement() -> Select:
-    """The prompt an answer answers (value: response_id)."""
-    return select(Response.__table__.c.prompt_id).where(Response.__table__.c.id == bindparam("response_id"))
+def _pair_statement() -> Select:
+    """The prompt two answers answer and the versions that wrote them (values: a, b)."""
+    answer_a, answer_b = Response.__table__.alias("a"), Response.__table__.alias("b")
+    return (
+        select(answer_a.c.prompt_id, answer_a.c.model_version_id, answer_b.c.model_version_id)
+        .join_from(answer_a, answer_b, answer_b.c.id == bindparam("b"))
+        .where(answer_a.c.id == bindparam("a"))
+    )
 
 
 @cache
@@ -210,9 +215,10 @@ def submit_comparison(
     if claim.status == "done":
         return claim.judgment_id
     a_id, b_id = claim.subject_id, claim.subject_b_id
-    prompt_id = session.connection().execute(_prompt_statement(), {"response_id": a_id}).scalar_one()
+    prompt_id, version_a, version_b = session.connection().execute(_pair_statement(), {"a": a_id, "b": b_id}).one()
     values = _comparison_values(comparison, claim.left_response_id, a_id, b_id)
     pair = {"prompt_id": prompt_id, "response_a_id": a_id, "response_b_id": b_id}
+    pair |= {"version_a_id": version_a, "version_b_id": version_b}
     key = {"key": f"app:comparison:{user_id}:{claim.item_id}", "source": "app"}
     row = key | pair | values | {"left_response_id": claim.left_response_id}
     comparison_id = store_judgment(session, Comparison, claim, assignment_id, row, now)

@@ -72,10 +72,13 @@ class Prompt(SQLModel, table=True):
 
 
 class Response(SQLModel, table=True):
+    # a version's answers with their prompts (and topics) from the index alone: the A/B report's ratings query
+    __table_args__ = (Index("ix_response_version_prompt", "model_version_id", "prompt_id"),)
+
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(unique=True, index=True)
     prompt_id: int = Field(foreign_key="prompt.id", index=True)
-    model_version_id: int = Field(foreign_key="model_version.id", index=True)
+    model_version_id: int = Field(foreign_key="model_version.id")  # indexed first in ix_response_version_prompt
     text: str
     meta: dict = _json(dict, nullable=False)
     created_at: datetime = Field(default_factory=utcnow)
@@ -86,12 +89,22 @@ class Rating(SQLModel, table=True):
         CheckConstraint("helpfulness BETWEEN 1 AND 5", name="ck_rating_helpfulness"),
         CheckConstraint("harmlessness BETWEEN 1 AND 5", name="ck_rating_harmlessness"),
         CheckConstraint("accuracy BETWEEN 1 AND 5", name="ck_rating_accuracy"),
+        # covering for the A/B report; on SQLite `flags` is a key column too (migration 0003)
+        Index(
+            "ix_rating_scores",
+            "response_id",
+            "created_at",
+            "helpfulness",
+            "harmlessness",
+            "accuracy",
+            postgresql_include=["flags"],
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)
     source: str = "app"
-    response_id: int = Field(foreign_key="response.id", index=True)
+    response_id: int = Field(foreign_key="response.id")  # indexed first in ix_rating_scores
     user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
     helpfulness: int
     harmlessness: int
@@ -107,6 +120,8 @@ class Comparison(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(_in("choice", CHOICES), name="ck_comparison_choice"),
         CheckConstraint(f"strength IS NULL OR {_in('strength', STRENGTHS)}", name="ck_comparison_strength"),
+        # the leaderboard's GROUP BY order: counting a million comparisons is one index scan, no join, no sort
+        Index("ix_comparison_versions", "version_a_id", "version_b_id", "choice", "created_at", "prompt_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -115,6 +130,9 @@ class Comparison(SQLModel, table=True):
     prompt_id: int = Field(foreign_key="prompt.id", index=True)
     response_a_id: int = Field(foreign_key="response.id", index=True)
     response_b_id: int = Field(foreign_key="response.id", index=True)
+    # the versions of the two answers (copies of their model_version_id, which never changes): every writer sets them
+    version_a_id: int = Field(foreign_key="model_version.id")
+    version_b_id: int = Field(foreign_key="model_version.id")
     left_response_id: int | None = Field(default=None, foreign_key="response.id")
     choice: str
     strength: str | None = None
@@ -151,7 +169,7 @@ class ModerationScore(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="moderation_item.id")
-    model_version_id: int = Field(foreign_key="model_version.id")
+    model_version_id: int = Field(foreign_key="model_version.id")  # indexed first in ix_moderation_score_version_score
     score: float
     predicted_label: str
     categories: list = _json(list, nullable=False)
@@ -338,3 +356,33 @@ class Assignment(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LabelStudioProject(SQLModel, table=True):
+    """A Label Studio project a queue was pushed to (found again by server and title)."""
+
+    __tablename__ = "labelstudio_project"
+    __table_args__ = (UniqueConstraint("base_url", "project_id", name="uq_labelstudio_project_server_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    base_url: str
+    project_id: int  # Label Studio's id
+    title: str = Field(index=True)
+    queue: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LabelStudioTask(SQLModel, table=True):
+    """Which Label Studio task holds which moderation item: an item is imported into a project once."""
+
+    __tablename__ = "labelstudio_task"
+    __table_args__ = (
+        UniqueConstraint("project_id", "item_id", name="uq_labelstudio_task_project_item"),
+        UniqueConstraint("project_id", "task_id", name="uq_labelstudio_task_project_task"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="labelstudio_project.id")
+    item_id: int = Field(foreign_key="moderation_item.id")
+    task_id: int  # Label Studio's id
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,4 +1,4 @@
-"""Data (admin): import a file, and see what the store holds."""
+"""Data (admin): import a file, sync with Label Studio, and see what the store holds."""
 
 import shutil
 import tempfile
@@ -12,6 +12,8 @@ from app.widgets import bullet_message, imports_table, page_header
 from core.db import session_scope
 from core.ingest import KINDS, ImportRefused, import_file
 from core.inventory import store_inventory
+from core.labelstudio.client import LabelStudioError, missing_settings, not_configured_message
+from core.labelstudio.sync import DEFAULT_TITLE, pull, push
 
 user = require_page("data")
 page_header(
@@ -44,6 +46,47 @@ def run_import(uploaded, kind: str) -> None:
     st.success(summary.line(), icon=":material/check_circle:")
 
 
+def labelstudio_section() -> None:
+    """Push the moderation queue to a Label Studio project and pull its annotations back as labels."""
+    st.subheader("Label Studio", anchor=False)
+    missing = missing_settings()
+    if missing:
+        st.info(not_configured_message(missing), icon=":material/link_off:")
+        return
+    st.caption(
+        "Push sends the moderation queue's open items as tasks, with the classifier's prediction as a pre-annotation "
+        "(never twice). Pull brings the annotations back as labels (never counted twice; a changed one updates)."
+    )
+    title = st.text_input("Project title", value=DEFAULT_TITLE, key="labelstudio_project")
+    push_column, pull_column = st.columns(2)
+    if push_column.button("Push", icon=":material/cloud_upload:", key="labelstudio_push", width="stretch"):
+        run_labelstudio(push, title, "Pushing the moderation queue", "tasks")
+    if pull_column.button("Pull", icon=":material/cloud_download:", key="labelstudio_pull", width="stretch"):
+        run_labelstudio(pull, title, "Pulling annotations", "bytes")
+
+
+def run_labelstudio(action, title: str, doing: str, unit: str) -> None:
+    with st.status(f"{doing} ({title})…", expanded=True) as status:
+        bar = st.progress(0.0)
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{done:,} of {total:,} {unit}")
+
+        try:
+            summary = action(title=title, engine=engine(), actor_id=user.id, progress=progress)
+        except LabelStudioError as error:
+            status.update(label=f"{doing}: failed", state="error")
+            st.error(str(error), icon=":material/error:")
+            return
+        except ImportRefused as refused:
+            status.update(label=f"{doing}: refused", state="error")
+            header = "Refused: no label was imported. Fix these annotations in Label Studio, then pull again."
+            st.error(bullet_message(header, refused.lines()), icon=":material/block:")
+            return
+        status.update(label=f"{doing}: done", state="complete")
+    st.success(summary.line(), icon=":material/check_circle:")
+
+
 main_column, side_column = st.columns([2, 1], gap="large")
 with main_column, st.container(border=True):
     st.subheader("Import a file", anchor=False)
@@ -55,6 +98,8 @@ with main_column, st.container(border=True):
     uploaded = st.file_uploader("File", type=suffixes, key=f"import_file_{kind}")
     if st.button("Import", type="primary", icon=":material/upload:", disabled=uploaded is None):
         run_import(uploaded, kind)
+with main_column, st.container(border=True):
+    labelstudio_section()
 
 with session_scope(engine()) as session:  # after the import, so the tables include it
     inventory = store_inventory(session)

@@ -97,10 +97,19 @@ def test_a_placeholder_user_from_an_import_can_be_activated_once(engine):
 
 
 def test_each_role_opens_its_own_pages_only():
-    assert auth.pages_for("admin") == ["home", "rate", "compare", "moderation", "adjudicate", "data", "queues"]
+    assert auth.pages_for("admin") == [
+        "home",
+        "rate",
+        "compare",
+        "moderation",
+        "adjudicate",
+        "data",
+        "queues",
+        "ab_report",
+    ]
     assert auth.pages_for("expert") == ["home", "rate", "compare", "moderation", "adjudicate"]
     assert auth.pages_for("annotator") == ["home", "moderation"]
-    assert auth.pages_for("product_owner") == ["home"]
+    assert auth.pages_for("product_owner") == ["home", "ab_report"]
     for role in ("expert", "annotator", "product_owner"):
         assert not auth.can_open(role, "data") and not auth.can_open(role, "queues")
     assert not auth.can_open("admin", "no-such-page")

@@ -36,6 +36,7 @@ SCHEMAS = {
     "ratings": schemas.RatingRow,
     "comparisons": schemas.ComparisonRow,
     "labels": schemas.LabelRow,
+    "experiment-events": schemas.ExperimentEventRow,
 }
 
 
@@ -45,7 +46,12 @@ def data():
 
 
 def _without_times(rows: list[dict]) -> list[dict]:
-    return [{k: v for k, v in row.items() if k != "created_at"} for row in rows]
+    return [{k: v for k, v in row.items() if k not in ("created_at", "at")} for row in rows]
+
+
+def _time(row: dict) -> str:
+    """When a row happened: `created_at`, or `at` for experiment events."""
+    return row.get("created_at") or row["at"]
 
 
 def test_same_seed_gives_identical_rows(data):
@@ -56,7 +62,7 @@ def test_only_the_timestamps_follow_the_load_time(data):
     later = generate(7, now=NOW + timedelta(days=3, hours=5))
     for (kind, rows), (_, later_rows) in zip(data.files(), later.files(), strict=True):
         assert _without_times(later_rows) == _without_times(rows), kind
-        assert [r["created_at"] for r in later_rows] != [r["created_at"] for r in rows], kind
+        assert [_time(r) for r in later_rows] != [_time(r) for r in rows], kind
 
 
 def test_another_seed_gives_other_texts_and_ids(data):
@@ -89,7 +95,7 @@ def test_sizes_match_the_demo_plan(data):
 
 def test_times_span_sixty_days_with_some_today_and_judgments_after_arrival(data):
     def at(row: dict) -> datetime:
-        return datetime.fromisoformat(row["created_at"])
+        return datetime.fromisoformat(_time(row))
 
     start_of_today = NOW.replace(hour=0, minute=0, second=0)
     for kind, rows in data.files():
@@ -212,8 +218,9 @@ def test_load_demo_fills_a_fresh_store(loaded):
         len(data.comparisons),
         len(data.labels),
     )
-    assert "2,000 moderation items" in summary.line()
-    assert len(summary.imports) == 5
+    assert summary.experiment_outcomes == 3 * len(data.experiment_events) == 7200
+    assert "2,000 moderation items" in summary.line() and "7,200 experiment outcomes" in summary.line()
+    assert len(summary.imports) == 6
     assert not store_is_empty(engine)
     with session_scope(engine) as s:
         notes = dict(s.execute(select(ModelVersion.name, ModelVersion.notes)).all())

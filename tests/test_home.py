@@ -82,6 +82,8 @@ def store(any_engine):
                     prompt_id=p1.id,
                     response_a_id=r[0].id,
                     response_b_id=r[1].id,
+                    version_a_id=v1.id,
+                    version_b_id=v2.id,
                     choice="a",
                     strength="clear",
                     user_id=e.id,

@@ -78,6 +78,14 @@ def test_the_queue_follows_the_newest_two_versions_by_default(store, tmp_path):
     assert sorted(served(engine, users["ann0"])) == ["a", "b", "d", "e", "g"]
 
 
+def test_items_the_newest_version_has_not_scored_are_judged_by_the_one_before(store, tmp_path):
+    engine, users = store
+    import_rows(engine, tmp_path, "moderation", [score_row("a", "clf-v3", 0.99)])  # clf-v3 scored one item only
+    # clf-v3 and clf-v2 feed the queue now: a is sure for both; the others keep clf-v2's band, and clf-v1 no
+    # longer counts, so d (0.80 for clf-v2) is not borderline any more
+    assert served(engine, users["ann0"]) == ["b", "c", "g"]
+
+
 def test_a_pinned_version_and_its_own_threshold_and_band(store):
     engine, users = store
     configure(engine, versions=["clf-v1"])

@@ -15,9 +15,19 @@ from sqlalchemy import Engine
 
 from core import audit
 from core.db import session_scope
-from core.ingest import schemas, write
+from core.ingest import labelstudio, schemas, write
+from core.ingest.experiments import experiment_csv, write_experiment_events
 from core.ingest.read import Problem, Progress, parse_json_cell, read_csv, read_jsonl
-from core.models import Comparison, ImportRun, ModerationLabel, ModerationScore, Rating, Response, utcnow
+from core.models import (
+    Comparison,
+    ExperimentEvent,
+    ImportRun,
+    ModerationLabel,
+    ModerationScore,
+    Rating,
+    Response,
+    utcnow,
+)
 from core.queue_sync import sync_all
 
 BATCH_ROWS = 5000
@@ -34,6 +44,8 @@ class ImporterSpec:
     suffixes: tuple[str, ...] = (".jsonl",)
     csv_shape: Callable[[dict[str, str]], dict[str, Any]] = dict
     feeds_queues: bool = False  # new answers, items or judgments: bring the review queues in line afterwards
+    # a reader of its own (path, problems, progress) -> (line or index, row), for a file that is not JSONL or CSV
+    read: Callable[[Path, Any, Progress | None], Iterator[tuple[int, BaseModel]]] | None = None
 
 
 def _moderation_csv(record: dict[str, str]) -> dict[str, Any]:
@@ -113,6 +125,27 @@ KINDS: dict[str, ImporterSpec] = {
         'JSONL: {"item_id", "text", "annotator", "label": "toxic"|"not_toxic", "categories"?: [..], "note"?}',
         feeds_queues=True,
     ),
+    "labelstudio": ImporterSpec(
+        labelstudio.TaskIn,
+        labelstudio.write_labels,
+        ModerationLabel,
+        "labels",
+        'Label Studio JSON export: [{"id", "data": {"item_id", "text"}, "annotations": [{"completed_by", '
+        '"result": [{"from_name", "to_name", "type", "value"}]}]}], labelled with data/labelstudio/moderation.xml',
+        (".json",),
+        feeds_queues=True,
+        read=labelstudio.read_export,
+    ),
+    "experiment-events": ImporterSpec(
+        schemas.ExperimentEventRow,
+        write_experiment_events,
+        ExperimentEvent,
+        "outcomes",
+        'JSONL or CSV: {"experiment", "unit_id", "variant", "at", "<metric>": 0|1 ...}; in CSV one column per '
+        "metric (an empty cell: not measured for that unit)",
+        (".jsonl", ".csv"),
+        experiment_csv,
+    ),
 }
 
 
@@ -125,16 +158,17 @@ class ImportSummary:
     records: int
     added: int
     import_run_id: int
+    updated: int = 0  # records that were present and changed (only kinds whose records can change)
 
     @property
     def present(self) -> int:
-        return self.records - self.added
+        return self.records - self.added - self.updated
 
     def line(self) -> str:
         return (
             f"{self.file_name}: {self.rows_read:,} rows read, {self.records:,} {self.unit}: "
             f"{self.added:,} added, {self.present:,} already present"
-        )
+        ) + (f", {self.updated:,} updated" if self.updated else "")
 
 
 @dataclass
@@ -196,11 +230,12 @@ def import_file(
         problems.append(Problem(0, None, "the file is empty"))
     if problems:
         _refuse(engine, kind, file_name, problems, 0, actor_id)
-    rows = (
-        read_csv(path, spec.model, problems, progress, spec.csv_shape)
-        if suffix == ".csv"
-        else read_jsonl(path, spec.model, problems, progress)
-    )
+    if spec.read:
+        rows = spec.read(path, problems, progress)
+    elif suffix == ".csv":
+        rows = read_csv(path, spec.model, problems, progress, spec.csv_shape)
+    else:
+        rows = read_jsonl(path, spec.model, problems, progress)
     started, valid = utcnow(), 0
     try:
         with session_scope(engine, write=True) as session, _collector_paused():
@@ -218,7 +253,7 @@ def import_file(
             if problems:
                 raise _Rollback
             added = ctx.count(spec.counted) - before
-            if spec.feeds_queues and added:
+            if spec.feeds_queues and (added or ctx.updated):
                 sync_all(session)
             run = ImportRun(
                 kind=kind,
@@ -226,7 +261,7 @@ def import_file(
                 status="done",
                 rows_read=valid,
                 rows_added=added,
-                rows_present=records - added,
+                rows_present=records - added - ctx.updated,
                 actor_id=actor_id,
                 started_at=started,
                 finished_at=utcnow(),
@@ -243,7 +278,7 @@ def import_file(
             )
     except _Rollback:
         _refuse(engine, kind, file_name, problems, valid, actor_id)
-    return ImportSummary(kind, file_name, valid, spec.unit, records, added, run.id)
+    return ImportSummary(kind, file_name, valid, spec.unit, records, added, run.id, ctx.updated)
 
 
 class _Rollback(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -145,3 +146,31 @@ class JigsawRow(Row):
     threat: Bit
     insult: Bit
     identity_hate: Bit
+
+
+METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+
+class ExperimentEventRow(Row):
+    """One unit of an online experiment: its variant and its outcomes, each metric a field of its own (0 or 1)."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    __pydantic_extra__: dict[str, Bit]
+    experiment: Id
+    unit_id: Id
+    variant: Id
+    at: Annotated[datetime, AfterValidator(_as_utc)]
+
+    @model_validator(mode="after")
+    def _has_metrics(self) -> ExperimentEventRow:
+        if not self.metrics():
+            raise ValueError('no outcome: add at least one metric field, e.g. "thumbs_up": 1')
+        bad = [name for name in self.metrics() if not METRIC_NAME.match(name)]
+        if bad:
+            raise ValueError(
+                f"metric name(s) {', '.join(map(repr, bad))}: use letters, digits, _ . - (start with a letter)"
+            )
+        return self
+
+    def metrics(self) -> dict[str, int]:
+        return dict(self.__pydantic_extra__ or {})

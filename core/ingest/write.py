@@ -96,6 +96,7 @@ class Context:
         self.conn = session.connection()
         self.now = utcnow()
         self.when = _when(self.conn.dialect)
+        self.updated = 0  # records changed in place (an importer whose records can change counts them here)
         self._versions: dict[str, tuple[int, str]] = {}
         self._users: dict[str, int] = {}
 
@@ -246,7 +247,7 @@ ITEM_COLUMNS = ("external_id", "source", "text", "meta", "created_at")
 
 def write_moderation(ctx: Context, batch: Numbered) -> int:
     versions = ctx.version_ids(((line, row.model) for line, row in batch), "moderation")
-    items = _moderation_item_ids(ctx, ((row.item_id, row.text, row.meta, row.created_at) for _, row in batch), "import")
+    items = moderation_item_ids(ctx, ((row.item_id, row.text, row.meta, row.created_at) for _, row in batch), "import")
     when, now = ctx.when, ctx.when(ctx.now)
     scores = [
         (
@@ -263,7 +264,7 @@ def write_moderation(ctx: Context, batch: Numbered) -> int:
     return len(batch)
 
 
-def _moderation_item_ids(ctx: Context, items: Iterable[tuple[str, str, dict, Any]], source: str) -> dict[str, int]:
+def moderation_item_ids(ctx: Context, items: Iterable[tuple[str, str, dict, Any]], source: str) -> dict[str, int]:
     rows: dict[str, tuple] = {}
     when, now = ctx.when, ctx.when(ctx.now)
     for ext, text, meta, at in items:  # the first row of an id wins, as it does across files
@@ -294,6 +295,8 @@ def write_hh_rlhf(ctx: Context, batch: Numbered) -> int:
                 "prompt_id": pid,
                 "response_a_id": a,
                 "response_b_id": b,
+                "version_a_id": version,
+                "version_b_id": version,
                 "choice": "a",
                 "rationale": "",
                 "created_at": ctx.now,
@@ -304,7 +307,7 @@ def write_hh_rlhf(ctx: Context, batch: Numbered) -> int:
 
 
 def write_jigsaw(ctx: Context, batch: Numbered) -> int:
-    items = _moderation_item_ids(
+    items = moderation_item_ids(
         ctx, ((row.id, row.comment_text, {"jigsaw": _jigsaw_flags(row)}, None) for _, row in batch), "jigsaw"
     )
     labels = []
@@ -381,6 +384,8 @@ def write_comparisons(ctx: Context, batch: Numbered) -> int:
                 "prompt_id": pid,
                 "response_a_id": a,
                 "response_b_id": b,
+                "version_a_id": versions[row.model_a],
+                "version_b_id": versions[row.model_b],
                 "choice": row.choice,
                 "strength": row.strength,
                 "rationale": row.rationale,
@@ -393,7 +398,7 @@ def write_comparisons(ctx: Context, batch: Numbered) -> int:
 
 
 def write_labels(ctx: Context, batch: Numbered) -> int:
-    items = _moderation_item_ids(ctx, ((row.item_id, row.text, {}, row.created_at) for _, row in batch), "import")
+    items = moderation_item_ids(ctx, ((row.item_id, row.text, {}, row.created_at) for _, row in batch), "import")
     users = ctx.user_ids((row.annotator for _, row in batch), "annotator")
     ctx.insert_ignore(
         ModerationLabel,

@@ -1,8 +1,9 @@
 """Which moderation items need human eyes: the borderline queue's rule, and the adjudication queue's.
 
-- moderation (borderline): an item is borderline when the score of the queue's newest classifier version lies within
-  that version's band around its threshold, or when another of the queue's versions predicts the other label. The
-  closer the score to the threshold, the higher the priority (most uncertain first). Adjudicated items are done.
+- moderation (borderline): an item is borderline when its score by the newest of the queue's classifier versions that
+  scored it lies within that version's band around its threshold, or when another of the queue's versions predicts
+  the other label. The closer the score to the threshold, the higher the priority (most uncertain first). Adjudicated
+  items are done.
 - adjudication: an item whose labels disagree (any two of them, imported ones too).
 
 Which versions feed the moderation queue: its configured versions (`python -m core queue configure moderation
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, Select, cast, exists, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, case, cast, exists, false, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -103,18 +104,30 @@ def set_threshold(
 
 
 def borderline_subjects(session: Session, config: QueueConfig) -> Select:
-    """(item id, 0, arrival, priority) of every borderline item, for core.queue_sync."""
+    """(item id, 0, arrival, priority) of every borderline item, for core.queue_sync. Each item is judged by the
+    newest feeding version that scored it (so items a newer version has not scored yet keep their place)."""
     versions = feeding_versions(session, config)
     if not versions:
         return select(ModerationItem.id, literal(0), ModerationItem.created_at, literal(0)).where(false())
-    newest, others = versions[0], [v.id for v in versions[1:]]
+    ids = [v.id for v in versions]
     score, other = aliased(ModerationScore), aliased(ModerationScore)
-    distance = func.abs(score.score - newest.threshold)
-    borderline = distance <= newest.band + EDGE
-    if others:
+
+    def per_version(column, value) -> ColumnElement:
+        return case({v.id: value(v) for v in versions}, value=column)
+
+    newer = exists().where(
+        other.item_id == score.item_id,
+        other.model_version_id.in_(ids),
+        per_version(other.model_version_id, lambda v: ids.index(v.id))
+        < per_version(score.model_version_id, lambda v: ids.index(v.id)),
+    )
+    distance = func.abs(score.score - per_version(score.model_version_id, lambda v: v.threshold))
+    borderline = distance <= per_version(score.model_version_id, lambda v: v.band) + EDGE
+    if len(ids) > 1:
         disagrees = exists().where(
             other.item_id == score.item_id,
-            other.model_version_id.in_(others),
+            other.model_version_id.in_(ids),
+            other.model_version_id != score.model_version_id,
             other.predicted_label != score.predicted_label,
         )
         borderline = or_(borderline, disagrees)
@@ -123,7 +136,7 @@ def borderline_subjects(session: Session, config: QueueConfig) -> Select:
     return (
         select(score.item_id, literal(0), ModerationItem.created_at, priority)
         .join(ModerationItem, ModerationItem.id == score.item_id)
-        .where(score.model_version_id == newest.id, borderline, ~adjudicated)
+        .where(score.model_version_id.in_(ids), ~newer, borderline, ~adjudicated)
     )
 
 

@@ -5,16 +5,16 @@ version predicts): with this index that pass reads the index alone, in item orde
 table rows in score order (about 8 times faster at 1,000,000 items; docs/performance.md). An adjudication records
 the seconds the expert spent on it, as ratings, comparisons and labels do.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-23
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

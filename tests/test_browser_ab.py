@@ -1,0 +1,58 @@
+"""A product owner opens the A/B reports in a real browser and downloads the HTML report."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+
+import pytest
+
+from core import auth
+from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from tests.ab_store import build_ab_store
+from tests.live_app import CHROMIUM, chromium, open_page, running_app, sign_in
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)",
+    ),
+]
+PASSWORD = "browser-pass"
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser-ab') / 'store.db'}"
+    engine = get_engine(url)
+    upgrade_schema(engine)
+    build_ab_store(engine)
+    with session_scope(engine, write=True) as session:
+        auth.create_user(session, username="olivia", role="product_owner", password=PASSWORD, display_name="Olivia")
+    dispose_engines()
+    with running_app(url) as base:
+        yield base
+
+
+def test_a_product_owner_downloads_the_html_report_with_its_verdict(base_url, tmp_path):
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+        page = context.new_page()
+        sign_in(page, base_url, "olivia", PASSWORD)
+        open_page(page, "A/B reports")
+        page.get_by_text("Verdict").first.wait_for()
+        shown = page.locator('[data-testid="stMarkdownContainer"]', has_text="Verdict").first.inner_text()
+        with page.expect_download(timeout=60_000) as download_info:
+            page.get_by_role("button", name="Download the report (HTML)").click()
+        download = download_info.value
+        assert download.suggested_filename == "ab-bot-b-vs-bot-c.html"
+        saved = tmp_path / download.suggested_filename
+        download.save_as(saved)
+        report = saved.read_text(encoding="utf-8")
+        context.close()
+    lines = [line.strip() for line in shown.split("\n") if line.strip()]
+    assert lines[0] == "Verdict" and lines[1].startswith("Comparisons: no difference shown: bot-c wins")
+    first_line = lines[1]  # the verdict's first sentence as the page shows it
+    assert first_line and first_line in html.unescape(report)
+    assert report.startswith("<!doctype html>") and "<h1>A/B report: bot-c against bot-b</h1>" in report
