@@ -65,6 +65,7 @@ def settings_form(current: QueueSettings) -> None:
                 options=choices,
                 default=[v for v in current.versions if v in choices],
                 help=VERSION_HELP.get(current.queue),
+                placeholder="The two newest versions" if current.queue == "moderation" else None,
                 key=f"{current.queue}-versions",
             )
         k_column, gold_column, lease_column = st.columns(3)
