@@ -8,7 +8,7 @@ PORT ?= 8501
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
-.PHONY: install init demo run test test-slow check lint screenshots bench-imports bench-moderation bench-labelstudio bench-reports clean
+.PHONY: install init demo run test test-slow check lint screenshots bench-imports bench-moderation bench-labelstudio bench-reports bench-reward clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-labelstudio: install
 
 bench-reports: install
 	$(PY) -m benchmarks.reports
+
+bench-reward: install
+	$(PY) -m benchmarks.reward
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

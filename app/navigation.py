@@ -34,6 +34,7 @@ PAGES: dict[str, PageSpec] = {
     "data": PageSpec("../pages/data.py", "Data", ":material/database:"),
     "queues": PageSpec("../pages/queues.py", "Review queues", ":material/low_priority:"),
     "ab_report": PageSpec("../pages/ab_report.py", "A/B reports", ":material/science:"),
+    "reward_model": PageSpec("../pages/reward_model.py", "Reward model", ":material/model_training:"),
 }
 
 

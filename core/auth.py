@@ -28,6 +28,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "data": ("admin",),
     "queues": ("admin",),
     "ab_report": ("product_owner", "admin"),
+    "reward_model": ("admin",),
 }
 
 _hasher = PasswordHasher()

@@ -20,6 +20,7 @@ from core.models import ROLES
 from core.moderation import ModerationError
 from core.queues import DEFAULT_K
 from core.reports.filters import ReportError
+from core.reward import RewardError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         ModerationError,
         LabelStudioError,
         ReportError,
+        RewardError,
         ValueError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -112,9 +114,10 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_labelstudio.add_commands(commands)
 
-    from core import cli_reports  # it imports add_command and add_group from here
+    from core import cli_reports, cli_reward  # they import add_command and add_group from here
 
     cli_reports.add_commands(commands)
+    cli_reward.add_commands(commands)
     return parser
 
 

@@ -255,7 +255,19 @@ class DatasetSnapshot(SQLModel, table=True):
 
 
 class RewardModelRun(SQLModel, table=True):
+    """A reward-model training run: `progress` is written while it trains (a page follows it), `metrics` at the end.
+    At most one run is active (the one that scores answers): a partial unique index holds that."""
+
     __tablename__ = "reward_model_run"
+    __table_args__ = (
+        Index(
+            "uq_reward_model_run_active",
+            "is_active",
+            unique=True,
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     snapshot_id: int = Field(foreign_key="dataset_snapshot.id", index=True)
@@ -266,8 +278,22 @@ class RewardModelRun(SQLModel, table=True):
     status: str = "queued"  # queued | running | done | failed
     artifact_path: str | None = None
     is_active: bool = False
+    error: str | None = None  # why a failed run failed
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class RewardScore(SQLModel, table=True):
+    """A reward model run's score of one answer; one per (run, answer), so scoring again replaces nothing."""
+
+    __tablename__ = "reward_score"
+    __table_args__ = (UniqueConstraint("run_id", "response_id", name="uq_reward_score_run_response"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="reward_model_run.id")
+    response_id: int = Field(foreign_key="response.id", index=True)
+    score: float
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Experiment(SQLModel, table=True):

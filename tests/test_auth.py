@@ -106,10 +106,11 @@ def test_each_role_opens_its_own_pages_only():
         "data",
         "queues",
         "ab_report",
+        "reward_model",
     ]
     assert auth.pages_for("expert") == ["home", "rate", "compare", "moderation", "adjudicate"]
     assert auth.pages_for("annotator") == ["home", "moderation"]
     assert auth.pages_for("product_owner") == ["home", "ab_report"]
     for role in ("expert", "annotator", "product_owner"):
-        assert not auth.can_open(role, "data") and not auth.can_open(role, "queues")
+        assert not any(auth.can_open(role, page) for page in ("data", "queues", "reward_model"))
     assert not auth.can_open("admin", "no-such-page")

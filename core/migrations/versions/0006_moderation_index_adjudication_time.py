@@ -5,16 +5,16 @@ version predicts): with this index that pass reads the index alone, in item orde
 table rows in score order (about 8 times faster at 1,000,000 items; docs/performance.md). An adjudication records
 the seconds the expert spent on it, as ratings, comparisons and labels do.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-23
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

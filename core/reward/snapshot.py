@@ -1,0 +1,214 @@
+"""Freeze the usable preference pairs into a dataset snapshot: Parquet files of a Hugging Face `datasets` dataset
+under ARTIFACTS_DIR, a SHA-256 hash of their canonical rows, and a DatasetSnapshot row pointing at them.
+
+The split is by prompt (a hash of its external id), so no prompt is in both splits and a prompt keeps its split as
+the data grows. The same store gives the same hash; an identical snapshot is reused, not written twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from core import audit
+from core.config import get_settings
+from core.db import session_scope
+from core.models import DatasetSnapshot
+from core.reward import RewardError
+from core.reward.pairs import PairRow, PairSummary, expert_votes, pair_summary, usable_pairs
+
+KIND = "reward-pairs"
+FORMAT = 1  # bump when the rows' columns or their meaning change: the hash changes with it
+SPLITS = ("train", "eval", "expert_votes")  # expert_votes: single app votes on held-out prompts (not resolved pairs)
+EVAL_SHARE = 0.2
+# What joins a prompt and an answer into the text the reward model reads (TRL concatenates prompt + completion).
+SEPARATOR = "\n\n"
+TEXT_COLUMNS = (
+    "prompt",
+    "chosen",
+    "rejected",
+    "prompt_id",
+    "chosen_id",
+    "rejected_id",
+    "topic",
+    "source",
+    "chosen_model",
+    "rejected_model",
+)
+COUNT_COLUMNS = ("votes", "winner_votes")
+
+
+def split_of(prompt_external_id: str, eval_share: float = EVAL_SHARE) -> str:
+    """ "eval" for about `eval_share` of prompts, chosen by a hash of the id: deterministic, independent of the rest."""
+    fraction = int(hashlib.sha256(prompt_external_id.encode()).hexdigest()[:15], 16) / 16**15
+    return "eval" if fraction < eval_share else "train"
+
+
+def _row(pair: PairRow) -> dict[str, Any]:
+    """A dataset row: TRL's prompt / chosen / rejected (standard format, explicit prompt), then what metrics need."""
+    row = asdict(pair)
+    row["chosen"], row["rejected"] = SEPARATOR + pair.chosen, SEPARATOR + pair.rejected
+    return row
+
+
+def _sorted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda r: (r["prompt_id"], r["chosen_id"], r["rejected_id"], r["source"], r["votes"]))
+
+
+def content_hash(rows: dict[str, list[dict[str, Any]]], options: dict[str, Any]) -> str:
+    """SHA-256 of the canonical rows: one JSON object a line (sorted keys), split by split, after the options."""
+    digest = hashlib.sha256(json.dumps({"kind": KIND, "format": FORMAT, **options}, sort_keys=True).encode())
+    for split in SPLITS:
+        for row in rows[split]:
+            digest.update(f"{split}\t{json.dumps(row, sort_keys=True, ensure_ascii=False)}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    id: int
+    content_hash: str
+    path: str
+    counts: dict[str, int]  # rows per split
+    reused: bool
+    summary: PairSummary
+
+    def line(self) -> str:
+        state = "reused (identical to the stored one)" if self.reused else "created"
+        return (
+            f"snapshot {self.id} {state}: {self.counts['train']:,} train / {self.counts['eval']:,} eval pairs "
+            f"({self.counts['expert_votes']:,} held-out expert votes); left out: {self.summary.outcomes['tie']:,} "
+            f"ties, {self.summary.outcomes['both_bad']:,} both bad, {self.summary.outcomes['split']:,} split\n"
+            f"  hash   {self.content_hash}\n  folder {self.path}"
+        )
+
+
+def collect_rows(session: Session, *, with_ratings: bool, eval_share: float) -> dict[str, list[dict[str, Any]]]:
+    """The snapshot's rows per split, in canonical order."""
+    rows: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
+    for pair in usable_pairs(session, with_ratings=with_ratings):
+        rows[split_of(pair.prompt_id, eval_share)].append(_row(pair))
+    rows["expert_votes"] = [_row(v) for v in expert_votes(session) if split_of(v.prompt_id, eval_share) == "eval"]
+    return {split: _sorted(split_rows) for split, split_rows in rows.items()}
+
+
+def export_snapshot(
+    engine: Engine,
+    *,
+    out: str | Path | None = None,
+    with_ratings: bool = False,
+    eval_share: float = EVAL_SHARE,
+    actor_id: int | None = None,
+) -> SnapshotResult:
+    """Snapshot the usable pairs; refused (nothing written) when a split would be empty."""
+    if not 0 < eval_share < 1:
+        raise RewardError(f"the evaluation share must be between 0 and 1, not {eval_share}")
+    options = {"with_ratings": with_ratings, "eval_share": eval_share}
+    with session_scope(engine) as session:
+        summary = pair_summary(session)
+        rows = collect_rows(session, with_ratings=with_ratings, eval_share=eval_share)
+    counts = {split: len(split_rows) for split, split_rows in rows.items()}
+    _refuse_empty(counts, summary, with_ratings)
+    digest = content_hash(rows, options)
+    with session_scope(engine) as session:
+        existing = _stored(session, digest)
+    if existing is not None and _complete(Path(existing.path)):
+        return SnapshotResult(existing.id, digest, existing.path, counts, True, summary)
+    folder = Path(existing.path) if existing else Path(out or get_settings().artifacts_dir / "snapshots" / digest[:16])
+    if existing is None and out and folder.exists() and any(folder.iterdir()):
+        raise RewardError(f"{folder} exists and is not empty: give --out a new or empty folder")
+    _write(folder, rows, {"kind": KIND, "format": FORMAT, "content_hash": digest, "options": options, "rows": counts})
+    if existing is not None:  # its files had gone: written again, same content
+        return SnapshotResult(existing.id, digest, existing.path, counts, True, summary)
+    filters = options | {"rows": counts, "left_out": {k: v for k, v in summary.outcomes.items() if k != "usable"}}
+    with session_scope(engine, write=True) as session:
+        pairs = counts["train"] + counts["eval"]
+        snapshot = DatasetSnapshot(kind=KIND, content_hash=digest, row_count=pairs, filters=filters, path=str(folder))
+        session.add(snapshot)
+        session.flush()
+        audit.record(
+            session,
+            actor_id=actor_id,
+            action="dataset_snapshot.create",
+            entity="dataset_snapshot",
+            entity_id=snapshot.id,
+            after={"content_hash": digest, "path": str(folder), "rows": counts},
+        )
+        snapshot_id = snapshot.id
+    return SnapshotResult(snapshot_id, digest, str(folder), counts, False, summary)
+
+
+def _refuse_empty(counts: dict[str, int], summary: PairSummary, with_ratings: bool) -> None:
+    pairs = counts["train"] + counts["eval"]
+    if not pairs:
+        left = f" ({summary.left_out:,} compared pairs left out as ties, both bad or split)" if summary.left_out else ""
+        hint = "" if with_ratings else ", or add pairs from ratings with --with-ratings"
+        raise RewardError(f"no usable preference pairs in the store{left}: import or collect comparisons{hint}")
+    for split in ("train", "eval"):
+        if not counts[split]:
+            raise RewardError(
+                f"all {pairs:,} usable pairs fall in the other split, none in {split!r} (the split is by prompt): "
+                "pairs on more prompts are needed"
+            )
+
+
+def _stored(session: Session, digest: str) -> DatasetSnapshot | None:
+    statement = select(DatasetSnapshot).where(DatasetSnapshot.kind == KIND, DatasetSnapshot.content_hash == digest)
+    return session.execute(statement.order_by(DatasetSnapshot.id).limit(1)).scalar_one_or_none()
+
+
+def _complete(folder: Path) -> bool:
+    return all((folder / f"{split}.parquet").is_file() for split in SPLITS) and (folder / "snapshot.json").is_file()
+
+
+def _write(folder: Path, rows: dict[str, list[dict[str, Any]]], card: dict[str, Any]) -> None:
+    """Write into a temporary folder beside the target, then move it in place (no half-written snapshot)."""
+    import pyarrow.parquet as pq
+    from datasets import Dataset, Features, Value
+
+    features = Features({c: Value("string") for c in TEXT_COLUMNS} | {c: Value("int32") for c in COUNT_COLUMNS})
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    staging.chmod(0o755)
+    try:
+        for split, split_rows in rows.items():
+            columns = {c: [r[c] for r in split_rows] for c in features}
+            # the Arrow table carries the datasets features in its schema metadata, as Dataset.to_parquet writes it
+            pq.write_table(Dataset.from_dict(columns, features=features).data.table, staging / f"{split}.parquet")
+        (staging / "snapshot.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def get_snapshot(session: Session, snapshot_id: int) -> DatasetSnapshot:
+    snapshot = session.get(DatasetSnapshot, snapshot_id)
+    if snapshot is None or snapshot.kind != KIND:
+        raise RewardError(
+            f"no reward-pairs snapshot with id {snapshot_id}: make one with `python -m core reward export` "
+            "(it prints the new snapshot's id)"
+        )
+    return snapshot
+
+
+def load_splits(snapshot: DatasetSnapshot) -> dict[str, Any]:
+    """The snapshot's splits as in-memory `datasets.Dataset`s (no cache files written)."""
+    import pyarrow.parquet as pq
+    from datasets import Dataset
+
+    folder = Path(snapshot.path)
+    if not _complete(folder):
+        raise RewardError(
+            f"snapshot {snapshot.id}'s files are missing from {folder}: run `python -m core reward export` again "
+            "(an identical snapshot's files are written again)"
+        )
+    return {split: Dataset(pq.read_table(folder / f"{split}.parquet")) for split in SPLITS}
