@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core import queues
 from core.db import session_scope
 from core.feedback import FeedbackError
-from core.models import Adjudication, AuditEvent, ModelVersion, WorkItem
+from core.models import Adjudication, AuditEvent, ModelVersion, User, WorkItem
 from core.moderation import ModerationError
 from core.moderation.borderline import feeding_versions, set_threshold
 from core.moderation.feedback import AdjudicationIn, LabelIn, submit_adjudication, submit_label
@@ -211,3 +211,15 @@ def test_the_adjudication_queue_takes_no_versions(store):
     engine, _ = store
     with pytest.raises(queues.QueueError, match="not model versions"):
         configure(engine, queue="adjudication", versions=["clf-v2"])
+
+
+def test_nobody_adjudicates_a_disagreement_they_are_part_of(store, tmp_path):
+    engine, users = store
+    import_rows(engine, tmp_path, "labels", [label_row("f", "lead", "toxic"), label_row("f", "ann1", "not_toxic")])
+    assert served(engine, users["lead"], "adjudication") == []
+    with session_scope(engine, write=True) as s:
+        expert = User(username="other-expert", role="expert", display_name="Other Expert")
+        s.add(expert)
+        s.flush()
+        other = expert.id
+    assert served(engine, other, "adjudication") == ["f"]
