@@ -8,7 +8,7 @@ PORT ?= 8501
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
-.PHONY: install init demo run test test-slow check lint screenshots bench-imports bench-labelstudio bench-reports bench-reward bench-dashboards clean
+.PHONY: install init demo run test test-slow check lint screenshots bench-imports bench-moderation bench-labelstudio bench-reports bench-reward bench-dashboards clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -45,6 +45,9 @@ screenshots: install
 
 bench-imports: install
 	$(PY) -m benchmarks.imports
+
+bench-moderation: install
+	$(PY) -m benchmarks.moderation
 
 bench-labelstudio: install
 	$(PY) -m benchmarks.labelstudio

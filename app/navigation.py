@@ -29,6 +29,8 @@ PAGES: dict[str, PageSpec] = {
     "home": PageSpec("../pages/home.py", "Home", ":material/home:"),
     "rate": PageSpec("../pages/rate.py", "Rate answers", ":material/star_rate:"),
     "compare": PageSpec("../pages/compare.py", "Compare answers", ":material/compare:"),
+    "moderation": PageSpec("../pages/moderation.py", "Label items", ":material/label:"),
+    "adjudicate": PageSpec("../pages/adjudicate.py", "Adjudicate", ":material/gavel:"),
     "data": PageSpec("../pages/data.py", "Data", ":material/database:"),
     "queues": PageSpec("../pages/queues.py", "Review queues", ":material/low_priority:"),
     "ab_report": PageSpec("../pages/ab_report.py", "A/B reports", ":material/science:"),

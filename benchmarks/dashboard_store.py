@@ -190,10 +190,9 @@ def _work_item(w: _Writer, queue: str, subject: int, subject_b: int, k: int, don
 def _done(w: _Writer, item: int, user: int, judgment: int, at: datetime, seconds: float, kind: str, after: dict):
     """The assignment closed by a judgment, and its audit event (2 % of judgments are changed a little later)."""
     w.add(Assignment, item, user, "done", judgment, at - timedelta(seconds=seconds), at, at)
-    entity = "moderation_label" if kind == "label" else kind
-    w.add(AuditEvent, at, user, f"{kind}.create", entity, judgment, None, after)
+    w.add(AuditEvent, at, user, f"{kind}.create", kind, judgment, None, after)
     if judgment % 50 == 0:
-        w.add(AuditEvent, at + timedelta(minutes=5), user, f"{kind}.update", entity, judgment, after, after)
+        w.add(AuditEvent, at + timedelta(minutes=5), user, f"{kind}.update", kind, judgment, after, after)
 
 
 def _ratings(w: _Writer, year: _Year, n: int, experts: list[int], chatbots) -> dict[str, int]:
@@ -260,7 +259,7 @@ def _moderation(w: _Writer, year: _Year, n: int, annotators: list[int], leads: l
             label = "toxic" if toxic == right else "not_toxic"
             label_id, seconds = w.next_id(ModerationLabel), _seconds(rng, user, -1)
             w.add(ModerationLabel, label_id, f"b:l:{label_id}", "app", item, user, label, [], "", seconds, at)
-            _done(w, work, user, label_id, at, seconds, "label", {"label": label})
+            _done(w, work, user, label_id, at, seconds, "moderation_label", {"label": label})
             given.append((label, at))
             made += 1
         decided = max((at for _, at in given), default=year.now) + timedelta(hours=rng.uniform(1, 48))

@@ -23,6 +23,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "home": ROLES,
     "rate": ("expert", "admin"),
     "compare": ("expert", "admin"),
+    "moderation": ("annotator", "expert", "admin"),
+    "adjudicate": ("expert", "admin"),
     "data": ("admin",),
     "queues": ("admin",),
     "ab_report": ("product_owner", "admin"),

@@ -18,6 +18,7 @@ from core.audit_sample import SampleError
 from core.db import StoreError, get_engine, session_scope, upgrade_schema
 from core.labelstudio.client import LabelStudioError
 from core.models import ROLES
+from core.moderation import ModerationError
 from core.queues import DEFAULT_K
 from core.reports.filters import ReportError
 from core.reward import RewardError
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         StoreError,
         auth.AuthError,
         queues.QueueError,
+        ModerationError,
         LabelStudioError,
         ReportError,
         SampleError,
@@ -105,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--display-name", default="")
     add.add_argument("--email", default=None)
     user_commands.add_parser("list", help="list users and their roles").set_defaults(run=_users_list)
+
+    from core import cli_moderation
+
+    cli_moderation.add_commands(commands)
 
     from core import cli_labelstudio
 

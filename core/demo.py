@@ -403,11 +403,14 @@ def _create_users(engine: Engine) -> int:
 
 
 def _configure_queues(session: Session, actor_id: int) -> None:
-    """Serve both chatbot versions in the review queues, where nobody has chosen versions yet."""
-    for queue in queues.DEFAULT_K:
+    """Serve both chatbot versions in the review queues, where nobody has chosen versions yet; the borderline queue
+    with its defaults (k = 2, fed by the two newest moderation classifiers)."""
+    for queue in ("rating", "comparison"):
         config = session.get(QueueConfig, queue)
         if config is None or not config.versions:
             queues.configure(session, queue=queue, actor_id=actor_id, versions=list(CHATBOTS))
+    if session.get(QueueConfig, "moderation") is None:
+        queues.configure(session, queue="moderation", actor_id=actor_id, k=queues.DEFAULT_K["moderation"])
 
 
 def _describe_versions(session: Session, actor_id: int) -> None:

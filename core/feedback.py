@@ -135,7 +135,7 @@ def _insert_statement(model: type[SQLModel]) -> Insert:
     return insert(model.__table__).returning(model.__table__.c.id)
 
 
-def _claim(session: Session, *, user_id: int, assignment_id: int, queue: str, now: datetime) -> Row:
+def claim_assignment(session: Session, *, user_id: int, assignment_id: int, queue: str, now: datetime) -> Row:
     """Lock the assignment and its item; refuse if it is not the reviewer's or its place went to another."""
     conn = session.connection()
     claim = conn.execute(_claim_statement(), {"assignment_id": assignment_id}).first()
@@ -153,7 +153,7 @@ def _claim(session: Session, *, user_id: int, assignment_id: int, queue: str, no
     return claim
 
 
-def _store(session: Session, model: type[SQLModel], claim: Row, assignment_id: int, values: dict, now) -> int:
+def store_judgment(session: Session, model: type[SQLModel], claim: Row, assignment_id: int, values: dict, now) -> int:
     """Insert the judgment, close the assignment and count it on the item; returns the judgment's id."""
     conn = session.connection()
     seconds = (now - claim.started_at).total_seconds()
@@ -172,12 +172,12 @@ def submit_rating(
     if problems := rating.problems():
         raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    claim = _claim(session, user_id=user_id, assignment_id=assignment_id, queue="rating", now=now)
+    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="rating", now=now)
     if claim.status == "done":
         return claim.judgment_id
     values = rating.values()
     key = {"key": f"app:rating:{user_id}:{claim.item_id}", "source": "app", "response_id": claim.subject_id}
-    rating_id = _store(session, Rating, claim, assignment_id, key | values, now)
+    rating_id = store_judgment(session, Rating, claim, assignment_id, key | values, now)
     audit.record(
         session,
         actor_id=user_id,
@@ -211,7 +211,7 @@ def submit_comparison(
     if problems := comparison.problems():
         raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    claim = _claim(session, user_id=user_id, assignment_id=assignment_id, queue="comparison", now=now)
+    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="comparison", now=now)
     if claim.status == "done":
         return claim.judgment_id
     a_id, b_id = claim.subject_id, claim.subject_b_id
@@ -221,7 +221,7 @@ def submit_comparison(
     pair |= {"version_a_id": version_a, "version_b_id": version_b}
     key = {"key": f"app:comparison:{user_id}:{claim.item_id}", "source": "app"}
     row = key | pair | values | {"left_response_id": claim.left_response_id}
-    comparison_id = _store(session, Comparison, claim, assignment_id, row, now)
+    comparison_id = store_judgment(session, Comparison, claim, assignment_id, row, now)
     audit.record(
         session,
         actor_id=user_id,

@@ -15,7 +15,6 @@ from core.models import (
     Assignment,
     Comparison,
     ModelVersion,
-    ModerationItem,
     ModerationLabel,
     Rating,
     WorkItem,
@@ -67,11 +66,6 @@ def left_for(session: Session, user_id: int, queue: str) -> int:
     return _scalar(session, waiting.where(~WorkItem.is_gold))
 
 
-def items_to_label(session: Session) -> int:
-    unlabelled = ~exists().where(ModerationLabel.item_id == ModerationItem.id)
-    return _scalar(session, select(func.count()).select_from(ModerationItem).where(unlabelled))
-
-
 def _expert(session: Session, user: UserPublic, today: datetime) -> list[Count]:
     return [
         Count(
@@ -94,7 +88,11 @@ def _expert(session: Session, user: UserPublic, today: datetime) -> list[Count]:
 
 def _annotator(session: Session, user: UserPublic, today: datetime) -> list[Count]:
     return [
-        Count("Items to label", items_to_label(session), "Moderation items with no human label yet."),
+        Count(
+            "Items to label",
+            left_for(session, user.id, "moderation"),
+            "Borderline moderation items that still need labels and that you have not labelled or skipped.",
+        ),
         Count(
             "Your labels today", _scalar(session, _mine_today(ModerationLabel, user.id, today)), "Since midnight UTC."
         ),

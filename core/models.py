@@ -168,6 +168,8 @@ class ModerationScore(SQLModel, table=True):
         CheckConstraint("score >= 0 AND score <= 1", name="ck_moderation_score_range"),
         CheckConstraint(_in("predicted_label", MODERATION_LABELS), name="ck_moderation_score_label"),
         Index("ix_moderation_score_version_score", "model_version_id", "score"),
+        # the borderline queue's pass over a version's scores reads this index alone (core.moderation.borderline)
+        Index("ix_moderation_score_version_item", "model_version_id", "item_id", "predicted_label", "score"),
         # a time range's scores by version, from the index alone (drift, F1 per month)
         Index("ix_moderation_score_created", "created_at", "model_version_id", "score"),
     )
@@ -210,6 +212,7 @@ class Adjudication(SQLModel, table=True):
     final_label: str
     categories: list = _json(list, nullable=False)
     reason: str
+    seconds_spent: float | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime | None = None
 

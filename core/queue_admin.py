@@ -26,6 +26,13 @@ class QueueOverview:
     status: list[QueueStatus]
     settings: list[QueueSettings]
     chatbot_versions: list[str]  # what the rating and comparison queues can serve, newest first
+    moderation_versions: list[str]  # what can feed the borderline (moderation) queue, newest first
+
+    def choices(self, queue: str) -> list[str] | None:
+        """The versions a queue can be set to serve; None for a queue that serves none (adjudication)."""
+        if queue in queues.WITHOUT_VERSIONS:
+            return None
+        return self.moderation_versions if queue == "moderation" else self.chatbot_versions
 
 
 def queue_overview(*, engine: Engine | None = None) -> QueueOverview:
@@ -34,12 +41,10 @@ def queue_overview(*, engine: Engine | None = None) -> QueueOverview:
             QueueSettings(c.name, tuple(c.versions), c.k, c.gold_share, c.lease_minutes)
             for c in (queues.get_config(session, queue) for queue in queues.DEFAULT_K)
         ]
-        versions = session.execute(
-            select(ModelVersion.name)
-            .where(ModelVersion.kind == "chatbot")
-            .order_by(ModelVersion.created_at.desc(), ModelVersion.name)
-        ).scalars()
-        return QueueOverview(queues.queue_status(session), settings, list(versions))
+        newest_first = ModelVersion.created_at.desc(), ModelVersion.id.desc()
+        versions = session.execute(select(ModelVersion.kind, ModelVersion.name).order_by(*newest_first)).all()
+        kinds = {kind: [name for k, name in versions if k == kind] for kind in ("chatbot", "moderation")}
+        return QueueOverview(queues.queue_status(session), settings, kinds["chatbot"], kinds["moderation"])
 
 
 def configure_queue(

@@ -1,20 +1,46 @@
 """Bringing a queue's work items in line with the store: set-based SQL, run after an import or a change of settings.
 
 - rating: one item per answer of the queue's model versions;
-- comparison: one item per pair of answers to the same prompt from two different versions of the queue's versions.
+- comparison: one item per pair of answers to the same prompt from two different versions of the queue's versions;
+- moderation: one item per borderline moderation item, most uncertain first (core.moderation.borderline);
+- adjudication: one item per moderation item whose labels disagree.
 Judgments already in the store (imported ones too) count towards an item's k and are never served again to their
-reviewer. An item whose versions leave the queue is closed, not deleted."""
+reviewer. An item whose versions leave the queue is closed, not deleted. `subject_ids` limits a sync to some
+subjects (a submission that changes one item's standing); without it the whole queue is rebuilt."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, case, exists, func, literal, select, update
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import (
+    Column,
+    FromClause,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from core.models import Assignment, Comparison, ModelVersion, Rating, Response, WorkItem
+from core.models import Assignment, Comparison, ModelVersion, QueueConfig, Rating, Response, WorkItem
+from core.moderation import borderline
 from core.queues import DEFAULT_K, get_config
+
+# Queues whose items' priorities follow the store (the others keep theirs: 0, or what someone set).
+RANKED = ("moderation",)
 
 
 def _insert(session: Session):
@@ -25,13 +51,20 @@ def _version_ids(session: Session, names: list[str]) -> list[int]:
     return list(session.execute(select(ModelVersion.id).where(ModelVersion.name.in_(names))).scalars())
 
 
-def _subjects(queue: str, version_ids: list[int]) -> Select:
-    """(subject_id, subject_b_id, created_at) of everything the queue should hold."""
+def _subjects(session: Session, queue: str, config: QueueConfig) -> Select:
+    """(subject_id, subject_b_id, created_at, priority) of everything the queue should hold."""
+    if queue == "moderation":
+        return borderline.borderline_subjects(session, config)
+    if queue == "adjudication":
+        return borderline.disagreement_subjects()
+    version_ids = _version_ids(session, config.versions)
     if queue == "rating":
-        return select(Response.id, literal(0), Response.created_at).where(Response.model_version_id.in_(version_ids))
+        return select(Response.id, literal(0), Response.created_at, literal(0)).where(
+            Response.model_version_id.in_(version_ids)
+        )
     a, b = aliased(Response), aliased(Response)
     return (
-        select(a.id, b.id, func.coalesce(b.created_at, a.created_at))
+        select(a.id, b.id, func.coalesce(b.created_at, a.created_at), literal(0))
         .join(b, and_(b.prompt_id == a.prompt_id, b.id > a.id, b.model_version_id != a.model_version_id))
         .where(a.model_version_id.in_(version_ids), b.model_version_id.in_(version_ids))
     )
@@ -39,6 +72,10 @@ def _subjects(queue: str, version_ids: list[int]) -> Select:
 
 def _judgments(queue: str) -> Select:
     """(subject_id, subject_b_id, user_id, judgment id, at) of the queue's judgments made by our users."""
+    if queue == "moderation":
+        return borderline.label_judgments()
+    if queue == "adjudication":
+        return borderline.adjudication_judgments()
     if queue == "rating":
         return select(Rating.response_id, literal(0), Rating.user_id, Rating.id, Rating.created_at).where(
             Rating.user_id.is_not(None)
@@ -54,11 +91,45 @@ def _judgments(queue: str) -> Select:
     )
 
 
-def sync_queue(session: Session, queue: str) -> None:
+def sync_queue(session: Session, queue: str, subject_ids: Collection[int] | None = None) -> None:
     config = get_config(session, queue)
-    versions = _version_ids(session, config.versions)
+    wanted = _subjects(session, queue, config)
+    if subject_ids is not None:
+        ids = list(subject_ids)
+        wanted = wanted.where(wanted.selected_columns[0].in_(ids))
+        _sync(session, queue, config, wanted.subquery(), [WorkItem.queue == queue, WorkItem.subject_id.in_(ids)])
+        return
+    with _held(session, wanted) as subjects:
+        _sync(session, queue, config, subjects, [WorkItem.queue == queue])
+
+
+@contextmanager
+def _held(session: Session, wanted: Select) -> Iterator[Table]:
+    """The subjects computed once into a temporary table (indexed on the subject) for the statements of a whole
+    rebuild, which would otherwise each run the query again: at a million moderation items a pass over every score.
+    Dropped afterwards; on an error the rollback takes it away."""
+    table = Table(
+        "sync_subjects",
+        MetaData(),
+        Column("subject_id", Integer, nullable=False),
+        Column("subject_b_id", Integer, nullable=False),
+        Column("created_at", wanted.selected_columns[2].type),
+        Column("priority", Integer, nullable=False),
+        Index("ix_sync_subjects", "subject_id", "subject_b_id"),
+        prefixes=["TEMPORARY"],
+    )
+    connection = session.connection()
+    table.create(connection)
+    session.execute(table.insert().from_select(list(table.c.keys()), wanted))
+    if connection.dialect.name == "postgresql":
+        session.execute(text("ANALYZE sync_subjects"))  # autovacuum never analyses temporary tables
+    yield table
+    table.drop(connection)
+
+
+def _sync(session: Session, queue: str, config: QueueConfig, subjects: FromClause, in_queue: list) -> None:
+    """Insert the missing items, re-rank, count the judgments in the store, open and close (see the docstring)."""
     insert = _insert(session)
-    subjects = _subjects(queue, versions).subquery()
     session.execute(
         insert(WorkItem)
         .from_select(
@@ -66,7 +137,7 @@ def sync_queue(session: Session, queue: str) -> None:
             select(
                 literal(queue),
                 *subjects.c[:2],
-                literal(0),
+                subjects.c[3],
                 literal(config.k),
                 literal(0),
                 literal(True),
@@ -78,6 +149,17 @@ def sync_queue(session: Session, queue: str) -> None:
         )
         .on_conflict_do_nothing()
     )
+    if queue in RANKED:
+        session.execute(
+            update(WorkItem)
+            .where(
+                *in_queue,
+                WorkItem.subject_id == subjects.c[0],
+                WorkItem.subject_b_id == subjects.c[1],
+                WorkItem.priority != subjects.c[3],
+            )
+            .values(priority=subjects.c[3])
+        )
     judged = _judgments(queue).subquery()
     session.execute(
         insert(Assignment)
@@ -85,7 +167,7 @@ def sync_queue(session: Session, queue: str) -> None:
             ["work_item_id", "user_id", "status", "judgment_id", "started_at", "expires_at", "updated_at"],
             select(WorkItem.id, judged.c[2], literal("done"), judged.c[3], judged.c[4], judged.c[4], judged.c[4])
             .join(judged, and_(WorkItem.subject_id == judged.c[0], WorkItem.subject_b_id == judged.c[1]))
-            .where(WorkItem.queue == queue),
+            .where(*in_queue),
         )
         .on_conflict_do_nothing()
     )
@@ -95,15 +177,12 @@ def sync_queue(session: Session, queue: str) -> None:
         .where(Assignment.work_item_id == WorkItem.id, Assignment.status == "done")
         .scalar_subquery()
     )
+    session.execute(update(WorkItem).where(*in_queue, WorkItem.done != done).values(done=done))
     eligible = exists(
         subjects.select().where(subjects.c[0] == WorkItem.subject_id, subjects.c[1] == WorkItem.subject_b_id)
     )
-    session.execute(update(WorkItem).where(WorkItem.queue == queue).values(done=done))
-    session.execute(
-        update(WorkItem)
-        .where(WorkItem.queue == queue)
-        .values(open=and_(eligible, (WorkItem.is_gold | (WorkItem.done < WorkItem.k))))
-    )
+    is_open = and_(eligible, (WorkItem.is_gold | (WorkItem.done < WorkItem.k)))
+    session.execute(update(WorkItem).where(*in_queue, WorkItem.open != is_open).values(open=is_open))
 
 
 def sync_all(session: Session) -> None:

@@ -11,16 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Connection, Row, Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from core import audit
-from core.models import Assignment, ModelVersion, QueueConfig, WorkItem, utcnow
+from core.models import Assignment, ModelVersion, ModerationLabel, QueueConfig, WorkItem, utcnow
 
-# Defaults per queue: overlap k (judgments per item) and which kind of subject it serves.
-DEFAULT_K = {"rating": 1, "comparison": 2}
+# Defaults per queue: overlap k (judgments per item). rating: an answer; comparison: a pair of answers to one prompt;
+# moderation: a borderline moderation item (core.moderation.borderline); adjudication: an item whose labels disagree.
+DEFAULT_K = {"rating": 1, "comparison": 2, "moderation": 2, "adjudication": 1}
+# Queues that serve no model versions' output: their settings take no versions.
+WITHOUT_VERSIONS = ("adjudication",)
 TAKE_ATTEMPTS = 8
 
 
@@ -109,11 +112,22 @@ def _held_statement() -> Select:
     )
 
 
+def _part_of(queue: str, user_id) -> ColumnElement[bool] | None:
+    """Items the reviewer may not take in this queue although they have never seen them there: nobody settles a
+    disagreement they are part of (their own label on the item, made here or imported)."""
+    if queue == "adjudication":
+        labels = ModerationLabel.__table__
+        return exists().where(labels.c.item_id == W.c.subject_id, labels.c.user_id == user_id)
+    return None
+
+
 @cache
-def _take_statement(gold: bool) -> Select:
+def _take_statement(queue: str, gold: bool) -> Select:
     """The best free item the reviewer has not judged or skipped, locked (values: queue, user_id, now, refused)."""
     user_id, now = bindparam("user_id"), bindparam("now")
     seen = exists().where(A.c.work_item_id == W.c.id, A.c.user_id == user_id, A.c.status != "leased")
+    if (part_of := _part_of(queue, user_id)) is not None:
+        seen = seen | part_of
     return (
         select(W.c.id, W.c.subject_id, W.c.subject_b_id, W.c.is_gold)
         .where(W.c.queue == bindparam("queue"), W.c.open, W.c.is_gold == gold, ~seen)
@@ -158,7 +172,7 @@ def _take(conn: Connection, queue: str, user_id: int, now: datetime, gold: bool)
     refused: list[int] = []
     for _ in range(TAKE_ATTEMPTS):
         values = {"queue": queue, "user_id": user_id, "now": now, "refused": refused}
-        item = conn.execute(_take_statement(gold), values).first()
+        item = conn.execute(_take_statement(queue, gold), values).first()
         if item is None:
             return None
         # Counted again now that the row is locked: a lease committed since the query began is seen here.
@@ -258,6 +272,8 @@ def configure(
         raise QueueError("the gold share must be between 0 and 0.5")
     if lease_minutes is not None and not 1 <= lease_minutes <= 24 * 60:
         raise QueueError("a lease lasts between 1 minute and 24 hours")
+    if versions and queue in WITHOUT_VERSIONS:
+        raise QueueError(f"the {queue} queue serves items whose labels disagree, not model versions: drop --versions")
     if versions:
         known = set(session.execute(select(ModelVersion.name).where(ModelVersion.name.in_(versions))).scalars())
         if unknown := sorted(set(versions) - known):

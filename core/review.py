@@ -128,7 +128,8 @@ def progress(user_id: int, queue: str, *, engine: Engine | None = None, now: dat
     return Progress(done, left)
 
 
-def _last_done(session: Session, user_id: int, queue: str) -> int | None:
+def last_judgment_id(session: Session, user_id: int, queue: str) -> int | None:
+    """The id of the reviewer's latest judgment made through this queue (rating, comparison, label...)."""
     return session.execute(
         select(Assignment.judgment_id)
         .join(WorkItem, WorkItem.id == Assignment.work_item_id)
@@ -141,7 +142,7 @@ def _last_done(session: Session, user_id: int, queue: str) -> int | None:
 def last_rating(user_id: int, *, engine: Engine | None = None) -> LastRating | None:
     """The reviewer's most recent rating made in the app, to reopen and change."""
     with session_scope(engine) as session:
-        rating_id = _last_done(session, user_id, "rating")
+        rating_id = last_judgment_id(session, user_id, "rating")
         if rating_id is None:
             return None
         r = session.get(Rating, rating_id)
@@ -152,7 +153,7 @@ def last_rating(user_id: int, *, engine: Engine | None = None) -> LastRating | N
 
 def last_comparison(user_id: int, *, engine: Engine | None = None) -> LastComparison | None:
     with session_scope(engine) as session:
-        comparison_id = _last_done(session, user_id, "comparison")
+        comparison_id = last_judgment_id(session, user_id, "comparison")
         if comparison_id is None:
             return None
         c = session.get(Comparison, comparison_id)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.moderation_admin import moderation_section
 from app.session import engine, require_page
 from app.widgets import bullet_message, imports_table, page_header
 from core.db import session_scope
@@ -140,3 +141,5 @@ with side_column:
 
 st.subheader("Recent imports", anchor=False)
 imports_table(inventory.imports)
+
+moderation_section(user)

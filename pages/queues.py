@@ -7,10 +7,17 @@ from app.widgets import page_header
 from core.queue_admin import QueueSettings, configure_queue, queue_overview
 from core.queues import QueueError
 
-QUEUE_TITLES = {"rating": "Rate answers", "comparison": "Compare answers"}
+QUEUE_TITLES = {
+    "rating": "Rate answers",
+    "comparison": "Compare answers",
+    "moderation": "Label items (borderline)",
+    "adjudication": "Adjudicate",
+}
 VERSION_HELP = {
     "rating": "Every answer of these versions is rated.",
     "comparison": "Every pair of answers to one question from two of these versions is compared.",
+    "moderation": "The newest of these decides which items are borderline (its band around its threshold); items "
+    "another one labels differently are borderline too. None chosen: the two newest classifier versions.",
 }
 
 user = require_page("queues")
@@ -48,13 +55,19 @@ st.dataframe(
 def settings_form(current: QueueSettings) -> None:
     with st.form(f"queue-{current.queue}", border=True):
         st.subheader(QUEUE_TITLES.get(current.queue, current.queue), anchor=False)
-        versions = st.multiselect(
-            "Model versions",
-            options=overview.chatbot_versions,
-            default=[v for v in current.versions if v in overview.chatbot_versions],
-            help=VERSION_HELP.get(current.queue),
-            key=f"{current.queue}-versions",
-        )
+        choices = overview.choices(current.queue)
+        versions: list[str] = []
+        if choices is None:
+            st.caption("Serves every item whose labels disagree, until an expert decides it.")
+        else:
+            versions = st.multiselect(
+                "Model versions",
+                options=choices,
+                default=[v for v in current.versions if v in choices],
+                help=VERSION_HELP.get(current.queue),
+                placeholder="The two newest versions" if current.queue == "moderation" else None,
+                key=f"{current.queue}-versions",
+            )
         k_column, gold_column, lease_column = st.columns(3)
         k = k_column.number_input(
             "Judgments per item (k)", 1, 10, current.k, help="Overlap: how many reviewers judge each item"
@@ -86,7 +99,7 @@ def settings_form(current: QueueSettings) -> None:
 
 if not overview.chatbot_versions:
     st.info("No chatbot versions yet: import a conversations file on the data page.", icon=":material/info:")
-columns = st.columns(len(overview.settings))
-for column, current in zip(columns, overview.settings, strict=True):
-    with column:
-        settings_form(current)
+for start in range(0, len(overview.settings), 2):  # two queues to a row
+    for column, current in zip(st.columns(2), overview.settings[start : start + 2], strict=False):
+        with column:
+            settings_form(current)

@@ -42,3 +42,19 @@ def test_taking_a_version_out_of_the_comparison_queue_closes_its_pairs(engine, t
         assert s.get(QueueConfig, "comparison").versions == ["bot-v1"]
         event = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
     assert (event.action, event.after["versions"]) == ("queue.configure", ["bot-v1"])
+
+
+def test_the_moderation_queue_offers_classifier_versions_and_adjudication_none(engine, tmp_path):
+    from tests.moderation_store import import_rows, score_row
+
+    import_rows(engine, tmp_path, "moderation", [score_row("m1", "modclf-a", 0.5), score_row("m1", "modclf-b", 0.4)])
+    at = queue_page(engine, tmp_path, prompts=1)
+    assert at.multiselect(key="moderation-versions").options == ["modclf-b", "modclf-a"]  # newest first
+    assert at.multiselect(key="moderation-versions").value == []  # none chosen: the two newest feed it
+    assert "adjudication-versions" not in [m.key for m in at.multiselect]
+    at.multiselect(key="moderation-versions").set_value(["modclf-a"])
+    next(b for b in at.button if b.label == "Save" and b.key.startswith("FormSubmitter:queue-moderation")).click()
+    at.run()
+    assert texts(at.success) == ["moderation: saved (modclf-a; k = 2)."]
+    with session_scope(engine) as s:
+        assert s.get(QueueConfig, "moderation").versions == ["modclf-a"]

@@ -99,10 +99,11 @@ def test_a_placeholder_user_from_an_import_can_be_activated_once(engine):
 def test_each_role_opens_its_own_pages_only():
     audit_pages = ["audit", "agreement", "audit_sample", "flags"]
     assert auth.pages_for("admin") == [
-        "home", "rate", "compare", "data", "queues", "ab_report", "reward_model", "kpi", *audit_pages
+        "home", "rate", "compare", "moderation", "adjudicate", "data", "queues", "ab_report", "reward_model", "kpi",
+        *audit_pages,
     ]  # fmt: skip
-    assert auth.pages_for("expert") == ["home", "rate", "compare", *audit_pages]
-    assert auth.pages_for("annotator") == ["home"]
+    assert auth.pages_for("expert") == ["home", "rate", "compare", "moderation", "adjudicate", *audit_pages]
+    assert auth.pages_for("annotator") == ["home", "moderation"]
     assert auth.pages_for("product_owner") == ["home", "ab_report", "kpi"]
     for role in ("expert", "annotator", "product_owner"):
         assert not any(auth.can_open(role, page) for page in ("data", "queues", "reward_model"))

@@ -17,6 +17,7 @@ from core.models import (
     ModelVersion,
     ModerationItem,
     ModerationLabel,
+    ModerationScore,
     Prompt,
     Rating,
     Response,
@@ -43,8 +44,9 @@ def _rating(key: str, response: Response, user: UserPublic, at: datetime) -> Rat
 
 @pytest.fixture
 def store(any_engine):
-    """4 prompts, 7 answers, 3 ratings, 1 comparison, 3 moderation items with 2 labels, 2 import runs; the review
-    queues serve both chatbot versions, ratings with k=1 and comparisons with k=2.
+    """4 prompts, 7 answers, 3 ratings, 1 comparison, 3 borderline moderation items with 2 labels, 2 import runs;
+    the review queues serve both chatbot versions, ratings with k=1 and comparisons with k=2, the moderation queue
+    mod-v1's items with k=2.
 
     p1: bot-v1 + bot-v2, compared once; p2: bot-v1 + bot-v2, not compared; p3: bot-v1 only; p4: two bot-v1 answers."""
     with session_scope(any_engine, write=True) as s:
@@ -92,6 +94,10 @@ def store(any_engine):
         items = [ModerationItem(external_id=f"m{i}", text=f"comment {i}") for i in range(1, 4)]
         s.add_all(items)
         s.flush()
+        s.add_all(  # all three borderline for the moderation queue
+            ModerationScore(item_id=item.id, model_version_id=mod.id, score=0.5, predicted_label="toxic")
+            for item in items
+        )
         a = users["annotator"]
         s.add_all(
             [
@@ -119,6 +125,7 @@ def store(any_engine):
         )
         for queue, k in (("rating", 1), ("comparison", 2)):
             queues.configure(s, queue=queue, actor_id=users["admin"].id, versions=["bot-v1", "bot-v2"], k=k)
+        queues.configure(s, queue="moderation", actor_id=users["admin"].id, k=2)
     return users
 
 
@@ -149,7 +156,8 @@ def test_a_skipped_item_is_no_longer_waiting_for_the_expert_who_skipped_it(any_e
     assert counts_of(any_engine, store["expert"])["Pairs to compare"] == 1
 
 
-def test_annotator_sees_items_without_a_human_label_and_own_labels_today(any_engine, store):
+def test_annotator_sees_the_borderline_items_left_for_them_and_own_labels_today(any_engine, store):
+    # m3: m1 and m2 still need a second label, but not from the annotator who gave the first
     assert counts_of(any_engine, store["annotator"]) == {"Items to label": 1, "Your labels today": 1}
 
 
@@ -213,7 +221,7 @@ def test_model_versions_list_answers_for_chatbots_and_scored_items_for_classifie
     assert [(v.name, v.kind, v.answers, v.scored_items) for v in rows] == [
         ("bot-v1", "chatbot", 5, None),
         ("bot-v2", "chatbot", 2, None),
-        ("mod-v1", "moderation", None, 0),
+        ("mod-v1", "moderation", None, 3),
         ("rm-1", "reward", None, None),
     ]
     assert all(isinstance(v, VersionRow) for v in rows)
@@ -223,7 +231,7 @@ def test_table_counts_cover_every_listed_table_and_can_be_narrowed(any_engine, s
     with session_scope(any_engine) as s:
         every = {t.table: t.rows for t in table_counts(s)}
         some = table_counts(s, ("Answers", "Imports"))
-    assert every["response"] == 7 and every["import_run"] == 2 and every["moderation_score"] == 0
+    assert every["response"] == 7 and every["import_run"] == 2 and every["moderation_score"] == 3
     assert [(t.label, t.rows) for t in some] == [("Answers", 7), ("Imports", 2)]
 
 

@@ -210,7 +210,7 @@ def test_the_import_file_holds_the_open_items_with_their_newest_prediction_and_n
     newer = tmp_path / "newer.jsonl"
     newer.write_text(
         json.dumps(
-            {"item_id": "m2", "text": "see you", "model": "clf-v2", "score": 0.3, "predicted_label": "not_toxic"}
+            {"item_id": "m2", "text": "see you", "model": "clf-v2", "score": 0.4, "predicted_label": "not_toxic"}
         )
         + "\n"
     )
@@ -245,7 +245,7 @@ def test_the_import_file_holds_the_open_items_with_their_newest_prediction_and_n
             "predictions": [
                 {
                     "model_version": "clf-v2",
-                    "score": 0.3,
+                    "score": 0.4,
                     "result": [
                         {
                             "from_name": "label",

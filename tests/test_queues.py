@@ -165,7 +165,7 @@ def test_removing_a_version_closes_its_items_and_adding_it_back_reopens_them(eng
         queues.configure(s, queue="rating", actor_id=users["admin"], versions=["bot-v2"])
         queues.configure(s, queue="comparison", actor_id=users["admin"], versions=["bot-v2"])
         status = {q.queue: q.waiting for q in queues.queue_status(s)}
-    assert status == {"rating": 2, "comparison": 0}
+    assert status == {"rating": 2, "comparison": 0, "moderation": 0, "adjudication": 0}
     with session_scope(engine, write=True) as s:
         queues.configure(s, queue="comparison", actor_id=users["admin"], versions=["bot-v1", "bot-v2"])
         assert {q.queue: q.waiting for q in queues.queue_status(s)}["comparison"] == 2

@@ -43,7 +43,7 @@ class ImporterSpec:
     description: str
     suffixes: tuple[str, ...] = (".jsonl",)
     csv_shape: Callable[[dict[str, str]], dict[str, Any]] = dict
-    feeds_queues: bool = False  # new answers or judgments: bring the review queues in line afterwards
+    feeds_queues: bool = False  # new answers, items or judgments: bring the review queues in line afterwards
     # a reader of its own (path, problems, progress) -> (line or index, row), for a file that is not JSONL or CSV
     read: Callable[[Path, Any, Progress | None], Iterator[tuple[int, BaseModel]]] | None = None
 
@@ -81,6 +81,7 @@ KINDS: dict[str, ImporterSpec] = {
         '"categories"?: [..], "meta"?: {..}}; in CSV, meta.* columns fold into meta',
         (".jsonl", ".csv"),
         _moderation_csv,
+        feeds_queues=True,
     ),
     "hh-rlhf": ImporterSpec(
         schemas.HHRow,
@@ -96,6 +97,7 @@ KINDS: dict[str, ImporterSpec] = {
         "labelled items",
         "Jigsaw toxic comments CSV: id,comment_text,toxic,severe_toxic,obscene,threat,insult,identity_hate (0/1)",
         (".csv",),
+        feeds_queues=True,
     ),
     "ratings": ImporterSpec(
         schemas.RatingRow,
@@ -121,6 +123,7 @@ KINDS: dict[str, ImporterSpec] = {
         ModerationLabel,
         "labels",
         'JSONL: {"item_id", "text", "annotator", "label": "toxic"|"not_toxic", "categories"?: [..], "note"?}',
+        feeds_queues=True,
     ),
     "labelstudio": ImporterSpec(
         labelstudio.TaskIn,

@@ -30,11 +30,11 @@ from core.moderation.final_labels import final_labels
 from core.reports.trail import SYSTEM, TrailEvent
 
 KINDS = {"answer": "Answer", "pair": "Pair of answers", "moderation_item": "Moderation item"}
-# Which audit entities name a judgment of each table (labels and adjudications as the moderation queue names them).
+# The audit entity that names a judgment of each queue's table (as core.feedback and core.moderation.feedback write).
 JUDGMENT_ENTITIES = {
     "rating": ("rating",),
     "comparison": ("comparison",),
-    "moderation": ("moderation_label", "label"),
+    "moderation": ("moderation_label",),
     "adjudication": ("adjudication",),
 }
 MODELS = {"rating": Rating, "comparison": Comparison, "moderation": ModerationLabel, "adjudication": Adjudication}

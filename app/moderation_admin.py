@@ -1,0 +1,116 @@
+"""The moderation section of the admin's Data page: the classifier versions' thresholds and bands, the Retrain
+button with its progress, and the latest retrain's result beside the previous version's."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.session import engine
+from core.auth import UserPublic
+from core.moderation import ModerationError
+from core.moderation.admin import ClassifierOverview, classifier_overview, set_threshold
+from core.moderation.metrics import METRICS, RetrainSummary
+from core.moderation.retrain import retrain
+
+# Each stage of a retrain: where it starts on the progress bar, its share of it, and what it says.
+STAGES = {
+    "embed": (0.0, 0.55, "Embedding the items that have no stored embedding yet"),
+    "fit": (0.55, 0.15, "Fitting the classifier on the final labels"),
+    "evaluate": (0.70, 0.05, "Evaluating the new and the previous version on the held-out items"),
+    "score": (0.75, 0.20, "Re-scoring every item"),
+    "queue": (0.95, 0.05, "Rebuilding the borderline queue"),
+    "done": (1.0, 0.0, "Done"),
+}
+
+
+def moderation_section(user: UserPublic) -> None:
+    st.subheader("Moderation classifier", anchor=False)
+    overview = classifier_overview(engine())
+    retrain_column, settings_column = st.columns([1, 1], gap="large")
+    with retrain_column, st.container(border=True):
+        _retrain(user, overview)
+    with settings_column, st.container(border=True):
+        _thresholds(user, overview)
+    if overview.latest is not None:
+        _summary(overview.latest)
+
+
+def _retrain(user: UserPublic, overview: ClassifierOverview) -> None:
+    st.markdown("**Retrain from the final human labels**")
+    st.caption(
+        f"{overview.embedded:,} of {overview.items:,} items have a stored embedding; the others are embedded first. "
+        "The new version re-scores every item and the borderline queue is rebuilt from its scores."
+    )
+    if not st.button("Retrain", type="primary", icon=":material/model_training:", disabled=not overview.items):
+        return
+    with st.status("Retraining the moderation classifier…", expanded=True) as status:
+        bar = st.progress(0.0, text=STAGES["embed"][2])
+
+        def progress(stage: str, fraction: float) -> None:
+            start, share, text = STAGES[stage]
+            bar.progress(min(start + share * fraction, 1.0), text=text)
+
+        try:
+            summary = retrain(engine(), actor_id=user.id, progress=progress)
+        except ModerationError as error:
+            status.update(label="Retraining refused: nothing was changed", state="error")
+            st.error(str(error))
+            return
+        status.update(label=f"New version {summary.version} is ready", state="complete", expanded=False)
+    st.rerun()  # the section above and below now shows the new version
+
+
+def _thresholds(user: UserPublic, overview: ClassifierOverview) -> None:
+    st.markdown("**Borderline band per version**")
+    if not overview.versions:
+        st.info("No moderation classifier yet: import moderation scores.", icon=":material/info:")
+        return
+    st.dataframe(
+        [
+            {"Version": v.name, "Threshold": v.threshold, "Band ±": v.band, "Feeds queue": v.feeds_queue}
+            for v in overview.versions
+        ],
+        hide_index=True,
+    )
+    names = [v.name for v in overview.versions]
+    name = st.selectbox("Version", names, key="threshold-version")  # outside the form: its values follow the choice
+    chosen = overview.versions[names.index(name)]
+    with st.form(f"threshold-{name}"):
+        threshold = st.number_input("Threshold", 0.01, 0.99, chosen.threshold, step=0.01, format="%.2f")
+        band = st.number_input("Band (±)", 0.01, 0.5, chosen.band, step=0.01, format="%.2f")
+        if st.form_submit_button("Save and rebuild the queue"):
+            try:
+                saved = set_threshold(name, threshold=threshold, band=band, actor_id=user.id, engine=engine())
+            except ModerationError as error:
+                st.error(str(error))
+            else:
+                st.success(f"{saved.name}: threshold {saved.threshold:.2f}, band ±{saved.band:.2f}; queue rebuilt.")
+
+
+def _summary(summary: RetrainSummary) -> None:
+    st.markdown(f"**Latest retrain: {summary.version}** (previous version: {summary.previous or 'none'})")
+    tiles = st.columns(4)
+    tiles[0].metric("Final labels used", f"{summary.labels:,}", help="Training and held-out items together.")
+    tiles[1].metric("Of which external", f"{summary.external:,}", help="Imported from another tool or a dataset.")
+    tiles[2].metric("Loop time", summary.loop_time(), help="From the newest label used to the new version ready.")
+    tiles[3].metric("Borderline items waiting", f"{summary.queue_waiting:,}")
+    rows = []
+    for row in summary.comparison():
+        line = {"Scope": row["scope"], "Held-out items": row["held-out items"], "Positives": row["positives"]}
+        for metric in METRICS:
+            line[f"{metric} new"] = row[metric]
+            line[f"{metric} previous"] = row[f"{metric} (previous)"]
+        rows.append(line)
+    st.dataframe(
+        rows,
+        hide_index=True,
+        placeholder="–",
+        column_config={
+            name: st.column_config.NumberColumn(format="%.3f") for name in rows[0] if name.split()[0] in METRICS
+        },
+    )
+    st.caption(
+        f"Held out: {summary.test_items:,} items (stratified); the previous version had scored "
+        f"{summary.previous_test_items:,} of them. Re-scored {summary.scored:,} items in "
+        f"{summary.seconds.get('score', 0):.1f} s; whole retrain {summary.seconds.get('total', 0):.1f} s."
+    )

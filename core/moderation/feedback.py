@@ -1,0 +1,144 @@
+"""The write path for moderation labels and adjudications, as core.feedback does it for ratings: one transaction
+writes the judgment, closes the lease, counts the judgment on its work item and appends the audit event; a repeated
+submission of the same assignment is the same row. A label that makes an item's labels disagree puts the item in the
+adjudication queue; an adjudication takes it out of the borderline queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from core import audit
+from core.feedback import FeedbackError, claim_assignment, store_judgment
+from core.models import CATEGORIES, MODERATION_LABELS, Adjudication, ModerationLabel, utcnow
+from core.moderation.borderline import has_disagreement
+from core.queue_sync import sync_queue
+
+
+def _category_problems(label: str | None, categories: tuple[str, ...]) -> list[str]:
+    if label not in MODERATION_LABELS:
+        return ["choose toxic or not toxic"]
+    found = [f"unknown category {c!r}" for c in categories if c not in CATEGORIES]
+    if label == "toxic" and not categories:
+        found.append("choose the categories that apply (at least one for a toxic item)")
+    if label == "not_toxic" and categories:
+        found.append("categories are for toxic items: clear them, or choose toxic")
+    return found
+
+
+@dataclass(frozen=True)
+class LabelIn:
+    label: str | None
+    categories: tuple[str, ...] = ()
+    note: str = ""
+
+    def problems(self) -> list[str]:
+        return _category_problems(self.label, self.categories)
+
+    def values(self) -> dict[str, Any]:
+        return {"label": self.label, "categories": sorted(set(self.categories)), "note": self.note.strip()}
+
+
+@dataclass(frozen=True)
+class AdjudicationIn:
+    label: str | None
+    categories: tuple[str, ...] = ()
+    reason: str = ""
+
+    def problems(self) -> list[str]:
+        found = _category_problems(self.label, self.categories)
+        if not self.reason.strip():
+            found.append("give the reason for the final label (it is kept with the decision)")
+        return found
+
+    def values(self) -> dict[str, Any]:
+        return {"final_label": self.label, "categories": sorted(set(self.categories)), "reason": self.reason.strip()}
+
+
+def _sync_adjudication(session: Session, item_id: int) -> None:
+    """Labels of one item changed: bring its adjudication work item in line (only where one is or may be due)."""
+    sync_queue(session, "adjudication", subject_ids=[item_id])
+
+
+def submit_label(
+    session: Session, *, user_id: int, assignment_id: int, label: LabelIn, now: datetime | None = None
+) -> int:
+    """Store a label of the leased moderation item; returns the label's id (the same id for a repeated submission)."""
+    if problems := label.problems():
+        raise FeedbackError("; ".join(problems))
+    now = now or utcnow()
+    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="moderation", now=now)
+    if claim.status == "done":
+        return claim.judgment_id
+    values = label.values()
+    key = {"key": f"app:label:{user_id}:{claim.subject_id}", "source": "app", "item_id": claim.subject_id}
+    label_id = store_judgment(session, ModerationLabel, claim, assignment_id, key | values, now)
+    audit.record(
+        session,
+        actor_id=user_id,
+        action="moderation_label.create",
+        entity="moderation_label",
+        entity_id=label_id,
+        after=values | {"item_id": claim.subject_id},
+    )
+    if has_disagreement(session, claim.subject_id):
+        _sync_adjudication(session, claim.subject_id)
+    return label_id
+
+
+def change_label(session: Session, *, user_id: int, label_id: int, label: LabelIn) -> None:
+    """An annotator changes their own label; the old values stay in the audit trail. The item may now need (or no
+    longer need) an adjudication."""
+    if problems := label.problems():
+        raise FeedbackError("; ".join(problems))
+    stored = session.get(ModerationLabel, label_id, with_for_update=True)
+    if stored is None or stored.user_id != user_id or stored.source != "app":
+        raise FeedbackError("You can change only labels you made in the app.")
+    after = label.values()
+    before = {name: getattr(stored, name) for name in after}
+    for name, value in after.items():
+        setattr(stored, name, value)
+    stored.updated_at = utcnow()
+    session.add(stored)
+    audit.record(
+        session,
+        actor_id=user_id,
+        action="moderation_label.update",
+        entity="moderation_label",
+        entity_id=stored.id,
+        before=before,
+        after=after,
+    )
+    session.flush()
+    _sync_adjudication(session, stored.item_id)
+
+
+def submit_adjudication(
+    session: Session, *, user_id: int, assignment_id: int, adjudication: AdjudicationIn, now: datetime | None = None
+) -> int:
+    """Store an expert's final label of a disputed item; returns the adjudication's id."""
+    if problems := adjudication.problems():
+        raise FeedbackError("; ".join(problems))
+    now = now or utcnow()
+    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="adjudication", now=now)
+    if claim.status == "done":
+        return claim.judgment_id
+    if session.execute(select(Adjudication.id).where(Adjudication.item_id == claim.subject_id)).first() is not None:
+        raise FeedbackError("This item has been adjudicated already: open the next item instead.")
+    values = adjudication.values()
+    row = values | {"item_id": claim.subject_id}
+    adjudication_id = store_judgment(session, Adjudication, claim, assignment_id, row, now)
+    audit.record(
+        session,
+        actor_id=user_id,
+        action="adjudication.create",
+        entity="adjudication",
+        entity_id=adjudication_id,
+        after=row,
+    )
+    sync_queue(session, "moderation", subject_ids=[claim.subject_id])
+    return adjudication_id

@@ -1,0 +1,90 @@
+"""An annotator labels three moderation items in a real browser; the labels land in the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from core import auth
+from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from core.models import ModerationItem, ModerationLabel
+from tests.live_app import CHROMIUM, chromium, open_page, running_app, sign_in, wait_until_idle
+from tests.moderation_store import import_rows, score_row
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)",
+    ),
+]
+PASSWORD = "browser-pass"
+ITEMS = {  # text -> score: served most uncertain first
+    "Nobody asked for your opinion, @kai. Go away.": 0.5,
+    "Check out my channel for more tips, link in my bio!": 0.45,
+    "Lovely weather in Lyon today.": 0.38,
+}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    folder = tmp_path_factory.mktemp("browser-moderation")
+    url = f"sqlite:///{folder / 'store.db'}"
+    engine = get_engine(url)
+    upgrade_schema(engine)
+    rows = [score_row(f"b{n}", "clf", score, text=text) for n, (text, score) in enumerate(ITEMS.items())]
+    import_rows(engine, folder, "moderation", rows)
+    with session_scope(engine, write=True) as session:
+        auth.create_user(session, username="ana", role="annotator", password=PASSWORD, display_name="Ana Ruiz")
+    dispose_engines()
+    with running_app(url) as base:
+        yield base, url
+
+
+@pytest.fixture
+def page():
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        yield context.new_page()
+        context.close()
+
+
+def label(page, choice: str, categories: list[str], note: str = "") -> None:
+    form = page.locator('[data-testid="stForm"]').first
+    form.get_by_text(choice, exact=True).click()
+    for category in categories:
+        form.locator('[data-testid="stMultiSelect"]').click()
+        page.get_by_role("option", name=category, exact=True).click()
+        page.keyboard.press("Escape")  # close the list, which would cover the buttons
+    if note:
+        form.get_by_label("Note (optional: why, when the case is close)").fill(note)
+    form.get_by_role("button", name="Submit").click()
+    page.get_by_text("Saved.").first.wait_for()
+    wait_until_idle(page)
+
+
+def test_an_annotator_labels_three_items(store, page):
+    base, url = store
+    sign_in(page, base, "ana", PASSWORD)
+    open_page(page, "Label items")
+    texts = list(ITEMS)
+    page.get_by_text(texts[0], exact=True).wait_for()
+    label(page, "Toxic", ["Harassment"], "targets a person")
+    page.get_by_text(texts[1], exact=True).wait_for()
+    label(page, "Toxic", ["Spam"])
+    page.get_by_text(texts[2], exact=True).wait_for()
+    label(page, "Not toxic", [])
+    page.get_by_text("Nothing left to label for you right now. Thank you!").wait_for()
+    with session_scope(get_engine(url)) as session:
+        stored = session.execute(
+            select(ModerationItem.text, ModerationLabel.label, ModerationLabel.categories, ModerationLabel.note)
+            .join(ModerationItem, ModerationItem.id == ModerationLabel.item_id)
+            .order_by(ModerationLabel.id)
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        (texts[0], "toxic", ["harassment"], "targets a person"),
+        (texts[1], "toxic", ["spam"], ""),
+        (texts[2], "not_toxic", [], ""),
+    ]

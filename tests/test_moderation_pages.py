@@ -1,0 +1,217 @@
+"""The Label items and Adjudicate pages, and the moderation section of the Data page, driven with AppTest: what each
+role sees (never a classifier's name or score on the labelling page) and what lands in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from core.auth import UserPublic
+from core.db import session_scope
+from core.models import Adjudication, AuditEvent, ModelVersion, ModerationLabel, ModerationScore
+from tests.moderation_store import add_people, corpus, import_rows, label_row, prefill_minilm, score_row
+
+PAGES = Path(__file__).resolve().parents[1] / "pages"
+EVIL = "<script>alert('x')</script> **bold?** [click](http://spam.example)"
+ROLES = {"ann0": "annotator", "ann1": "annotator", "lead": "expert", "admin": "admin"}
+
+
+@pytest.fixture
+def store(engine, tmp_path, monkeypatch):
+    """Three items scored by 'secretclf-v9' near its threshold (the first one holds HTML), and annotators."""
+    monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    st.cache_resource.clear()
+    users = add_people(engine)
+    rows = [
+        score_row("evil", "secretclf-v9", 0.512, text=EVIL),
+        score_row("second", "secretclf-v9", 0.43, text="Nobody asked for your opinion, @kai. Go away."),
+        score_row("third", "secretclf-v9", 0.61, text="Wow, great job breaking it again. Genius."),
+    ]
+    import_rows(engine, tmp_path, "moderation", rows)
+    yield engine, users
+    st.cache_resource.clear()
+
+
+def page(name: str, user_id: int, username: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
+    at.session_state["user"] = UserPublic(user_id, username, username, ROLES.get(username, "annotator"), True)
+    return at.run()
+
+
+def everything(at: AppTest) -> str:
+    """Every element the page drew, as text (their protobufs): what a person could read anywhere on the page."""
+    parts = []
+
+    def walk(node) -> None:
+        if getattr(node, "proto", None) is not None:
+            parts.append(str(node.proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def choose(at: AppTest, label: str, categories=(), note: str = "", form: int = 0) -> None:
+    at.radio[form].set_value(label)
+    at.multiselect[form].set_value(list(categories))
+    if note:
+        at.text_area[form].input(note)
+
+
+def count(engine, model, *where) -> int:
+    with session_scope(engine) as s:
+        return s.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+
+def test_the_label_page_shows_the_text_as_written_and_nothing_of_the_classifier(store):
+    _, users = store
+    at = page("moderation", users["ann0"], "ann0")
+    assert not at.exception
+    assert [t.value for t in at.text] == [EVIL]  # plain text: no Markdown, no HTML
+    assert all(EVIL not in str(m.value) for m in at.markdown)
+    shown = everything(at)
+    assert "secretclf" not in shown and "0.512" not in shown
+    assert at.expander[0].label == "Guidelines" and "Label one comment at a time" in shown
+    assert [(m.label, m.value) for m in at.metric] == [("Done today", "0"), ("Left in the queue", "3")]
+
+
+def test_submitting_a_label_stores_it_and_shows_the_next_item(store):
+    engine, users = store
+    at = page("moderation", users["ann0"], "ann0")
+    choose(at, "toxic", ["spam"], "a link nobody asked for")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.success[0].value == "Saved. Here is the next item."
+    assert at.text[0].value == "Nobody asked for your opinion, @kai. Go away."  # 0.43: the next most uncertain
+    with session_scope(engine) as s:
+        label = s.execute(select(ModerationLabel)).scalar_one()
+    assert (label.label, label.categories, label.note, label.user_id) == (
+        "toxic",
+        ["spam"],
+        "a link nobody asked for",
+        users["ann0"],
+    )
+    assert [m.value for m in at.metric] == ["1", "2"]
+
+
+def test_a_toxic_label_without_a_category_is_refused_on_the_page(store):
+    engine, users = store
+    at = page("moderation", users["ann0"], "ann0")
+    choose(at, "toxic")
+    at.button[0].click().run()
+    assert at.error[0].value == "choose the categories that apply (at least one for a toxic item)"
+    assert count(engine, ModerationLabel) == 0
+
+
+def test_skip_moves_on_and_writes_no_label(store):
+    engine, users = store
+    at = page("moderation", users["ann0"], "ann0")
+    at.button[1].click().run()
+    assert at.success[0].value == "Skipped: the item goes to another annotator."
+    assert at.text[0].value != EVIL
+    assert count(engine, ModerationLabel) == 0
+
+
+def test_the_last_label_can_be_reopened_and_changed(store):
+    engine, users = store
+    at = page("moderation", users["ann0"], "ann0")
+    choose(at, "toxic", ["harassment"])
+    at.button[0].click().run()
+    assert [e.label for e in at.expander] == ["Guidelines", "Change my last label"]
+    choose(at, "not_toxic", [], "it quotes markup, harmless", form=1)
+    next(b for b in at.button if b.label == "Save change").click().run()
+    assert at.success[0].value == "Your last label was changed."
+    with session_scope(engine) as s:
+        assert s.execute(select(ModerationLabel.label, ModerationLabel.note)).one() == (
+            "not_toxic",
+            "it quotes markup, harmless",
+        )
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "moderation_label.update")).scalar_one()
+    assert (event.before["label"], event.after["label"]) == ("toxic", "not_toxic")
+
+
+def disagree(engine, tmp_path) -> None:
+    import_rows(
+        engine,
+        tmp_path,
+        "labels",
+        [
+            label_row("second", "ann0", "toxic", ["harassment"]),
+            {**label_row("second", "ann1", "not_toxic"), "note": "rude, but <b>no</b> insult"},
+        ],
+    )
+
+
+def test_the_expert_sees_every_label_note_and_annotator_and_decides(store, tmp_path):
+    engine, users = store
+    disagree(engine, tmp_path)
+    at = page("adjudicate", users["lead"], "lead")
+    assert not at.exception
+    assert at.text[0].value == "Nobody asked for your opinion, @kai. Go away."
+    table = at.dataframe[0].value
+    assert table["Annotator"].tolist() == ["Annotator 0", "Annotator 1"]
+    assert table["Label"].tolist() == ["Toxic", "Not toxic"]
+    assert table["Note"].tolist() == ["", "rude, but <b>no</b> insult"]
+    at.radio[0].set_value("toxic")
+    at.multiselect[0].set_value(["harassment"])
+    at.button[0].click().run()
+    assert at.error[0].value == "give the reason for the final label (it is kept with the decision)"
+    at.text_area[0].input("Targets a person by name: harassment.")
+    at.button[0].click().run()
+    assert at.success[0].value == "Decided: the final label is stored. Here is the next item."
+    assert at.info[0].value == "No disagreements are waiting for you. Thank you!"
+    with session_scope(engine) as s:
+        decision = s.execute(select(Adjudication)).scalar_one()
+    assert (decision.final_label, decision.categories, decision.user_id) == ("toxic", ["harassment"], users["lead"])
+
+
+@pytest.mark.parametrize(
+    ("name", "username", "role"),
+    [
+        ("adjudicate", "ann0", "annotator"),
+        ("moderation", "pat", "product_owner"),
+        ("adjudicate", "pat", "product_owner"),
+    ],
+)
+def test_other_roles_are_refused(store, tmp_path, name, username, role):
+    engine, users = store
+    disagree(engine, tmp_path)
+    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=30)
+    at.session_state["user"] = UserPublic(users.get(username, 99), username, username, role, True)
+    at.run()
+    assert at.error[0].value == "You do not have access to this page."
+    assert not at.text  # no item shown
+
+
+def test_the_admin_sets_a_band_and_retrains_from_the_data_page(engine, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    st.cache_resource.clear()
+    users = add_people(engine)
+    items = corpus(40)
+    import_rows(engine, tmp_path, "moderation", [score_row(i, "clf-v1", 0.5, text=x) for i, x, _ in items])
+    import_rows(engine, tmp_path, "labels", [label_row(i, "historic", t, text=x) for i, x, t in items])
+    prefill_minilm(engine)
+    at = page("data", users["admin"], "admin")
+    assert not at.exception
+    form_inputs = {n.label: n for n in at.number_input}
+    form_inputs["Band (±)"].set_value(0.05)
+    next(b for b in at.button if b.label == "Save and rebuild the queue").click().run()
+    assert at.success[0].value == "clf-v1: threshold 0.50, band ±0.05; queue rebuilt."
+    next(b for b in at.button if b.label == "Retrain").click().run()
+    assert not at.exception
+    with session_scope(engine) as s:
+        version = s.execute(select(ModelVersion).where(ModelVersion.name != "clf-v1")).scalar_one()
+        scored = s.execute(select(func.count()).where(ModerationScore.model_version_id == version.id)).scalar_one()
+    assert scored == 40 and version.meta["band"] == 0.05  # the band carries over to the new version
+    shown = everything(at)
+    assert f"Latest retrain: {version.name}" in shown and "previous version: clf-v1" in shown
+    metrics = at.dataframe[-1].value
+    assert metrics["Scope"].tolist()[0] == "overall"
+    assert metrics["roc_auc new"][0] > 0.9
+    assert [m.label for m in at.metric][-4:] == ["Final labels used", "Of which external", "Loop time",
+                                                 "Borderline items waiting"]  # fmt: skip
