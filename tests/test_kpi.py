@@ -11,6 +11,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from core.db import session_scope
 from core.models import DatasetSnapshot, QueueConfig, RewardModelRun
+from core.queues import DEFAULT_K
 from core.reports.kpi import FINAL_LABEL, default_range, kpi_report
 from core.stats.drift import band, psi
 from tests import audit_store as store
@@ -237,8 +238,7 @@ def test_quality_per_version_win_rate_f1_and_reward_accuracy(any_engine):
 def test_an_empty_store_gives_an_empty_report_not_an_error(any_engine):
     report = _report(any_engine)
     assert [(b.queue, b.open_items, b.age_p50_hours) for b in report.backlog] == [
-        ("comparison", 0, None),
-        ("rating", 0, None),
+        (queue, 0, None) for queue in sorted(DEFAULT_K)  # every queue, even without items
     ]
     assert report.turnaround == [] and report.throughput == [] and report.active_reviewers == 0
     assert all(f.last_import is None for f in report.freshness)
