@@ -237,9 +237,8 @@ def test_quality_per_version_win_rate_f1_and_reward_accuracy(any_engine):
 
 def test_an_empty_store_gives_an_empty_report_not_an_error(any_engine):
     report = _report(any_engine)
-    assert [(b.queue, b.open_items, b.age_p50_hours) for b in report.backlog] == [
-        (queue, 0, None) for queue in sorted(DEFAULT_K)  # every queue, even without items
-    ]
+    every_queue = [(queue, 0, None) for queue in sorted(DEFAULT_K)]  # each queue shows, even without items
+    assert [(b.queue, b.open_items, b.age_p50_hours) for b in report.backlog] == every_queue
     assert report.turnaround == [] and report.throughput == [] and report.active_reviewers == 0
     assert all(f.last_import is None for f in report.freshness)
     q = report.quality
