@@ -84,3 +84,25 @@ def pg_engine(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[En
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_engine(request: pytest.FixtureRequest) -> Engine:
     return request.getfixturevalue("engine" if request.param == "sqlite" else "pg_engine")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """One headless Chromium for the browser tests: skipped where there is none, a failure where CI requires one."""
+    from tests.live_app import CHROMIUM, chromium
+
+    if not CHROMIUM.exists():
+        reason = f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)"
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    with chromium() as instance:
+        yield instance
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    """A fresh browser context (no cookies, so a new app session) and its page; downloads accepted."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    yield context.new_page()
+    context.close()

@@ -10,15 +10,9 @@ import pytest
 from app.navigation import PAGES, page_keys
 from core import auth
 from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
-from tests.live_app import CHROMIUM, chromium, open_page, running_app, sign_in, submit_sign_in, wait_until_idle
+from tests.live_app import open_page, running_app, sign_in, submit_sign_in, wait_until_idle
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)",
-    ),
-]
+pytestmark = pytest.mark.browser
 PASSWORD = "browser-pass"
 
 
@@ -33,19 +27,6 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     dispose_engines()
     with running_app(url) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    yield context.new_page()
-    context.close()
 
 
 def test_an_expert_signs_in_and_sees_the_home_page(base_url, page):

@@ -10,15 +10,9 @@ import pytest
 from core import auth
 from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from tests.ab_store import build_ab_store
-from tests.live_app import CHROMIUM, chromium, open_page, running_app, sign_in
+from tests.live_app import open_page, running_app, sign_in
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)",
-    ),
-]
+pytestmark = pytest.mark.browser
 PASSWORD = "browser-pass"
 
 
@@ -35,22 +29,18 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def test_a_product_owner_downloads_the_html_report_with_its_verdict(base_url, tmp_path):
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-        page = context.new_page()
-        sign_in(page, base_url, "olivia", PASSWORD)
-        open_page(page, "A/B reports")
-        page.get_by_text("Verdict").first.wait_for()
-        shown = page.locator('[data-testid="stMarkdownContainer"]', has_text="Verdict").first.inner_text()
-        with page.expect_download(timeout=60_000) as download_info:
-            page.get_by_role("button", name="Download the report (HTML)").click()
-        download = download_info.value
-        assert download.suggested_filename == "ab-bot-b-vs-bot-c.html"
-        saved = tmp_path / download.suggested_filename
-        download.save_as(saved)
-        report = saved.read_text(encoding="utf-8")
-        context.close()
+def test_a_product_owner_downloads_the_html_report_with_its_verdict(base_url, page, tmp_path):
+    sign_in(page, base_url, "olivia", PASSWORD)
+    open_page(page, "A/B reports")
+    page.get_by_text("Verdict").first.wait_for()
+    shown = page.locator('[data-testid="stMarkdownContainer"]', has_text="Verdict").first.inner_text()
+    with page.expect_download(timeout=60_000) as download_info:
+        page.get_by_role("button", name="Download the report (HTML)").click()
+    download = download_info.value
+    assert download.suggested_filename == "ab-bot-b-vs-bot-c.html"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    report = saved.read_text(encoding="utf-8")
     lines = [line.strip() for line in shown.split("\n") if line.strip()]
     assert lines[0] == "Verdict" and lines[1].startswith("Comparisons: no difference shown: bot-c wins")
     first_line = lines[1]  # the verdict's first sentence as the page shows it

@@ -11,15 +11,9 @@ from core import auth
 from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from core.models import utcnow
 from tests import audit_store as store
-from tests.live_app import CHROMIUM, chromium, open_page, running_app, sign_in, wait_until_idle
+from tests.live_app import open_page, running_app, sign_in, wait_until_idle
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)",
-    ),
-]
+pytestmark = pytest.mark.browser
 PASSWORD = "browser-pass"
 
 
@@ -44,19 +38,17 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def test_a_product_owner_opens_the_kpi_dashboard(base_url):
-    with chromium() as browser:
-        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-        sign_in(page, base_url, "olivia", PASSWORD)
-        links = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
-        titles = [link.split("\n")[-1] for link in links]
-        assert "KPIs" in titles and "Audit trail" not in titles
-        open_page(page, "KPIs")
-        page.get_by_role("heading", name="KPIs").wait_for(timeout=60_000)  # the home page's heading goes first
-        wait_until_idle(page)
-        judgments = page.locator('[data-testid="stMetric"]', has_text="Judgments")
-        assert judgments.locator('[data-testid="stMetricValue"]').inner_text() == "18"
-        assert page.get_by_text("bot-v2 against bot-v1").is_visible()
-        page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
-        assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4
-        assert page.get_by_text("Moderation score drift").is_visible()
+def test_a_product_owner_opens_the_kpi_dashboard(base_url, page):
+    sign_in(page, base_url, "olivia", PASSWORD)
+    links = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
+    titles = [link.split("\n")[-1] for link in links]
+    assert "KPIs" in titles and "Audit trail" not in titles
+    open_page(page, "KPIs")
+    page.get_by_role("heading", name="KPIs").wait_for(timeout=60_000)  # the home page's heading goes first
+    wait_until_idle(page)
+    judgments = page.locator('[data-testid="stMetric"]', has_text="Judgments")
+    assert judgments.locator('[data-testid="stMetricValue"]').inner_text() == "18"
+    assert page.get_by_text("bot-v2 against bot-v1").is_visible()
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4
+    assert page.get_by_text("Moderation score drift").is_visible()

@@ -10,16 +10,10 @@ from sqlalchemy import select
 from core import auth
 from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from core.models import ModerationItem, ModerationLabel
-from tests.live_app import CHROMIUM, chromium, open_page, running_app, sign_in, wait_until_idle
+from tests.live_app import open_page, running_app, sign_in, wait_until_idle
 from tests.moderation_store import import_rows, score_row
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)",
-    ),
-]
+pytestmark = pytest.mark.browser
 PASSWORD = "browser-pass"
 ITEMS = {  # text -> score: served most uncertain first
     "Nobody asked for your opinion, @kai. Go away.": 0.5,
@@ -41,14 +35,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
     dispose_engines()
     with running_app(url) as base:
         yield base, url
-
-
-@pytest.fixture
-def page():
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        yield context.new_page()
-        context.close()
 
 
 def label(page, choice: str, categories: list[str], note: str = "") -> None:

@@ -9,16 +9,10 @@ from sqlalchemy import select
 
 from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from core.models import Comparison, Rating
-from tests.live_app import CHROMIUM, chromium, open_page, running_app, sign_in, wait_until_idle
+from tests.live_app import open_page, running_app, sign_in, wait_until_idle
 from tests.review_store import PASSWORD, build
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)",
-    ),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
@@ -45,23 +39,21 @@ def submit_and_wait(page, saved: str) -> None:
     wait_until_idle(page)
 
 
-def test_an_expert_rates_two_answers_and_compares_two_pairs(store):
+def test_an_expert_rates_two_answers_and_compares_two_pairs(store, page):
     url, users, base_url = store
-    with chromium() as browser:
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        sign_in(page, base_url, "expert0", PASSWORD)
-        open_page(page, "Rate answers")
-        for accuracy in ("4:", "5:"):
-            assert page.get_by_text("bot-v1").count() == 0 and page.get_by_text("bot-v2").count() == 0
-            choose(page, "Helpfulness", "4:")
-            choose(page, "Harmlessness", "5:")
-            choose(page, "Accuracy", accuracy)
-            submit_and_wait(page, "Saved. Here is the next answer.")
-        open_page(page, "Compare answers")
-        for preferred in ("Left is better", "Right is better"):
-            choose(page, "Which answer", preferred)
-            choose(page, "How strong", "clear")
-            submit_and_wait(page, "Saved. Here is the next pair.")
+    sign_in(page, base_url, "expert0", PASSWORD)
+    open_page(page, "Rate answers")
+    for accuracy in ("4:", "5:"):
+        assert page.get_by_text("bot-v1").count() == 0 and page.get_by_text("bot-v2").count() == 0
+        choose(page, "Helpfulness", "4:")
+        choose(page, "Harmlessness", "5:")
+        choose(page, "Accuracy", accuracy)
+        submit_and_wait(page, "Saved. Here is the next answer.")
+    open_page(page, "Compare answers")
+    for preferred in ("Left is better", "Right is better"):
+        choose(page, "Which answer", preferred)
+        choose(page, "How strong", "clear")
+        submit_and_wait(page, "Saved. Here is the next pair.")
     with session_scope(get_engine(url)) as s:
         mine = users["expert0"]
         ratings = s.execute(select(Rating.accuracy, Rating.helpfulness).where(Rating.user_id == mine)).all()
