@@ -4,6 +4,7 @@ the same assignment is the same row."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cache
@@ -135,8 +136,13 @@ def _insert_statement(model: type[SQLModel]) -> Insert:
     return insert(model.__table__).returning(model.__table__.c.id)
 
 
-def claim_assignment(session: Session, *, user_id: int, assignment_id: int, queue: str, now: datetime) -> Row:
-    """Lock the assignment and its item; refuse if it is not the reviewer's or its place went to another."""
+def claim_assignment(
+    session: Session, *, user_id: int, assignment_id: int, queue: str, problems: list[str], now: datetime
+) -> Row:
+    """Lock the assignment and its item; refuse the submission's `problems` (its invalid values), an item that is
+    not the reviewer's, or one whose place went to another."""
+    if problems:
+        raise FeedbackError("; ".join(problems))
     conn = session.connection()
     claim = conn.execute(_claim_statement(), {"assignment_id": assignment_id}).first()
     if claim is None or claim.user_id != user_id or claim.queue != queue:
@@ -153,8 +159,11 @@ def claim_assignment(session: Session, *, user_id: int, assignment_id: int, queu
     return claim
 
 
-def store_judgment(session: Session, model: type[SQLModel], claim: Row, assignment_id: int, values: dict, now) -> int:
-    """Insert the judgment, close the assignment and count it on the item; returns the judgment's id."""
+def store_judgment(
+    session: Session, model: type[SQLModel], claim: Row, assignment_id: int, values: dict, now, *, audited: dict
+) -> int:
+    """Insert the judgment, close the assignment, count it on the item and append the `<table>.create` audit event
+    (`audited`: what it records); returns the judgment's id."""
     conn = session.connection()
     seconds = (now - claim.started_at).total_seconds()
     row = values | {"user_id": claim.user_id, "seconds_spent": seconds, "created_at": now}
@@ -162,31 +171,60 @@ def store_judgment(session: Session, model: type[SQLModel], claim: Row, assignme
     done, counted = _close_statements()
     conn.execute(done, {"assignment_id": assignment_id, "judgment_id": judgment_id, "now": now})
     conn.execute(counted, {"item_id": claim.item_id})
+    entity = model.__tablename__
+    audit.record(
+        session, actor_id=claim.user_id, action=f"{entity}.create", entity=entity, entity_id=judgment_id, after=audited
+    )
     return judgment_id
+
+
+def change_judgment(
+    session: Session,
+    model: type[SQLModel],
+    *,
+    judgment_id: int,
+    user_id: int,
+    values: Callable[[Any], dict[str, Any]],
+    refused: str,
+    editable: Callable[[Any], bool] = lambda stored: True,
+) -> Any:
+    """A reviewer changes their own judgment in place; `values(stored)` gives the new values. The earlier ones stay
+    in the `<table>.update` audit event. Returns the changed row."""
+    stored = session.get(model, judgment_id, with_for_update=True)
+    if stored is None or stored.user_id != user_id or not editable(stored):
+        raise FeedbackError(refused)
+    after = values(stored)
+    before = {name: getattr(stored, name) for name in after}
+    for name, value in after.items():
+        setattr(stored, name, value)
+    stored.updated_at = utcnow()
+    session.add(stored)
+    entity = model.__tablename__
+    audit.record(
+        session,
+        actor_id=user_id,
+        action=f"{entity}.update",
+        entity=entity,
+        entity_id=stored.id,
+        before=before,
+        after=after,
+    )
+    return stored
 
 
 def submit_rating(
     session: Session, *, user_id: int, assignment_id: int, rating: RatingIn, now: datetime | None = None
 ) -> int:
     """Store a rating of the leased answer; returns the rating's id (the same id for a repeated submission)."""
-    if problems := rating.problems():
-        raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="rating", now=now)
+    claim = claim_assignment(
+        session, user_id=user_id, assignment_id=assignment_id, queue="rating", problems=rating.problems(), now=now
+    )
     if claim.status == "done":
         return claim.judgment_id
-    values = rating.values()
-    key = {"key": f"app:rating:{user_id}:{claim.item_id}", "source": "app", "response_id": claim.subject_id}
-    rating_id = store_judgment(session, Rating, claim, assignment_id, key | values, now)
-    audit.record(
-        session,
-        actor_id=user_id,
-        action="rating.create",
-        entity="rating",
-        entity_id=rating_id,
-        after=values | {"response_id": claim.subject_id},
-    )
-    return rating_id
+    values = rating.values() | {"response_id": claim.subject_id}
+    row = values | {"key": f"app:rating:{user_id}:{claim.item_id}", "source": "app"}
+    return store_judgment(session, Rating, claim, assignment_id, row, now, audited=values)
 
 
 def _choice(preferred: str, left_id: int, a_id: int, b_id: int) -> str:
@@ -208,51 +246,39 @@ def submit_comparison(
     session: Session, *, user_id: int, assignment_id: int, comparison: ComparisonIn, now: datetime | None = None
 ) -> int:
     """Store a preference between the two leased answers, as shown left and right; returns the comparison's id."""
-    if problems := comparison.problems():
-        raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="comparison", now=now)
+    problems = comparison.problems()
+    claim = claim_assignment(
+        session, user_id=user_id, assignment_id=assignment_id, queue="comparison", problems=problems, now=now
+    )
     if claim.status == "done":
         return claim.judgment_id
     a_id, b_id = claim.subject_id, claim.subject_b_id
     prompt_id, version_a, version_b = session.connection().execute(_pair_statement(), {"a": a_id, "b": b_id}).one()
     values = _comparison_values(comparison, claim.left_response_id, a_id, b_id)
-    pair = {"prompt_id": prompt_id, "response_a_id": a_id, "response_b_id": b_id}
-    pair |= {"version_a_id": version_a, "version_b_id": version_b}
-    key = {"key": f"app:comparison:{user_id}:{claim.item_id}", "source": "app"}
-    row = key | pair | values | {"left_response_id": claim.left_response_id}
-    comparison_id = store_judgment(session, Comparison, claim, assignment_id, row, now)
-    audit.record(
-        session,
-        actor_id=user_id,
-        action="comparison.create",
-        entity="comparison",
-        entity_id=comparison_id,
-        after=values | {"response_a_id": a_id, "response_b_id": b_id},
-    )
-    return comparison_id
+    values |= {"response_a_id": a_id, "response_b_id": b_id}
+    row = values | {
+        "key": f"app:comparison:{user_id}:{claim.item_id}",
+        "source": "app",
+        "prompt_id": prompt_id,
+        "version_a_id": version_a,
+        "version_b_id": version_b,
+        "left_response_id": claim.left_response_id,
+    }
+    return store_judgment(session, Comparison, claim, assignment_id, row, now, audited=values)
 
 
 def change_rating(session: Session, *, user_id: int, rating_id: int, rating: RatingIn) -> None:
     """A reviewer changes their own rating; the old values stay in the audit trail."""
     if problems := rating.problems():
         raise FeedbackError("; ".join(problems))
-    stored = session.get(Rating, rating_id, with_for_update=True)
-    if stored is None or stored.user_id != user_id:
-        raise FeedbackError("You can change only your own ratings.")
-    before = {name: getattr(stored, name) for name in rating.values()}
-    for name, value in rating.values().items():
-        setattr(stored, name, value)
-    stored.updated_at = utcnow()
-    session.add(stored)
-    audit.record(
+    change_judgment(
         session,
-        actor_id=user_id,
-        action="rating.update",
-        entity="rating",
-        entity_id=stored.id,
-        before=before,
-        after=rating.values(),
+        Rating,
+        judgment_id=rating_id,
+        user_id=user_id,
+        values=lambda _stored: rating.values(),
+        refused="You can change only your own ratings.",
     )
 
 
@@ -260,22 +286,16 @@ def change_comparison(session: Session, *, user_id: int, comparison_id: int, com
     """A reviewer changes their own preference (as left/right of what they were shown); the old one is audited."""
     if problems := comparison.problems():
         raise FeedbackError("; ".join(problems))
-    stored = session.get(Comparison, comparison_id, with_for_update=True)
-    if stored is None or stored.user_id != user_id:
-        raise FeedbackError("You can change only your own comparisons.")
-    left = stored.left_response_id or stored.response_a_id
-    after = _comparison_values(comparison, left, stored.response_a_id, stored.response_b_id)
-    before = {name: getattr(stored, name) for name in after}
-    for name, value in after.items():
-        setattr(stored, name, value)
-    stored.updated_at = utcnow()
-    session.add(stored)
-    audit.record(
+
+    def values(stored: Comparison) -> dict[str, Any]:
+        left = stored.left_response_id or stored.response_a_id
+        return _comparison_values(comparison, left, stored.response_a_id, stored.response_b_id)
+
+    change_judgment(
         session,
-        actor_id=user_id,
-        action="comparison.update",
-        entity="comparison",
-        entity_id=stored.id,
-        before=before,
-        after=after,
+        Comparison,
+        judgment_id=comparison_id,
+        user_id=user_id,
+        values=values,
+        refused="You can change only your own comparisons.",
     )

@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from core import audit
-from core.feedback import FeedbackError, claim_assignment, store_judgment
+from core.feedback import FeedbackError, change_judgment, claim_assignment, store_judgment
 from core.models import CATEGORIES, MODERATION_LABELS, Adjudication, ModerationLabel, utcnow
 from core.moderation.borderline import has_disagreement
 from core.queue_sync import sync_queue
@@ -68,23 +67,15 @@ def submit_label(
     session: Session, *, user_id: int, assignment_id: int, label: LabelIn, now: datetime | None = None
 ) -> int:
     """Store a label of the leased moderation item; returns the label's id (the same id for a repeated submission)."""
-    if problems := label.problems():
-        raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="moderation", now=now)
+    claim = claim_assignment(
+        session, user_id=user_id, assignment_id=assignment_id, queue="moderation", problems=label.problems(), now=now
+    )
     if claim.status == "done":
         return claim.judgment_id
-    values = label.values()
-    key = {"key": f"app:label:{user_id}:{claim.subject_id}", "source": "app", "item_id": claim.subject_id}
-    label_id = store_judgment(session, ModerationLabel, claim, assignment_id, key | values, now)
-    audit.record(
-        session,
-        actor_id=user_id,
-        action="moderation_label.create",
-        entity="moderation_label",
-        entity_id=label_id,
-        after=values | {"item_id": claim.subject_id},
-    )
+    values = label.values() | {"item_id": claim.subject_id}
+    row = values | {"key": f"app:label:{user_id}:{claim.subject_id}", "source": "app"}
+    label_id = store_judgment(session, ModerationLabel, claim, assignment_id, row, now, audited=values)
     if has_disagreement(session, claim.subject_id):
         _sync_adjudication(session, claim.subject_id)
     return label_id
@@ -95,23 +86,14 @@ def change_label(session: Session, *, user_id: int, label_id: int, label: LabelI
     longer need) an adjudication."""
     if problems := label.problems():
         raise FeedbackError("; ".join(problems))
-    stored = session.get(ModerationLabel, label_id, with_for_update=True)
-    if stored is None or stored.user_id != user_id or stored.source != "app":
-        raise FeedbackError("You can change only labels you made in the app.")
-    after = label.values()
-    before = {name: getattr(stored, name) for name in after}
-    for name, value in after.items():
-        setattr(stored, name, value)
-    stored.updated_at = utcnow()
-    session.add(stored)
-    audit.record(
+    stored = change_judgment(
         session,
-        actor_id=user_id,
-        action="moderation_label.update",
-        entity="moderation_label",
-        entity_id=stored.id,
-        before=before,
-        after=after,
+        ModerationLabel,
+        judgment_id=label_id,
+        user_id=user_id,
+        values=lambda _stored: label.values(),
+        refused="You can change only labels you made in the app.",
+        editable=lambda stored: stored.source == "app",
     )
     session.flush()
     _sync_adjudication(session, stored.item_id)
@@ -121,24 +103,16 @@ def submit_adjudication(
     session: Session, *, user_id: int, assignment_id: int, adjudication: AdjudicationIn, now: datetime | None = None
 ) -> int:
     """Store an expert's final label of a disputed item; returns the adjudication's id."""
-    if problems := adjudication.problems():
-        raise FeedbackError("; ".join(problems))
     now = now or utcnow()
-    claim = claim_assignment(session, user_id=user_id, assignment_id=assignment_id, queue="adjudication", now=now)
+    problems = adjudication.problems()
+    claim = claim_assignment(
+        session, user_id=user_id, assignment_id=assignment_id, queue="adjudication", problems=problems, now=now
+    )
     if claim.status == "done":
         return claim.judgment_id
     if session.execute(select(Adjudication.id).where(Adjudication.item_id == claim.subject_id)).first() is not None:
         raise FeedbackError("This item has been adjudicated already: open the next item instead.")
-    values = adjudication.values()
-    row = values | {"item_id": claim.subject_id}
-    adjudication_id = store_judgment(session, Adjudication, claim, assignment_id, row, now)
-    audit.record(
-        session,
-        actor_id=user_id,
-        action="adjudication.create",
-        entity="adjudication",
-        entity_id=adjudication_id,
-        after=row,
-    )
+    row = adjudication.values() | {"item_id": claim.subject_id}
+    adjudication_id = store_judgment(session, Adjudication, claim, assignment_id, row, now, audited=row)
     sync_queue(session, "moderation", subject_ids=[claim.subject_id])
     return adjudication_id
