@@ -8,7 +8,7 @@ PORT ?= 8501
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
-.PHONY: install init demo run test test-slow check lint screenshots bench-imports bench-moderation bench-labelstudio bench-reports bench-reward bench-dashboards clean
+.PHONY: install init demo run test test-slow check lint screenshots bench-imports bench-moderation bench-labelstudio bench-reports bench-reward bench-queues bench-backup bench-load clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -58,8 +58,14 @@ bench-reports: install
 bench-reward: install
 	$(PY) -m benchmarks.reward
 
-bench-dashboards: install
-	$(PY) -m benchmarks.dashboards
+bench-queues: install
+	$(PY) -m benchmarks.queues
+
+bench-backup: install
+	$(PY) -m benchmarks.backup
+
+bench-load: install
+	$(PY) -m benchmarks.load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

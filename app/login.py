@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.session import sign_in
+from app.session import OIDC_REFUSED_KEY, oidc_configured, sign_in
 
 
 def login_page() -> None:
@@ -13,6 +13,8 @@ def login_page() -> None:
         st.space("large")
         st.title(":material/fact_check: Evaluation workbench", anchor=False)
         st.caption("Rate answers, compare models, label moderation items and read the results, in one place.")
+        if oidc_configured():
+            single_sign_on()
         with st.form("sign-in", border=True):
             username = st.text_input("Username", autocomplete="username")
             password = st.text_input("Password", type="password", autocomplete="current-password")
@@ -26,3 +28,17 @@ def login_page() -> None:
                 st.error(refused)
                 return
             st.rerun()
+
+
+def single_sign_on() -> None:
+    """Sign in through the organisation's identity provider (st.login); a refused identity can sign out of it."""
+    refused = st.session_state.get(OIDC_REFUSED_KEY)
+    if refused:
+        st.error(refused, icon=":material/block:")
+        if st.button("Sign out of single sign-on", icon=":material/logout:", width="stretch"):
+            st.session_state.pop(OIDC_REFUSED_KEY)
+            st.logout()  # forgets the identity and sends the browser to the provider's sign-out
+            st.rerun()
+    elif st.button("Sign in with single sign-on", type="primary", icon=":material/key:", width="stretch"):
+        st.login()
+    st.caption("Or sign in with a workbench password:")

@@ -4,10 +4,13 @@ import streamlit as st
 
 from app.login import login_page
 from app.navigation import account_sidebar, navigation_pages
-from app.session import current_user
+from app.session import current_user, oidc_configured, sign_in_oidc
+from core.db import StoreError
 
 st.set_page_config(page_title="Evaluation workbench", layout="wide", page_icon=":material/fact_check:")
 
+if oidc_configured():
+    sign_in_oidc()
 user = current_user()
 if user is None:
     sign_in_page = st.Page(login_page, title="Sign in", icon=":material/login:", default=True)
@@ -15,4 +18,7 @@ if user is None:
 else:
     page = st.navigation(navigation_pages(user.role))
     account_sidebar(user)
-page.run()
+try:
+    page.run()
+except StoreError as error:  # the store is down, restarting, read-only or full: say so and what to do, no traceback
+    st.error(str(error), icon=":material/cloud_off:")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import ProgrammingError
 
-from core.auth import AuthError, UserPublic, authenticate, can_open
+from core.auth import AuthError, UserPublic, authenticate, can_open, sign_in_external
 from core.config import get_settings
-from core.db import get_engine, session_scope
+from core.db import StoreError, get_engine, session_scope
 
 USER_KEY = "user"
+OIDC_REFUSED_KEY = "oidc_refused"
 NO_ACCESS = "You do not have access to this page."
 STORE_UNUSABLE = (
     "The store cannot be used: it is unreachable or its tables are missing. "
@@ -54,7 +55,9 @@ def sign_in(username: str, password: str) -> str | None:
                 user = authenticate(session, username=username.strip(), password=password)
             except AuthError as error:
                 refused = str(error)
-    except (OperationalError, ProgrammingError):
+    except StoreError as error:
+        return str(error)
+    except ProgrammingError:  # PostgreSQL without the tables
         return STORE_UNUSABLE
     if refused is not None:
         return refused
@@ -62,6 +65,30 @@ def sign_in(username: str, password: str) -> str | None:
     return None
 
 
+def oidc_configured() -> bool:
+    """Single sign-on is offered where .streamlit/secrets.toml has an [auth] section (what st.login needs)."""
+    return st.secrets.load_if_toml_exists() and "auth" in st.secrets
+
+
+def sign_in_oidc() -> None:
+    """After st.login: the workbench user of the identity in st.user (created or linked on the first sign-in).
+
+    A refusal is kept in the session for the sign-in screen, which then offers to leave the identity provider."""
+    if current_user() is not None or OIDC_REFUSED_KEY in st.session_state or not st.user.is_logged_in:
+        return
+    try:
+        with session_scope(engine(), write=True) as session:
+            st.session_state[USER_KEY] = sign_in_external(session, claims=st.user.to_dict())
+    except AuthError as error:
+        st.session_state[OIDC_REFUSED_KEY] = str(error)
+    except StoreError as error:
+        st.session_state[OIDC_REFUSED_KEY] = str(error)
+    except ProgrammingError:  # PostgreSQL without the tables
+        st.session_state[OIDC_REFUSED_KEY] = STORE_UNUSABLE
+
+
 def sign_out() -> None:
     st.session_state.clear()
+    if oidc_configured() and st.user.is_logged_in:
+        st.logout()  # forgets the identity cookie too and sends the browser to the provider's sign-out
     st.rerun()

@@ -23,13 +23,21 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.db import get_engine, is_sqlite, upgrade_schema
+from core.db import get_engine, is_sqlite, refresh_statistics, upgrade_schema
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def parse_args(description: str, default_scale: int, argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    description: str,
+    default_scale: int,
+    argv: Sequence[str] | None = None,
+    options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """`--scale` and `--database-url`, and the benchmark's own `options` (a function adding them to the parser)."""
     parser = argparse.ArgumentParser(description=description)
+    if options:
+        options(parser)
     parser.add_argument(
         "--scale", type=int, default=default_scale, help=f"rows to generate (default {default_scale:,})"
     )
@@ -112,9 +120,10 @@ def fresh_postgres(server_url: str | None = None) -> Iterator[str | None]:
 
 
 def settle(engine: Engine) -> None:
-    """What the database does by itself soon after a bulk change, done now so that no leg pays for it: on SQLite
-    the checkpoint that moves the write-ahead log into the file (otherwise the first commit past 1,000 pages
-    copies the whole load); on PostgreSQL autovacuum's VACUUM ANALYZE (without statistics the planner guesses)."""
+    """What the database or the product does soon after a bulk change, done now so that no leg pays for it: on
+    SQLite the checkpoint that moves the write-ahead log into the file (otherwise the first commit past 1,000 pages
+    copies the whole load) and the statistics the product gathers after its bulk writes; on PostgreSQL
+    autovacuum's VACUUM ANALYZE (without statistics the planner guesses)."""
     if is_sqlite(engine):
         raw = engine.raw_connection()
         try:
@@ -123,9 +132,27 @@ def settle(engine: Engine) -> None:
             raw.close()
         if busy:
             raise SystemExit("the WAL checkpoint after the load could not finish (is another process on the store?)")
+        refresh_statistics(engine)  # what the product does after its own bulk writes (imports, retraining)
     else:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
+
+
+def advance_sequences(engine: Engine) -> None:
+    """On PostgreSQL, move every table's id sequence past the ids a bulk load wrote itself (explicit ids leave the
+    sequences at 1, and the app's next insert would collide); SQLite needs nothing."""
+    if is_sqlite(engine):
+        return
+    with engine.begin() as conn:
+        tables = conn.exec_driver_sql(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND column_name = 'id' AND column_default LIKE 'nextval%%'"
+        ).scalars()
+        for table in list(tables):
+            conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                f'(SELECT COALESCE(MAX(id), 0) + 1 FROM "{table}"), false)'
+            )
 
 
 class Timer:

@@ -1,6 +1,5 @@
-"""Dashboard benchmark: the KPI dashboard and the audit trail on a store of N judgments (default 1,000,000).
-
-    python -m benchmarks.dashboards [--scale N] [--database-url URL]
+"""The dashboards' part of the report benchmark (`python -m benchmarks.reports`): the KPI dashboard and the audit
+trail on a store of N judgments (default 1,000,000).
 
 Per database (SQLite in a temporary folder; PostgreSQL as a fresh database, dropped afterwards, skipped with a note
 if unreachable), on a store built by benchmarks.dashboard_store (a year of judgments, work items, assignments and
@@ -39,17 +38,16 @@ from benchmarks.common import (
     fresh_sqlite,
     in_child,
     machine,
-    parse_args,
     peak_rss_mb,
     percentile,
-    print_figures,
     print_table,
     say,
+    settle,
     split_database_url,
     temp_folder,
 )
 from benchmarks.dashboard_store import build_dashboard_store
-from core.db import get_engine, is_sqlite, session_scope
+from core.db import get_engine, session_scope
 from core.models import AuditEvent, User
 from core.reports.agreement import agreement_report
 from core.reports.kpi import default_range, kpi_report
@@ -58,20 +56,6 @@ from core.reports.trail import Cursor, TrailFilter, trail_page
 DEFAULT_SCALE = 1_000_000
 TARGETS = {"kpi_cold_s": 1.5, "kpi_warm_ms": 200, "trail_first_page_ms": 300, "memory_mb": 1024}
 TRAIL_CALLS, DEEP_PAGES = 30, 200
-
-
-def settle(engine: Engine) -> None:
-    """What the database does by itself soon after a bulk load, done now so that no leg pays for it."""
-    if is_sqlite(engine):
-        raw = engine.raw_connection()
-        try:
-            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            raw.driver_connection.execute("ANALYZE")
-        finally:
-            raw.close()
-    else:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
 
 
 def _ms(seconds: float) -> float:
@@ -258,13 +242,14 @@ def rows(db: str, f: dict[str, Any]) -> list[list[Any]]:
     ]  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args("Dashboard benchmark: the KPI dashboard and the audit trail", DEFAULT_SCALE, argv)
+def run(args) -> dict[str, Any]:
+    """Both databases, as `benchmarks.reports` asks (its --scale and --database-url); prints the tables, returns the
+    figures."""
     sqlite_url, postgres_server = split_database_url(args.database_url)
     out: dict[str, Any] = {"scale": args.scale, "load_average_at_start": round(os.getloadavg()[0], 2)}
     with temp_folder("dashboards") as folder:
-        say("SQLite ...")
-        url = fresh_sqlite(folder, "dashboards.db", sqlite_url)
+        say("Dashboards, SQLite ...")
+        url = fresh_sqlite(folder, "dashboards.db", sqlite_url and f"{sqlite_url}-dashboards")
         out |= {f"sqlite_{k}": v for k, v in run_database(url, args.scale).items()}
         if sqlite_url:
             get_engine(url).dispose()
@@ -272,14 +257,14 @@ def main(argv: list[str] | None = None) -> None:
             drop_sqlite(url)
     with fresh_postgres(postgres_server) as pg_url:
         if pg_url:
-            say("PostgreSQL ...")
+            say("Dashboards, PostgreSQL ...")
             out |= {f"postgres_{k}": v for k, v in run_database(pg_url, args.scale).items()}
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)
     out["load_average_at_end"] = round(os.getloadavg()[0], 2)
     dbs = [db for db in ("sqlite", "postgres") if f"{db}_judgments" in out]
     m = machine()
     load = f"load average {out['load_average_at_start']} -> {out['load_average_at_end']}"
-    print(f"Dashboard benchmark: {args.scale:,} judgments asked; {m['cpus']} cores, SQLite {m['sqlite']}; {load}")
+    print(f"Dashboards: {args.scale:,} judgments asked; {m['cpus']} cores, SQLite {m['sqlite']}; {load}")
     print_table(["store", "judgments", "build s"], [[db, out[f"{db}_judgments"], out[f"{db}_build_s"]] for db in dbs])
     print()
     print_table(["store", "leg", "ms", "target ms"], [row for db in dbs for row in rows(db, out)])
@@ -294,8 +279,4 @@ def main(argv: list[str] | None = None) -> None:
     print(f"peak RSS: this process {out['peak_rss_mb']} MB (store build included); KPI in a fresh process "
           + ", ".join(f"{db} {out[f'{db}_kpi_cold_peak_rss_mb']} MB" for db in dbs)
           + f"; memory <= 1 GB {'met' if memory <= TARGETS['memory_mb'] else 'MISSED'}")  # fmt: skip
-    print_figures(out | {"machine": m})
-
-
-if __name__ == "__main__":
-    main()
+    return out

@@ -7,19 +7,22 @@ Per database (SQLite in a temporary folder; PostgreSQL as a fresh database, drop
 if the server is unreachable):
 
 - build: `benchmarks.report_store.build_report_store` (bulk Core inserts), then settled as the database soon would
-  by itself (SQLite: a WAL checkpoint; PostgreSQL: VACUUM ANALYZE), untimed in the figures below;
+  by itself (benchmarks.common.settle), untimed in the figures below;
 - then every leg in LEGS runs in a spawned process of its own, whose peak RSS is the reports' own:
   - A/B report: `core.reports.ab.chatbot_report` of the two strongest versions over all time, with the leaderboard
     of all 20 versions and 200 bootstrap rounds; the first call, then the median of REPEATS more; its parts apart
     (the pair's comparisons, the pair's ratings, the leaderboard's counts, the leaderboard with its bootstrap);
   - the leaderboard for one topic and for the last 30 days; the moderation A/B report (mod-v1 against mod-v2);
   - the baseline: the leaderboard's counts through two joins to `response`, as the query had to run before
-    migration 0006 put the versions compared on each comparison;
+    migration 0003 put the versions compared on each comparison;
   - the page: `pages/ab_report.py` through AppTest as the product owner (the server's side of a page view): the
     first run (computes and caches the report), then PAGE_RUNS warm runs (cached).
 
 Targets (issue 6): the whole A/B report with the leaderboard and 200 bootstrap rounds <= 2 s; the page's server time
-warm (cached) <= 200 ms; process memory <= 1 GB. The audit and KPI legs of issue 7 join LEGS on the same store."""
+warm (cached) <= 200 ms; process memory <= 1 GB.
+
+Then the dashboards' part (benchmarks.dashboards, issue 7) on a store of its own: the KPI dashboard and the audit
+trail. The last line holds both parts' figures (the dashboards' prefixed `dashboards_`)."""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from benchmarks import dashboards
 from benchmarks.common import (
     Timer,
     drop_sqlite,
@@ -221,6 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     for db, values in results.items():
         figures |= {f"{db}_{key}": value for key, value in values.items() if key != "ab_report_verdict"}
     figures |= {"report_target_met": report_ok, "page_target_met": page_ok, "memory_target_met": memory_ok}
+    print()
+    figures |= {f"dashboards_{key}": value for key, value in dashboards.run(args).items()}
     print_figures(figures)
 
 

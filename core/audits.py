@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from core import audit_sample, flags
 from core.db import session_scope
 from core.reports import agreement, history, kpi, trail
+from core.text import NUL
 
 
 def kpi_report(
@@ -54,6 +55,8 @@ def trail_csv(filters: trail.TrailFilter, *, limit: int, engine: Engine | None =
 
 def item_history(reference: str, *, engine: Engine | None = None) -> history.ItemHistory | None:
     """The history of the item named by `reference` (an imported id, or entity:id); None if there is none."""
+    if NUL in reference:  # no id holds one (importers refuse it); PostgreSQL would refuse the query
+        return None
     with session_scope(engine) as session:
         ref = history.find_item(session, reference)
         return None if ref is None else history.item_history(session, ref)

@@ -11,11 +11,12 @@ import json
 import sys
 from collections.abc import Callable
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from core import auth, queues
 from core.audit_sample import SampleError
-from core.db import StoreError, get_engine, session_scope, upgrade_schema
+from core.backup import BackupError
+from core.db import StoreError, get_engine, session_scope, store_error, upgrade_schema
 from core.labelstudio.client import LabelStudioError
 from core.models import ROLES
 from core.moderation import ModerationError
@@ -41,13 +42,14 @@ def main(argv: list[str] | None = None) -> int:
         ReportError,
         SampleError,
         RewardError,
+        BackupError,
         ValueError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except OperationalError as error:
-        url = get_engine().url.render_as_string(hide_password=True)
-        print(f"error: cannot use the store at {url}: {error.orig}; check DATABASE_URL", file=sys.stderr)
+    except (OperationalError, InterfaceError) as error:  # outside a session_scope (the schema upgrade)
+        message = store_error(error, get_engine())
+        print(f"error: {message} If it is the wrong store, check DATABASE_URL", file=sys.stderr)
         return 1
 
 
@@ -82,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     imp = command("import", _import, "import a file (refused whole, with line numbers, if any row is bad)")
     imp.add_argument("kind", choices=list(KINDS), help="the file's format: " + ", ".join(KINDS))
     imp.add_argument("file", help="path of the file")
+    imp.add_argument(
+        "--mask-pii",
+        action="store_true",
+        help="mask e-mail addresses, phone numbers and tax ids in the texts ([EMAIL], [PHONE], [TAX_ID])",
+    )
 
     queue_commands = add_group(commands, "queue", "review queues")
     queue_commands.add_parser("status", help="per queue: waiting, leased, done, gold items and share").set_defaults(
@@ -116,11 +123,12 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_labelstudio.add_commands(commands)
 
-    from core import cli_audit, cli_reports, cli_reward  # they import add_command and add_group from here
+    from core import cli_audit, cli_backup, cli_reports, cli_reward  # they import add_command and add_group from here
 
     cli_reports.add_commands(commands)
     cli_audit.add_commands(commands)
     cli_reward.add_commands(commands)
+    cli_backup.add_commands(commands)
     return parser
 
 
@@ -152,7 +160,7 @@ def _import(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        summary = import_file(args.file, args.kind, engine=get_engine(), progress=progress)
+        summary = import_file(args.file, args.kind, engine=get_engine(), progress=progress, mask_pii=args.mask_pii)
     except ImportRefused as refused:
         bar.close()
         print(f"refused {refused.file_name}: nothing was imported", file=sys.stderr)

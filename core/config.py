@@ -18,16 +18,34 @@ class Settings:
     label_studio_api_key: str | None
     lockout_attempts: int
     lockout_minutes: int
+    oidc_role_claim: str
+    oidc_role_map: str
+    db_pool_size: int  # PostgreSQL connections each app process keeps open
+    db_max_overflow: int  # and may open beyond them at a peak
+
+
+def _secret(name: str) -> str | None:
+    """A secret from the environment or else from the file `<NAME>_FILE` names (Docker and Kubernetes secrets), so
+    it need not sit in every process's environment."""
+    if value := os.environ.get(name):
+        return value
+    if path := os.environ.get(f"{name}_FILE"):
+        return Path(path).read_text(encoding="utf-8").strip() or None
+    return None
 
 
 def get_settings() -> Settings:
     """Read the settings now (not at import), so tests and the CLI can set the environment first."""
     env = os.environ
     return Settings(
-        database_url=env.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'workbench.db'}",
+        database_url=_secret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'workbench.db'}",
         artifacts_dir=Path(env.get("ARTIFACTS_DIR") or VAR_DIR / "artifacts"),
         label_studio_url=env.get("LABEL_STUDIO_URL") or None,
-        label_studio_api_key=env.get("LABEL_STUDIO_API_KEY") or None,
+        label_studio_api_key=_secret("LABEL_STUDIO_API_KEY"),
         lockout_attempts=int(env.get("LOGIN_LOCKOUT_ATTEMPTS", "5")),
         lockout_minutes=int(env.get("LOGIN_LOCKOUT_MINUTES", "5")),
+        oidc_role_claim=env.get("OIDC_ROLE_CLAIM") or "groups",
+        oidc_role_map=env.get("OIDC_ROLE_MAP", ""),
+        db_pool_size=int(env.get("DB_POOL_SIZE", "5")),
+        db_max_overflow=int(env.get("DB_MAX_OVERFLOW", "10")),
     )

@@ -45,6 +45,8 @@ class User(SQLModel, table=True):
     email: str | None = None
     role: str
     password_hash: str | None = None
+    # "issuer|subject" of an OpenID Connect identity linked to this user (None: password sign-in only)
+    external_id: str | None = Field(default=None, unique=True, index=True, max_length=300)
     active: bool = True
     failed_logins: int = 0
     locked_until: datetime | None = None

@@ -112,7 +112,7 @@ def _held_statement() -> Select:
     )
 
 
-def _part_of(queue: str, user_id) -> ColumnElement[bool] | None:
+def part_of(queue: str, user_id) -> ColumnElement[bool] | None:
     """Items the reviewer may not take in this queue although they have never seen them there: nobody settles a
     disagreement they are part of (their own label on the item, made here or imported)."""
     if queue == "adjudication":
@@ -126,8 +126,8 @@ def _take_statement(queue: str, gold: bool) -> Select:
     """The best free item the reviewer has not judged or skipped, locked (values: queue, user_id, now, refused)."""
     user_id, now = bindparam("user_id"), bindparam("now")
     seen = exists().where(A.c.work_item_id == W.c.id, A.c.user_id == user_id, A.c.status != "leased")
-    if (part_of := _part_of(queue, user_id)) is not None:
-        seen = seen | part_of
+    if (theirs := part_of(queue, user_id)) is not None:
+        seen = seen | theirs
     return (
         select(W.c.id, W.c.subject_id, W.c.subject_b_id, W.c.is_gold)
         .where(W.c.queue == bindparam("queue"), W.c.open, W.c.is_gold == gold, ~seen)

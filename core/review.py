@@ -103,11 +103,14 @@ def skip(user_id: int, assignment_id: int, *, engine: Engine | None = None) -> N
 
 
 def progress(user_id: int, queue: str, *, engine: Engine | None = None, now: datetime | None = None) -> Progress:
-    """Judgments the reviewer made today (UTC) in this queue, and open items they have not yet judged or skipped."""
+    """Judgments the reviewer made today (UTC) in this queue, and open items they have not yet judged or skipped
+    (nor may not take: a disagreement they are part of)."""
     today = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
     mine = exists().where(
         Assignment.work_item_id == WorkItem.id, Assignment.user_id == user_id, Assignment.status != "leased"
     )
+    if (theirs := queues.part_of(queue, user_id)) is not None:
+        mine = mine | theirs
     with session_scope(engine) as session:
         done = session.execute(
             select(func.count())

@@ -8,7 +8,7 @@ import streamlit as st
 from app.audit_reports import day_range, trail_choices
 from app.review_widgets import show_text
 from app.session import engine, require_page
-from app.widgets import page_header
+from app.widgets import escape_markdown, page_header
 from core import audits
 from core.reports.trail import TrailFilter
 
@@ -103,7 +103,7 @@ reference = st.text_input(
 if reference.strip():
     history = audits.item_history(reference, engine=engine())
     if history is None:
-        st.warning(f"No answer, pair or moderation item found for {reference.strip()!r}.")
+        st.warning(escape_markdown(f"No answer, pair or moderation item found for {reference.strip()!r}."))
     else:
         st.markdown(
             f"**{history.title}**" + (f" · final label: **{history.final_label}**" if history.final_label else "")

@@ -6,7 +6,7 @@ import streamlit as st
 from app import audit_reports
 from app.review_widgets import leave_notice, show_notice, show_text
 from app.session import engine, require_page
-from app.widgets import page_header
+from app.widgets import escape_markdown, page_header
 from core import audits
 from core.audit_sample import SampleError, last_month
 
@@ -33,7 +33,7 @@ with st.expander("Draw a sample", expanded=False, icon=":material/casino:"), st.
                 engine=engine(),
             )
         except SampleError as error:
-            st.error(str(error))
+            st.error(escape_markdown(str(error)))
         else:
             audit_reports.clear()
             st.session_state["sample_id"] = drawn.id
@@ -124,7 +124,7 @@ else:
                 try:
                     audits.review_sampled(item.id, auditor_id=user.id, verdict=verdict, reason=reason, engine=engine())
                 except SampleError as error:
-                    st.error(str(error))
+                    st.error(escape_markdown(str(error)))
                 else:
                     audit_reports.clear()
                     leave_notice("sample_notice", "Verdict saved. Here is the next judgment.")

@@ -23,7 +23,7 @@ page_header(
 )
 
 
-def run_import(uploaded, kind: str) -> None:
+def run_import(uploaded, kind: str, mask_pii: bool) -> None:
     bar = st.progress(0.0, text=f"Reading {uploaded.name}…")
 
     def progress(done: int, total: int) -> None:
@@ -36,7 +36,13 @@ def run_import(uploaded, kind: str) -> None:
             shutil.copyfileobj(uploaded, handle)
         try:
             summary = import_file(
-                path, kind, engine=engine(), actor_id=user.id, file_name=uploaded.name, progress=progress
+                path,
+                kind,
+                engine=engine(),
+                actor_id=user.id,
+                file_name=uploaded.name,
+                progress=progress,
+                mask_pii=mask_pii,
             )
         except ImportRefused as refused:
             bar.empty()
@@ -96,8 +102,14 @@ with main_column, st.container(border=True):
     suffixes = [suffix.lstrip(".") for suffix in KINDS[kind].suffixes]
     suffixes += ["json"] if "jsonl" in suffixes else []  # JSON Lines files are often saved as .json
     uploaded = st.file_uploader("File", type=suffixes, key=f"import_file_{kind}")
+    mask_pii = st.checkbox(
+        "Mask personal data",
+        key="import_mask_pii",
+        help="Replace e-mail addresses, phone numbers and tax ids in the texts with [EMAIL], [PHONE] and [TAX_ID] "
+        "before they are stored; the audit trail records that masking was on and how many were masked.",
+    )
     if st.button("Import", type="primary", icon=":material/upload:", disabled=uploaded is None):
-        run_import(uploaded, kind)
+        run_import(uploaded, kind, mask_pii)
 with main_column, st.container(border=True):
     labelstudio_section()
 

@@ -12,9 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from core.db import dispose_engines, get_engine, upgrade_schema
+
+# CI runs the property-based tests on the same examples every time (HYPOTHESIS_PROFILE=ci, set by .ci/run), so a
+# landing is never refused by a new random draw; a local run explores new examples (and keeps the failures it finds
+# in .hypothesis/ to replay them).
+settings.register_profile("ci", derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, url: str) -> Engine:

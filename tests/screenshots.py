@@ -14,37 +14,24 @@ if __package__ in (None, ""):  # run as a file: make the repo root importable, a
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.navigation import PAGES
-from core import auth
 from core.auth import can_open
-from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from core.db import dispose_engines, get_engine, upgrade_schema
+from core.demo import DEMO_USERS, load_demo
 from tests.live_app import CHROMIUM, WIDTH, chromium, full_page_png, open_page, running_app, sign_in, wait_until_idle
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 # A page is shown as the first of these roles that may open it: the person it is mainly for.
 SHOT_ROLES = ("expert", "annotator", "product_owner", "admin")
-# role -> (username, password), as the demo loader creates them
-DEMO_LOGINS = {
-    "admin": ("admin", "admin-demo"),
-    "expert": ("expert", "expert-demo"),
-    "annotator": ("annotator", "annotator-demo"),
-    "product_owner": ("owner", "owner-demo"),
-}
+# role -> (username, password): the first demo user of each role
+DEMO_LOGINS = {role: (name, password) for name, password, role, _ in reversed(DEMO_USERS)}
 
 
 def demo_store(folder: Path) -> str:
-    """A fresh SQLite store with the demo data (or, without core.demo, the demo users only); returns its URL."""
+    """A fresh SQLite store with the demo data; returns its URL."""
     url = f"sqlite:///{folder / 'demo.db'}"
     engine = get_engine(url)
     upgrade_schema(engine)
-    try:
-        from core.demo import load_demo
-    except ImportError:
-        print("core.demo is missing: the screenshots show the demo users only", file=sys.stderr)
-        with session_scope(engine, write=True) as session:
-            for role, (username, password) in DEMO_LOGINS.items():
-                auth.create_user(session, username=username, role=role, password=password)
-    else:
-        load_demo(engine)
+    load_demo(engine)
     dispose_engines()
     return url
 

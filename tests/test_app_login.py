@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from core import auth
+from core.db import session_scope
+from core.models import AuditEvent, User
 from tests.app_helpers import PASSWORD, add_users, app, fresh_streamlit_cache, sign_in, texts  # noqa: F401
 
 
@@ -40,7 +47,7 @@ def test_the_right_password_opens_the_home_page_with_the_user_in_the_sidebar(eng
     assert any("Expert reviewer" in str(v) and "eve" in str(v) for v in sidebar)
 
 
-def test_five_failures_lock_the_account_even_for_the_right_password(engine):
+def test_five_failures_lock_the_account_even_for_the_right_password_until_the_lock_ends(engine, monkeypatch):
     add_users(engine)
     at = app()
     for _ in range(4):
@@ -52,9 +59,17 @@ def test_five_failures_lock_the_account_even_for_the_right_password(engine):
     assert "user" not in at.session_state
     (message,) = texts(at.error)
     assert message.startswith("Too many failed sign-ins: this account is locked for about")
+    with session_scope(engine) as s:
+        eve = s.execute(select(User).where(User.username == "eve")).scalar_one()
+        locks = s.execute(select(AuditEvent).where(AuditEvent.action == "user.lock")).scalars().all()
+    assert [(e.entity, e.entity_id) for e in locks] == [("user", eve.id)]
     # another user is not affected
     sign_in(at, "ann", PASSWORD)
     assert at.session_state["user"].username == "ann"
+    # once the lock time has passed, the right password works again
+    monkeypatch.setattr(auth, "utcnow", lambda: eve.locked_until + timedelta(seconds=1))
+    at = sign_in(app(), "eve", PASSWORD)
+    assert not at.error and at.session_state["user"].username == "eve"
 
 
 def test_empty_fields_are_refused_without_touching_the_store(engine):

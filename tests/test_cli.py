@@ -64,6 +64,6 @@ def test_an_unreachable_store_gives_a_clear_error(monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
     assert main(["init"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot use the store at postgresql+psycopg://nobody@127.0.0.1:9/none:")
+    assert err.startswith("error: The store at postgresql+psycopg://nobody@127.0.0.1:9/none is unreachable (")
     assert err.rstrip().endswith("check DATABASE_URL")
     dispose_engines()

@@ -1,14 +1,16 @@
-"""The README documents every command and every import kind (fails when one is added without docs)."""
+"""The README documents every command, every import kind and shows every page (fails when one is added without docs)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from app.navigation import PAGES
 from core.cli import _parser
 from core.ingest import KINDS
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def commands(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:
@@ -30,3 +32,9 @@ def test_every_command_is_in_the_readme():
 
 def test_every_import_kind_is_in_the_readme():
     assert [kind for kind in KINDS if f"| `{kind}` |" not in README] == []
+
+
+def test_every_page_has_its_screenshot_shown_in_the_readme():
+    shots = [f"docs/screenshots/{name}.png" for name in ["login", *PAGES]]
+    assert [shot for shot in shots if not (ROOT / shot).is_file()] == []  # make screenshots
+    assert [shot for shot in shots if shot not in README] == []

@@ -8,7 +8,7 @@ import random
 import pytest
 from sqlalchemy import select
 
-from core import queues
+from core import queues, review
 from core.db import session_scope
 from core.feedback import FeedbackError
 from core.models import Adjudication, AuditEvent, ModelVersion, User, WorkItem
@@ -223,3 +223,10 @@ def test_nobody_adjudicates_a_disagreement_they_are_part_of(store, tmp_path):
         s.flush()
         other = expert.id
     assert served(engine, other, "adjudication") == ["f"]
+
+
+def test_the_adjudicate_page_counts_no_disagreement_the_expert_is_part_of(store, tmp_path):
+    engine, users = store
+    import_rows(engine, tmp_path, "labels", [label_row("f", "lead", "toxic"), label_row("f", "ann1", "not_toxic")])
+    assert review.progress(users["lead"], "adjudication", engine=engine).left == 0
+    assert review.progress(users["ann2"], "adjudication", engine=engine).left == 1

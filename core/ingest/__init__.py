@@ -4,6 +4,7 @@ and the same file imported twice adds nothing. Pages and the CLI both call `impo
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,9 +15,10 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from core import audit
-from core.db import session_scope
+from core.db import refresh_statistics, session_scope
 from core.ingest import labelstudio, schemas, write
 from core.ingest.experiments import experiment_csv, write_experiment_events
+from core.ingest.pii import TOKENS, mask_row
 from core.ingest.read import Problem, Progress, parse_json_cell, read_csv, read_jsonl
 from core.models import (
     Comparison,
@@ -159,16 +161,21 @@ class ImportSummary:
     added: int
     import_run_id: int
     updated: int = 0  # records that were present and changed (only kinds whose records can change)
+    masked: dict[str, int] | None = None  # personal data masked per token ([EMAIL]...); None: masking was off
 
     @property
     def present(self) -> int:
         return self.records - self.added - self.updated
 
     def line(self) -> str:
-        return (
+        line = (
             f"{self.file_name}: {self.rows_read:,} rows read, {self.records:,} {self.unit}: "
             f"{self.added:,} added, {self.present:,} already present"
-        ) + (f", {self.updated:,} updated" if self.updated else "")
+        )
+        line += f", {self.updated:,} updated" if self.updated else ""
+        if self.masked is not None:
+            line += "; personal data masked: " + ", ".join(f"{n:,} [{token}]" for token, n in self.masked.items())
+        return line
 
 
 @dataclass
@@ -214,8 +221,12 @@ def import_file(
     actor_id: int | None = None,
     file_name: str | None = None,
     progress: Progress | None = None,
+    mask_pii: bool = False,
 ) -> ImportSummary:
-    """Import one file of a known kind in one transaction; raise ImportRefused (writing nothing) if any row is bad."""
+    """Import one file of a known kind in one transaction; raise ImportRefused (writing nothing) if any row is bad.
+
+    With `mask_pii`, e-mail addresses, phone numbers and tax ids in the texts are masked before they are written
+    (core.ingest.pii), and the import's audit event counts them."""
     if kind not in KINDS:
         raise ValueError(f"unknown import kind {kind!r}; choose one of: {', '.join(KINDS)}")
     spec, path = KINDS[kind], Path(path)
@@ -236,6 +247,9 @@ def import_file(
         rows = read_csv(path, spec.model, problems, progress, spec.csv_shape)
     else:
         rows = read_jsonl(path, spec.model, problems, progress)
+    masked: Counter[str] | None = Counter({token: 0 for token in TOKENS}) if mask_pii else None
+    if masked is not None:
+        rows = ((line, mask_row(row, masked)) for line, row in rows)
     started, valid = utcnow(), 0
     try:
         with session_scope(engine, write=True) as session, _collector_paused():
@@ -274,11 +288,15 @@ def import_file(
                 action="import",
                 entity="import_run",
                 entity_id=run.id,
-                after={"kind": kind, "file": file_name, "rows": valid, "added": added},
+                after={"kind": kind, "file": file_name, "rows": valid, "added": added, "mask_pii": mask_pii}
+                | ({"pii_masked": dict(masked)} if masked is not None else {}),
             )
     except _Rollback:
         _refuse(engine, kind, file_name, problems, valid, actor_id)
-    return ImportSummary(kind, file_name, valid, spec.unit, records, added, run.id, ctx.updated)
+    refresh_statistics(engine)
+    return ImportSummary(
+        kind, file_name, valid, spec.unit, records, added, run.id, ctx.updated, None if masked is None else dict(masked)
+    )
 
 
 class _Rollback(Exception):

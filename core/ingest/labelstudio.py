@@ -19,11 +19,12 @@ from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_v
 from sqlalchemy import bindparam, func, select, update
 
 from core import audit
-from core.ingest.read import Problem, Progress
+from core.ingest.read import Problem, Progress, nul_field
 from core.ingest.schemas import Id, Row, Text, When
 from core.ingest.write import Context, Numbered, moderation_item_ids, table
 from core.labelstudio import label_config
 from core.models import CATEGORIES, MODERATION_LABELS, ModerationLabel, User
+from core.text import NUL_MESSAGE
 
 SOURCE = "labelstudio"
 VALUES = ("label", "categories", "note")  # what an annotation sets on its label
@@ -96,7 +97,7 @@ class AnnotationIn(Row):
     id: int | None = None
     completed_by: int | Annotator
     was_cancelled: bool = False  # a skipped task: not a label
-    result: list[ResultIn] = Field(default_factory=list)
+    result: list[ResultIn] = Field(default_factory=list, validate_default=True)  # a missing result: no label
     created_at: When = None
     updated_at: When = None
     lead_time: float | None = None
@@ -139,7 +140,8 @@ def read_export(path: Path, problems: Any, progress: Progress | None = None) -> 
     """Yield (task index, task) for each valid task; append a TaskProblem for each invalid one."""
     total = path.stat().st_size
     try:
-        tasks = json.loads(path.read_bytes().decode("utf-8"))
+        text = path.read_bytes().decode("utf-8")
+        tasks = json.loads(text)
     except UnicodeDecodeError as error:
         problems.append(Problem(0, None, f"not valid UTF-8 (byte at offset {error.start}); save the file as UTF-8"))
         return
@@ -150,7 +152,12 @@ def read_export(path: Path, problems: Any, progress: Progress | None = None) -> 
         found = type(tasks).__name__
         problems.append(Problem(0, None, f"a Label Studio export is a JSON list of tasks, not a {found}"))
         return
+    escaped_nul = "\\u0000" in text
     for index, raw in enumerate(tasks, 1):
+        if escaped_nul and (where := nul_field(raw)) is not None:
+            task_id = raw.get("id") if isinstance(raw, dict) else None
+            problems.append(TaskProblem(index, where or None, NUL_MESSAGE, task_id))
+            continue
         try:
             yield index, TaskIn.model_validate(raw)
         except ValidationError as error:

@@ -12,6 +12,8 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
+from core.text import NUL_MESSAGE
+
 Progress = Callable[[int, int], None]  # (bytes read, total bytes)
 
 
@@ -40,6 +42,8 @@ class _Lines:
             self._done += len(raw)
             if self.progress and self.number % 5000 == 0:
                 self.progress(self._done, self.total)
+            if b"\x00" in raw:
+                self.problems.append(Problem(self.number, None, NUL_MESSAGE))
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as error:
@@ -81,9 +85,14 @@ def read_jsonl(
             if not text.strip():
                 continue
             try:
-                yield lines.number, model.model_validate_json(text, strict=True)
+                row = model.model_validate_json(text, strict=True)
             except ValidationError as error:
                 problems.extend(_problems_of(error, lines.number))
+                continue
+            if "\\u0000" in text and (where := nul_field(json.loads(text))) is not None:
+                problems.append(Problem(lines.number, where or None, NUL_MESSAGE))
+                continue
+            yield lines.number, row
 
 
 def read_csv(
@@ -133,3 +142,20 @@ def read_csv(
 def parse_json_cell(text: str, default: Any) -> Any:
     """A CSV cell that holds a JSON list or object (or is empty)."""
     return json.loads(text) if text.strip() else default
+
+
+def nul_field(value: Any, prefix: str = "") -> str | None:
+    """Where a JSON value holds a NUL character (a dotted path, "" for the value itself), or None.
+
+    Only called on a line whose text holds an escaped NUL, so that clean lines cost one substring test."""
+    if isinstance(value, str):
+        return prefix if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        shown = str(key) if str(key).isprintable() else str(key).encode("unicode_escape").decode()  # a NUL, a CR
+        here = f"{prefix}.{shown}" if prefix else shown
+        if isinstance(key, str) and "\x00" in key:
+            return here
+        if (found := nul_field(inner, here)) is not None:
+            return found
+    return None

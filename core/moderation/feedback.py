@@ -16,6 +16,7 @@ from core.feedback import FeedbackError, change_judgment, claim_assignment, stor
 from core.models import CATEGORIES, MODERATION_LABELS, Adjudication, ModerationLabel, utcnow
 from core.moderation.borderline import has_disagreement
 from core.queue_sync import sync_queue
+from core.text import nul_problems
 
 
 def _category_problems(label: str | None, categories: tuple[str, ...]) -> list[str]:
@@ -36,7 +37,7 @@ class LabelIn:
     note: str = ""
 
     def problems(self) -> list[str]:
-        return _category_problems(self.label, self.categories)
+        return _category_problems(self.label, self.categories) + nul_problems("note", self.note)
 
     def values(self) -> dict[str, Any]:
         return {"label": self.label, "categories": sorted(set(self.categories)), "note": self.note.strip()}
@@ -52,7 +53,7 @@ class AdjudicationIn:
         found = _category_problems(self.label, self.categories)
         if not self.reason.strip():
             found.append("give the reason for the final label (it is kept with the decision)")
-        return found
+        return found + nul_problems("reason", self.reason)
 
     def values(self) -> dict[str, Any]:
         return {"final_label": self.label, "categories": sorted(set(self.categories)), "reason": self.reason.strip()}

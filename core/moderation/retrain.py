@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from core import audit
-from core.db import session_scope
+from core.db import refresh_statistics, session_scope
 from core.models import CATEGORIES, ModelVersion, ModerationScore, utcnow
 from core.moderation import ModerationError
 from core.moderation.borderline import DEFAULT_BAND, DEFAULT_THRESHOLD, VersionSettings, moderation_versions
@@ -220,6 +220,7 @@ def retrain(
             artifact=str(artifact),
         )
         _register(session, version, summary, actor_id)
+    refresh_statistics(engine)
     report("done", 1.0)
     return summary
 

@@ -11,6 +11,10 @@ from datetime import datetime
 from typing import Any, TextIO
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may run as a formula (OWASP: CSV injection)
+# Rows end in CRLF (RFC 4180): Python's csv quotes a cell only if it holds a character of the line ending, so with a
+# bare "\n" a cell holding a lone CR went out unquoted, and a spreadsheet started a new row there, whose first cell
+# ("x\r=HYPERLINK(...)") escaped nothing.
+LINE_END = "\r\n"
 
 
 def escape_cell(value: object) -> object:
@@ -35,7 +39,7 @@ def safe_cell(value: Any) -> Any:
 
 def write_csv(out: TextIO, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Write a header and rows, every cell made safe; returns the rows written."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator=LINE_END)
     writer.writerow([safe_cell(h) for h in header])
     n = 0
     for row in rows:

@@ -13,7 +13,7 @@ from plotly.offline import get_plotlyjs
 
 from core.reports import charts
 from core.reports.ab import TIES_RULE, ChatbotReport
-from core.reports.csv_safe import escape_cell
+from core.reports.csv_safe import LINE_END, escape_cell
 from core.reports.experiments import ExperimentReport
 from core.reports.filters import plain
 from core.reports.moderation_ab import ModerationReport
@@ -91,7 +91,7 @@ def csv_bytes(table: pd.DataFrame) -> bytes:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(escape_cell)
     buffer = io.StringIO()
-    safe.to_csv(buffer, index=False)
+    safe.to_csv(buffer, index=False, lineterminator=LINE_END)
     return buffer.getvalue().encode("utf-8")
 
 

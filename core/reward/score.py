@@ -13,7 +13,7 @@ from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core.db import is_sqlite, session_scope
+from core.db import is_sqlite, refresh_statistics, session_scope
 from core.models import ModelVersion, Prompt, Response, RewardScore, utcnow
 from core.reward import RewardError
 from core.reward.inference import load_reward_model, reward_text, rewards
@@ -84,6 +84,7 @@ def score_responses(
         done, after = done + len(chunk), chunk[-1][0]
         if progress:
             progress(done, todo)
+    refresh_statistics(engine)
     with session_scope(engine) as session:
         total = session.execute(select(func.count()).where(RewardScore.run_id == run.id)).scalar_one()
     return ScoreResult(run.id, done, total)

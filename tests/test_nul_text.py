@@ -1,0 +1,75 @@
+"""A NUL character (U+0000) typed into a form or asked for in a lookup: PostgreSQL refuses it in text
+(psycopg.DataError: a crash in the page), so every write path refuses it with a message, on every store."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from sqlalchemy import func, select
+from sqlmodel import SQLModel
+
+from core import audits, auth
+from core.audit_sample import SampleError, review
+from core.db import session_scope
+from core.feedback import ComparisonIn, RatingIn
+from core.flags import FlagError, triage
+from core.moderation.feedback import AdjudicationIn, LabelIn
+from tests import audit_store
+from tests.app_helpers import APP
+from tests.review_store import build
+
+NUL_TEXT = "looks fine\x00but is not"
+
+
+@pytest.mark.parametrize(
+    "submitted, field",
+    [
+        (RatingIn(4, 4, 1, (), NUL_TEXT), "rationale"),
+        (ComparisonIn("tie", None, NUL_TEXT), "rationale"),
+        (LabelIn("not_toxic", (), NUL_TEXT), "note"),
+        (AdjudicationIn("not_toxic", (), NUL_TEXT), "reason"),
+    ],
+)
+def test_every_judgment_form_refuses_a_nul(submitted, field):
+    assert submitted.problems() == [
+        f"the {field} holds a NUL character (U+0000), which the store cannot keep (PostgreSQL refuses it); remove it"
+    ]
+
+
+def counts(engine) -> dict[str, int]:
+    with session_scope(engine) as s:
+        return {
+            t.name: s.execute(select(func.count()).select_from(t)).scalar_one() for t in SQLModel.metadata.sorted_tables
+        }
+
+
+def test_the_rate_page_refuses_a_nul_rationale_and_writes_nothing(any_engine, tmp_path):
+    st.cache_resource.clear()
+    users = build(any_engine, tmp_path, prompts=1, experts=1)
+    at = pytest.importorskip("streamlit.testing.v1").AppTest.from_file(APP, default_timeout=60)
+    at.session_state["user"] = auth.UserPublic(users["expert0"], "expert0", "expert0", "expert", True)
+    at.run()
+    at.switch_page("../pages/rate.py").run()
+    before = counts(any_engine)
+    for radio in at.radio[:3]:
+        radio.set_value(4)
+    at.text_area[0].input(NUL_TEXT)
+    at.button[0].click().run()
+    assert not at.exception
+    assert "NUL character" in at.error[0].value and counts(any_engine) == before
+
+
+def test_triage_verdict_sign_in_and_item_lookup_refuse_a_nul(any_engine):
+    with session_scope(any_engine, write=True) as s:
+        people = audit_store.users(s, "ann", "lead")
+        (answer,) = audit_store.answers(s, audit_store.version(s, "bot-v1"), 1)
+        rating = audit_store.rate(s, people["ann"], answer, (2, 1, 1), flags=("unsafe",), rationale="wrong")
+    before = counts(any_engine)
+    with pytest.raises(FlagError, match="NUL"), session_scope(any_engine, write=True) as s:
+        triage(s, rating_id=rating, status="confirmed", note=NUL_TEXT, actor_id=people["lead"])
+    with pytest.raises(SampleError, match="NUL"), session_scope(any_engine, write=True) as s:
+        review(s, item_id=1, auditor_id=people["lead"], verdict="disagree", reason=NUL_TEXT)
+    with pytest.raises(auth.AuthError, match="Wrong username or password"), session_scope(any_engine, write=True) as s:
+        auth.authenticate(s, username="ann\x00", password="whatever")
+    assert audits.item_history("p1\x00", engine=any_engine) is None
+    assert counts(any_engine) == before
