@@ -69,7 +69,8 @@ THINK = 5.0  # seconds a quick expert takes at least to read an answer and score
 TARGET_PAGE_P95_MS = 300.0
 PASSWORD = "load-benchmark-password"
 USERNAME = "load"  # the reviewers are load00, load01, ...
-ITEMS_PER_REVIEWER_SECOND = 10  # backlog per reviewer and second of load: more than the app can take
+ITEMS_PER_REVIEWER_SECOND = 20  # backlog per reviewer and second of each leg: more than the app can take
+LEGS = ("paced", "flat")
 SYNC_BATCH = 5_000
 SCORES = (4, 5, 4)  # helpfulness, harmlessness, accuracy: no rationale needed
 SAVED = "Saved. Here is the next answer."
@@ -217,7 +218,7 @@ def stored(engine: Engine) -> dict[str, int]:
 def run_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
     """Build the store, start the app on it, run the paced leg then the flat-out leg; figures per leg."""
     engine = get_engine(url)
-    backlog = max(100, int(args.reviewers * args.seconds * ITEMS_PER_REVIEWER_SECOND))
+    backlog = max(100, int(args.reviewers * args.seconds * ITEMS_PER_REVIEWER_SECOND * len(LEGS)))
     say(f"  building {args.scale:,} judgments, {args.reviewers} reviewers, {backlog:,} answers to rate ...")
     store = build_store(engine, args.scale, args.reviewers, backlog)
     engine.dispose()
@@ -225,7 +226,7 @@ def run_database(url: str, args: argparse.Namespace) -> dict[str, Any]:
     say(f"  built in {store['build_seconds']} s; starting {args.apps} app process(es) ...")
     with ExitStack() as apps:
         base_urls = [apps.enter_context(running_app(url)) for _ in range(args.apps)]
-        for leg, think in (("paced", args.think), ("flat", 0.0)):
+        for leg, think in zip(LEGS, (args.think, 0.0), strict=True):
             before = stored(engine)
             say(f"  {leg}: {args.reviewers} reviewers for {args.seconds:g} s (think {think:g} s) on {base_urls} ...")
             load = asyncio.run(drive(base_urls, args.reviewers, args.seconds, think))

@@ -21,7 +21,8 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str], db: str) -> tuple[
     output = capsys.readouterr().out
     figures = json.loads(output.strip().splitlines()[-1])
     assert figures[f"{db}_paced_acknowledged"] > 0 and figures[f"{db}_flat_acknowledged"] > 0
-    assert figures[f"{db}_paced_errors"] == figures[f"{db}_flat_errors"] == 0
+    for leg in ("paced", "flat"):
+        assert figures[f"{db}_{leg}_errors"] == 0, figures[f"{db}_{leg}_first_error"]
     assert figures[f"{db}_paced_lost"] == figures[f"{db}_flat_lost"] == 0
     assert f"{db} paced: lost judgments = 0: 0 PASS" in output
     assert f"{db} flat: errors = 0: 0 PASS" in output
