@@ -1,0 +1,68 @@
+"""A large import into SQLite loads as bulk loaders do: the secondary indexes of the tables it fills are dropped
+after its first batch and rebuilt from their own SQL at its end, in the same transaction.
+
+Inserting a million rows in random key order into four secondary B-trees cost SQLite more than everything else an
+import does; building each index once, from sorted keys, costs a fraction of that (docs/performance.md, "Imports").
+SQLite's DDL is transactional: a refused file rolls the drop back with its rows, so the store keeps its indexes and
+an import stays all-or-nothing. Unique indexes stay, as the import's own duplicate checks need them.
+
+The rule: defer when the file's expected new rows (its estimated rows times the share of its first batch that was
+new) number at least MIN_ROWS and at least the rows already in the table. A small file into a big store, or a file
+already imported, keeps the indexes, as rebuilding them would cost more than it saves.
+
+Not on PostgreSQL: DROP INDEX takes an ACCESS EXCLUSIVE lock that would block every reader for the whole import."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+MIN_ROWS = 100_000  # below this the indexes fit in SQLite's page cache and take inserts cheaply
+CACHE_KIB = 256 * 1024  # the import's page cache while indexes are deferred (SQLite's default: 2 MB)
+SAMPLE_BYTES = 64 * 1024
+
+
+def estimated_rows(path: Path) -> int:
+    """The file's lines, estimated from its size and the length of its first lines."""
+    with open(path, "rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    return path.stat().st_size * max(sample.count(b"\n"), 1) // max(len(sample), 1)
+
+
+def pays(expected_new: int, present: int) -> bool:
+    return expected_new >= max(MIN_ROWS, present)
+
+
+@contextmanager
+def indexes_deferred(conn: Connection, tables: tuple[str, ...], *, expected_new: int, present: int) -> Iterator[None]:
+    """Within the block, `tables` lack their secondary indexes if that `pays` (SQLite only); they are rebuilt when
+    the block ends normally and left to the transaction's rollback when it raises."""
+    if conn.dialect.name != "sqlite" or not tables or not pays(expected_new, present):
+        yield
+        return
+    definitions = secondary_indexes(conn, tables)
+    cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{CACHE_KIB}")  # not transactional: restored below, whatever happens
+    try:
+        for name in definitions:
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
+        yield
+        for sql in definitions.values():
+            conn.exec_driver_sql(sql)
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={cache_size}")
+
+
+def secondary_indexes(conn: Connection, tables: tuple[str, ...]) -> dict[str, str]:
+    """Name -> CREATE INDEX statement (as the migrations wrote it) of each non-unique index made by CREATE INDEX."""
+    found: dict[str, str] = {}
+    for table in tables:
+        for _, name, unique, origin, _ in conn.exec_driver_sql(f'PRAGMA index_list("{table}")'):
+            if origin == "c" and not unique:
+                found[name] = conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)
+                ).scalar_one()
+    return found
