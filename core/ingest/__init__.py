@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -335,13 +336,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _batches(rows: Iterator[tuple[int, BaseModel]]) -> Iterator[list[tuple[int, BaseModel]]]:
-    batch: list[tuple[int, BaseModel]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= BATCH_ROWS:
-            yield batch
-            batch = []
-    if batch:
+    while batch := list(islice(rows, BATCH_ROWS)):
         yield batch
 
 

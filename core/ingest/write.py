@@ -144,18 +144,18 @@ class Context:
 
     def version_ids(self, numbered: Iterable[tuple[int, str]], kind: str, notes: str = "") -> dict[str, int]:
         """Model version name -> id, creating versions first seen; a name of another kind is a problem."""
-        numbered = list(numbered)
-        wanted = {name: line for line, name in numbered if name not in self._versions}
+        first = {name: line for line, name in reversed(list(numbered))}  # each name's first line
+        wanted = [name for name in first if name not in self._versions]
         if wanted:
             self.insert_ignore(
                 ModelVersion,
                 [{"name": n, "kind": kind, "notes": notes, "meta": {}, "created_at": self.now} for n in wanted],
             )
             t = table(ModelVersion)
-            found = self.conn.execute(select(t.c.name, t.c.id, t.c.kind).where(t.c.name.in_(list(wanted))))
+            found = self.conn.execute(select(t.c.name, t.c.id, t.c.kind).where(t.c.name.in_(wanted)))
             self._versions.update({name: (id_, k) for name, id_, k in found})
         ids = {}
-        for line, name in numbered:
+        for name, line in sorted(first.items(), key=lambda item: item[1]):
             id_, found_kind = self._versions[name]
             if found_kind != kind:
                 raise WriteProblem(Problem(line, "model", f"{name!r} is a {found_kind} model, not a {kind} model"))
@@ -271,7 +271,7 @@ def write_moderation(ctx: Context, batch: Numbered) -> int:
             versions[row.model],
             row.score,
             row.predicted_label,
-            json_text(row.categories),
+            json_text(row.categories) if row.categories else "[]",  # most rows: no categories, no meta
             when(row.created_at) if row.created_at else now,
         )
         for _, row in batch
@@ -285,7 +285,7 @@ def moderation_item_ids(ctx: Context, items: Iterable[tuple[str, str, dict, Any]
     when, now = ctx.when, ctx.when(ctx.now)
     for ext, text, meta, at in items:  # the first row of an id wins, as it does across files
         if ext not in rows:
-            rows[ext] = (ext, source, text, json_text(meta), when(at) if at else now)
+            rows[ext] = (ext, source, text, json_text(meta) if meta else "{}", when(at) if at else now)
     ctx.insert_tuples(ModerationItem, ITEM_COLUMNS, list(rows.values()))
     return ctx.ids_by(ModerationItem, "external_id", rows)
 
