@@ -34,16 +34,15 @@ class _Lines:
     def __init__(self, handle: BinaryIO, total: int, progress: Progress | None, problems: list[Problem]) -> None:
         self.handle, self.total, self.progress, self.problems = handle, total, progress, problems
         self.number = 0
-        self._done = 0
 
     def __iter__(self) -> Iterator[str]:
-        for raw in self.handle:
-            self.number += 1
-            self._done += len(raw)
-            if self.progress and self.number % 5000 == 0:
-                self.progress(self._done, self.total)
+        progress = self.progress  # a local: this loop runs once a line
+        for number, raw in enumerate(self.handle, 1):
+            self.number = number
+            if progress and number % 5000 == 0:
+                progress(self.handle.tell(), self.total)
             if b"\x00" in raw:
-                self.problems.append(Problem(self.number, None, NUL_MESSAGE))
+                self.problems.append(Problem(number, None, NUL_MESSAGE))
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as error:
