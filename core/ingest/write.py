@@ -32,7 +32,7 @@ from core.models import (
 
 Numbered = Sequence[tuple[int, Any]]  # (line, row)
 HH_VERSION = "hh-rlhf"
-IDS_CHUNK = 500  # values per id look-up statement
+IDS_CHUNK = 256  # values per id look-up: psycopg caches the parsing of a statement up to 4 kB long
 # Jigsaw's sub-labels that name one of our categories; any 1 among the six makes the item toxic.
 JIGSAW_CATEGORIES = {"obscene": "sexual", "threat": "violence", "insult": "harassment", "identity_hate": "hate"}
 
@@ -145,7 +145,8 @@ class Context:
     def version_ids(self, numbered: Iterable[tuple[int, str]], kind: str, notes: str = "") -> dict[str, int]:
         """Model version name -> id, creating versions first seen; a name of another kind is a problem."""
         first = {name: line for line, name in reversed(list(numbered))}  # each name's first line
-        wanted = [name for name in first if name not in self._versions]
+        names = sorted(first, key=first.__getitem__)  # in the file's order: new versions get ids in that order
+        wanted = [name for name in names if name not in self._versions]
         if wanted:
             self.insert_ignore(
                 ModelVersion,
@@ -155,10 +156,12 @@ class Context:
             found = self.conn.execute(select(t.c.name, t.c.id, t.c.kind).where(t.c.name.in_(wanted)))
             self._versions.update({name: (id_, k) for name, id_, k in found})
         ids = {}
-        for name, line in sorted(first.items(), key=lambda item: item[1]):
+        for name in names:
             id_, found_kind = self._versions[name]
             if found_kind != kind:
-                raise WriteProblem(Problem(line, "model", f"{name!r} is a {found_kind} model, not a {kind} model"))
+                raise WriteProblem(
+                    Problem(first[name], "model", f"{name!r} is a {found_kind} model, not a {kind} model")
+                )
             ids[name] = id_
         return ids
 
