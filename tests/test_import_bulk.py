@@ -144,3 +144,16 @@ def test_a_small_file_into_a_bigger_table_keeps_the_indexes(engine, tmp_path):
         summary = import_file(jsonl(tmp_path / "small.jsonl", rows(100, 130)), "moderation", engine=engine)
     assert summary.added == 40
     assert dropped == []
+
+
+def test_a_file_smaller_than_the_items_table_keeps_the_indexes_though_no_item_is_scored(engine, tmp_path):
+    jigsaw = tmp_path / "j.csv"
+    jigsaw.write_text(
+        "id,comment_text,toxic,severe_toxic,obscene,threat,insult,identity_hate\n"
+        + "".join(f"j{i},comment {i},0,0,0,0,0,0\n" for i in range(100))
+    )
+    import_file(jigsaw, "jigsaw", engine=engine)  # 100 items, labelled, no scores
+    with dropped_indexes(engine) as dropped:
+        summary = import_file(jsonl(tmp_path / "m.jsonl", rows(0, 30)), "moderation", engine=engine)
+    assert summary.added == 40
+    assert dropped == []

@@ -314,8 +314,7 @@ def _indexes_deferred(
 ) -> AbstractContextManager[None]:
     """After the first batch: its share of new rows tells how many of the file's rows will be new."""
     new_share = (ctx.count(spec.counted) - before) / first_rows
-    expected_new = int(bulk.estimated_rows(path) * new_share)
-    return bulk.indexes_deferred(ctx.conn, spec.bulk_tables, expected_new=expected_new, present=before)
+    return bulk.indexes_deferred(ctx.conn, spec.bulk_tables, int(bulk.estimated_rows(path) * new_share))
 
 
 @contextmanager

@@ -7,8 +7,8 @@ SQLite's DDL is transactional: a refused file rolls the drop back with its rows,
 an import stays all-or-nothing. Unique indexes stay, as the import's own duplicate checks need them.
 
 The rule: defer when the file's expected new rows (its estimated rows times the share of its first batch that was
-new) number at least MIN_ROWS and at least the rows already in the table. A small file into a big store, or a file
-already imported, keeps the indexes, as rebuilding them would cost more than it saves. A larger page cache
+new) number at least MIN_ROWS and at least the rows already in each of the tables. A small file into a big store,
+or a file already imported, keeps the indexes, as rebuilding them would cost more than it saves. A larger page cache
 (`PRAGMA cache_size`, 256 MB instead of 2 MB) made a million-row import slower, not faster: it is left alone.
 
 Not on PostgreSQL: DROP INDEX takes an ACCESS EXCLUSIVE lock that would block every reader for the whole import."""
@@ -32,15 +32,18 @@ def estimated_rows(path: Path) -> int:
     return path.stat().st_size * max(sample.count(b"\n"), 1) // max(len(sample), 1)
 
 
-def pays(expected_new: int, present: int) -> bool:
-    return expected_new >= max(MIN_ROWS, present)
+def pays(conn: Connection, tables: tuple[str, ...], expected_new: int) -> bool:
+    """Whether to defer: many new rows, at least as many as the biggest of the tables holds (counted only then)."""
+    if expected_new < MIN_ROWS:
+        return False
+    return all(expected_new >= conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar_one() for t in tables)
 
 
 @contextmanager
-def indexes_deferred(conn: Connection, tables: tuple[str, ...], *, expected_new: int, present: int) -> Iterator[None]:
+def indexes_deferred(conn: Connection, tables: tuple[str, ...], expected_new: int) -> Iterator[None]:
     """Within the block, `tables` lack their secondary indexes if that `pays` (SQLite only); they are rebuilt when
     the block ends normally and left to the transaction's rollback when it raises."""
-    if conn.dialect.name != "sqlite" or not tables or not pays(expected_new, present):
+    if conn.dialect.name != "sqlite" or not tables or not pays(conn, tables, expected_new):
         yield
         return
     definitions = secondary_indexes(conn, tables)
