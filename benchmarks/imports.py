@@ -2,11 +2,13 @@
 
     python -m benchmarks.imports [--scale N] [--database-url URL]
 
-Legs, all on the same generated file: a fresh SQLite store, the same file re-imported (every row already present),
-the same two on PostgreSQL (a fresh database, dropped afterwards; skipped with a note if the server is unreachable),
-and the floor: the plain `sqlite3` module inserting the same rows into the same tables of a fresh migrated store, in
-one transaction with `executemany`, no validation. The importer also runs once more, alone in a spawned process, so
-`peak_rss_mb` is its own peak and not the floor's or the generator's.
+Legs, all on the same generated file: a fresh SQLite store (a bulk load: `import_file` drops the moderation tables'
+secondary indexes after the first batch and rebuilds them before the commit, core.ingest.bulk), the same file
+re-imported (every row already present: the indexes stay), the same two on PostgreSQL (a fresh database, dropped
+afterwards; skipped with a note if the server is unreachable), and the floor: the plain `sqlite3` module inserting the
+same rows into the same tables of a fresh migrated store, in one transaction with `executemany`, no validation, every
+index in place (as in a store in use). The importer also runs once more, alone in a spawned process, so `peak_rss_mb`
+is its own peak and not the floor's or the generator's.
 
 Targets (the issue): >= 50,000 rows/s on SQLite with validation on, peak memory <= 1 GB."""
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import Engine
 
 from core import audit
 from core.db import refresh_statistics, session_scope
-from core.ingest import labelstudio, schemas, write
+from core.ingest import bulk, labelstudio, schemas, write
 from core.ingest.experiments import experiment_csv, write_experiment_events
 from core.ingest.pii import TOKENS, mask_row
 from core.ingest.read import Problem, Progress, parse_json_cell, read_csv, read_jsonl
@@ -48,6 +49,7 @@ class ImporterSpec:
     feeds_queues: bool = False  # new answers, items or judgments: bring the review queues in line afterwards
     # a reader of its own (path, problems, progress) -> (line or index, row), for a file that is not JSONL or CSV
     read: Callable[[Path, Any, Progress | None], Iterator[tuple[int, BaseModel]]] | None = None
+    bulk_tables: tuple[str, ...] = ()  # tables whose secondary indexes a large import defers (core.ingest.bulk)
 
 
 def _moderation_csv(record: dict[str, str]) -> dict[str, Any]:
@@ -84,6 +86,7 @@ KINDS: dict[str, ImporterSpec] = {
         (".jsonl", ".csv"),
         _moderation_csv,
         feeds_queues=True,
+        bulk_tables=("moderation_item", "moderation_score"),
     ),
     "hh-rlhf": ImporterSpec(
         schemas.HHRow,
@@ -255,17 +258,20 @@ def import_file(
         with session_scope(engine, write=True) as session, _collector_paused():
             ctx = write.Context(session)
             before, records = ctx.count(spec.counted), 0
-            for batch in _batches(rows):
-                valid += len(batch)
-                if not problems:
-                    try:
-                        records += spec.write(ctx, batch)
-                    except write.WriteProblem as error:
-                        problems.append(error.problem)
-            if not problems and valid == 0:
-                problems.append(Problem(0, None, "the file holds no rows"))
-            if problems:
-                raise _Rollback
+            with ExitStack() as deferred:
+                for number, batch in enumerate(_batches(rows)):
+                    if number == 1 and spec.bulk_tables and not problems:
+                        deferred.enter_context(_indexes_deferred(ctx, spec, path, valid, before))
+                    valid += len(batch)
+                    if not problems:
+                        try:
+                            records += spec.write(ctx, batch)
+                        except write.WriteProblem as error:
+                            problems.append(error.problem)
+                if not problems and valid == 0:
+                    problems.append(Problem(0, None, "the file holds no rows"))
+                if problems:
+                    raise _Rollback
             added = ctx.count(spec.counted) - before
             if spec.feeds_queues and (added or ctx.updated):
                 sync_all(session)
@@ -303,6 +309,14 @@ class _Rollback(Exception):
     pass
 
 
+def _indexes_deferred(
+    ctx: write.Context, spec: ImporterSpec, path: Path, first_rows: int, before: int
+) -> AbstractContextManager[None]:
+    """After the first batch: its share of new rows tells how many of the file's rows will be new."""
+    new_share = (ctx.count(spec.counted) - before) / first_rows
+    return bulk.indexes_deferred(ctx.conn, spec.bulk_tables, int(bulk.estimated_rows(path) * new_share))
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a file is written.
@@ -321,13 +335,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _batches(rows: Iterator[tuple[int, BaseModel]]) -> Iterator[list[tuple[int, BaseModel]]]:
-    batch: list[tuple[int, BaseModel]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= BATCH_ROWS:
-            yield batch
-            batch = []
-    if batch:
+    while batch := list(islice(rows, BATCH_ROWS)):
         yield batch
 
 

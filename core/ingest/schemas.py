@@ -26,9 +26,11 @@ When = Annotated[datetime | None, AfterValidator(_as_utc)]
 
 
 def _known(allowed: tuple[str, ...]) -> Any:
+    known = frozenset(allowed)
+
     def check(values: list[str]) -> list[str]:
-        unknown = sorted(set(values) - set(allowed))
-        if unknown:
+        if not known.issuperset(values):
+            unknown = sorted(set(values) - known)
             raise ValueError(f"unknown value(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
         return sorted(set(values))
 

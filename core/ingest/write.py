@@ -32,6 +32,7 @@ from core.models import (
 
 Numbered = Sequence[tuple[int, Any]]  # (line, row)
 HH_VERSION = "hh-rlhf"
+IDS_CHUNK = 256  # values per id look-up: psycopg caches the parsing of a statement up to 4 kB long
 # Jigsaw's sub-labels that name one of our categories; any 1 among the six makes the item toxic.
 JIGSAW_CATEGORIES = {"obscene": "sexual", "threat": "violence", "insult": "harassment", "identity_hate": "hate"}
 
@@ -85,6 +86,16 @@ def _when(dialect: Dialect) -> Callable[[Any], Any]:
     return lru_cache(maxsize=256)(UTCDateTime().dialect_impl(dialect).bind_processor(dialect))
 
 
+@cache
+def _ids_select(dialect: Dialect, target: Table, column: str) -> tuple[str, tuple[str, ...] | None]:
+    """`SELECT column, id ... WHERE column IN (IDS_CHUNK parameters)` compiled once, and its parameter names (None
+    where the driver takes them by position): SQLAlchemy's handling of a list parameter cost about 2 microseconds a
+    value, more than the query itself."""
+    col, names = target.c[column], tuple(f"v{i}" for i in range(IDS_CHUNK))
+    compiled = select(col, target.c.id).where(col.in_([bindparam(name) for name in names])).compile(dialect=dialect)
+    return str(compiled), None if compiled.positional else names
+
+
 class Context:
     """What a batch writer needs: the transaction, one timestamp, and the ids it has already resolved.
 
@@ -121,28 +132,36 @@ class Context:
         self.conn.exec_driver_sql(statement, rows)
 
     def ids_by(self, model: Any, column: str, values: Iterable[str]) -> dict[str, int]:
-        values = list(set(values))
-        col = table(model).c[column]
-        rows = self.conn.execute(select(col, table(model).c.id).where(col.in_(values)))
-        return dict(rows.all())
+        """Value -> id of the rows whose `column` holds one of `values`."""
+        sql, names = _ids_select(self.conn.dialect, table(model), column)
+        values, found = list(set(values)), {}
+        for start in range(0, len(values), IDS_CHUNK):
+            chunk = values[start : start + IDS_CHUNK]
+            chunk += [None] * (IDS_CHUNK - len(chunk))  # `IN (..., NULL)` matches nothing more
+            params = tuple(chunk) if names is None else dict(zip(names, chunk, strict=True))
+            found.update(self.conn.exec_driver_sql(sql, params).all())
+        return found
 
     def version_ids(self, numbered: Iterable[tuple[int, str]], kind: str, notes: str = "") -> dict[str, int]:
         """Model version name -> id, creating versions first seen; a name of another kind is a problem."""
-        numbered = list(numbered)
-        wanted = {name: line for line, name in numbered if name not in self._versions}
+        first = {name: line for line, name in reversed(list(numbered))}  # each name's first line
+        names = sorted(first, key=first.__getitem__)  # in the file's order: new versions get ids in that order
+        wanted = [name for name in names if name not in self._versions]
         if wanted:
             self.insert_ignore(
                 ModelVersion,
                 [{"name": n, "kind": kind, "notes": notes, "meta": {}, "created_at": self.now} for n in wanted],
             )
             t = table(ModelVersion)
-            found = self.conn.execute(select(t.c.name, t.c.id, t.c.kind).where(t.c.name.in_(list(wanted))))
+            found = self.conn.execute(select(t.c.name, t.c.id, t.c.kind).where(t.c.name.in_(wanted)))
             self._versions.update({name: (id_, k) for name, id_, k in found})
         ids = {}
-        for line, name in numbered:
+        for name in names:
             id_, found_kind = self._versions[name]
             if found_kind != kind:
-                raise WriteProblem(Problem(line, "model", f"{name!r} is a {found_kind} model, not a {kind} model"))
+                raise WriteProblem(
+                    Problem(first[name], "model", f"{name!r} is a {found_kind} model, not a {kind} model")
+                )
             ids[name] = id_
         return ids
 
@@ -255,7 +274,7 @@ def write_moderation(ctx: Context, batch: Numbered) -> int:
             versions[row.model],
             row.score,
             row.predicted_label,
-            json_text(row.categories),
+            json_text(row.categories) if row.categories else "[]",  # most rows: no categories, no meta
             when(row.created_at) if row.created_at else now,
         )
         for _, row in batch
@@ -269,7 +288,7 @@ def moderation_item_ids(ctx: Context, items: Iterable[tuple[str, str, dict, Any]
     when, now = ctx.when, ctx.when(ctx.now)
     for ext, text, meta, at in items:  # the first row of an id wins, as it does across files
         if ext not in rows:
-            rows[ext] = (ext, source, text, json_text(meta), when(at) if at else now)
+            rows[ext] = (ext, source, text, json_text(meta) if meta else "{}", when(at) if at else now)
     ctx.insert_tuples(ModerationItem, ITEM_COLUMNS, list(rows.values()))
     return ctx.ids_by(ModerationItem, "external_id", rows)
 
