@@ -57,20 +57,21 @@ class LastComparison:
 
 
 def _texts(session: Session | prepared.Runner, *response_ids: int) -> tuple[str, list[str]]:
-    """The prompt the answers answer, and the answers' texts in the order asked."""
-    run = prepared.on(session)
-    found = [run.first(_text_statement(), {"response_id": response_id}) for response_id in response_ids]
-    return found[0].prompt, [row.answer for row in found]
+    """The prompt the answers answer (the first one's), and the answers' texts in the order asked."""
+    values = {f"r{n}": response_id for n, response_id in enumerate(response_ids)}
+    prompt, *answers = prepared.on(session).first(_texts_statement(len(response_ids)), values)
+    return prompt, answers
 
 
 @cache
-def _text_statement() -> Select:
-    """An answer's text and its prompt's (value: response_id)."""
-    return (
-        select(Prompt.__table__.c.text.label("prompt"), Response.__table__.c.text.label("answer"))
-        .join_from(Response.__table__, Prompt.__table__, Prompt.__table__.c.id == Response.__table__.c.prompt_id)
-        .where(Response.__table__.c.id == bindparam("response_id"))
-    )
+def _texts_statement(answers: int) -> Select:
+    """A prompt's text and those of some of its answers, in one statement (values: r0, r1, ...)."""
+    prompt, first, *others = (Prompt.__table__, *(Response.__table__.alias(f"r{n}") for n in range(answers)))
+    statement = select(prompt.c.text, first.c.text, *(other.c.text for other in others))
+    statement = statement.join_from(first, prompt, prompt.c.id == first.c.prompt_id)
+    for n, other in enumerate(others, start=1):
+        statement = statement.join(other, other.c.id == bindparam(f"r{n}"))
+    return statement.where(first.c.id == bindparam("r0"))
 
 
 def _sides(left_id: int | None, a: int, b: int) -> tuple[int, int]:
