@@ -57,10 +57,13 @@ class Prepared:
 @cache
 def prepare(statement: Executable, dialect: Dialect) -> Prepared:
     """`statement` (built once and cached by its caller) compiled for `dialect`. Its bind parameters are plain ones:
-    an expanding one (`in_` of a list bound at each call) is refused."""
+    an expanding one (`in_` of a list bound at each call) is refused, and so is a column left to a Python-side default
+    (computed by SQLAlchemy at each execution): an insert names every such column."""
     compiled = statement.compile(dialect=dialect)
     if compiled.post_compile_params or compiled.literal_execute_params:
         raise ValueError(f"cannot prepare a statement with expanding parameters: {statement}")
+    if defaulted := [c.name for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]:
+        raise ValueError(f"cannot prepare a statement that leaves {', '.join(defaulted)} to a Python-side default")
     types = {name: bind.type for bind, name in compiled.bind_names.items()}
     given = {bind_name for bind, bind_name in compiled.bind_names.items() if not bind.required}
     own = compiled.params

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from core import audit, prepared, queues
 from core.db import session_scope, write_scope
 from core.feedback import ComparisonIn, _claim_statement
-from core.models import AuditEvent, QueueConfig, WorkItem
+from core.models import AuditEvent, QueueConfig, Rating, WorkItem
 from core.queues import _held_statement
 from core.review import compare, next_to_compare
 from tests.review_store import build
@@ -105,7 +105,14 @@ def test_the_page_path_stores_one_comparison_with_its_audit_event(any_engine, tm
         assert list(done) == [1]
 
 
-def test_a_statement_with_an_expanding_parameter_is_refused(engine):
-    statement = select(WorkItem.id).where(WorkItem.id.in_(bindparam("ids", expanding=True)))
-    with pytest.raises(ValueError, match="expanding"):
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        (select(WorkItem.id).where(WorkItem.id.in_(bindparam("ids", expanding=True))), "expanding"),
+        # SQLAlchemy computes such defaults at each execution: a statement run once compiled would store NULL
+        (insert(Rating.__table__).values(key=bindparam("key")).returning(Rating.id), "source, flags, rationale"),
+    ],
+)
+def test_a_statement_that_cannot_run_as_compiled_once_is_refused(engine, statement, refusal):
+    with pytest.raises(ValueError, match=refusal):
         prepared.prepare(statement, engine.dialect)
