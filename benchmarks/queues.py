@@ -13,9 +13,10 @@ if the server is unreachable), in this order on the same store:
 - floor: the same store and table through the bare driver (`sqlite3`, `psycopg`): one transaction (BEGIN IMMEDIATE
   on SQLite) with one SELECT of the next open item by the `ix_work_item_next` order (FOR UPDATE SKIP LOCKED on
   PostgreSQL, as the queue locks) and one UPDATE closing it;
-- next item: one reviewer takes and answers items one after another, each `next_item` in its own write
-  transaction (`session_scope(write=True)`), each `submit_comparison` in another, both timed apart. They are the
-  first reviewer on every item (k = 2), so the items they answered stay open and their next search passes them;
+- next item: one reviewer takes and answers items one after another through what the compare page calls:
+  `core.review.next_to_compare` (`next_item` and the two answers' texts in one write transaction) and
+  `core.review.compare` (`submit_comparison` in another), both timed apart. They are the first reviewer on every
+  item (k = 2), so the items they answered stay open and their next search passes them;
 - one writer: a second reviewer does the same (the second place of the first reviewer's items, then fresh ones);
   its wall clock gives submissions per second (each one after its next item), and the sum of its submit times
   the write path alone;
@@ -58,8 +59,9 @@ from benchmarks.common import (
 )
 from core import queues
 from core.db import get_engine, session_scope
-from core.feedback import ComparisonIn, submit_comparison
+from core.feedback import ComparisonIn
 from core.models import Assignment, AuditEvent, Comparison, ModelVersion, Prompt, Response, User, WorkItem, utcnow
+from core.review import compare, next_to_compare
 
 DEFAULT_SCALE = 1_000_000
 TARGET_NEXT_P95_MS = 5.0
@@ -222,20 +224,18 @@ def floor_postgres(url: str, calls: int) -> list[float]:
 
 
 def review(engine: Engine, user_id: int, cycles: int) -> dict[str, Any]:
-    """`cycles` times: next_item in one write transaction, submit_comparison of it in another (ms each), as a
-    reviewer's page does; stops early if the queue has nothing left for this reviewer. Also this process's CPU
+    """`cycles` times: the next item with its texts in one write transaction, its submission in another (ms each),
+    as the compare page does; stops early if the queue has nothing left for this reviewer. Also this process's CPU
     time in each (on a busy machine wall times wait for a core; CPU time shows what the code itself costs)."""
     next_ms, submit_ms, next_cpu, submit_cpu = [], [], 0.0, 0.0
     with Timer() as wall:
         for _ in range(cycles):
             start, cpu_start = perf_counter(), process_time()
-            with session_scope(engine, write=True) as s:
-                lease = queues.next_item(s, queue="comparison", user_id=user_id)
+            view = next_to_compare(user_id, engine=engine)
             taken, cpu_taken = perf_counter(), process_time()
-            if lease is None:
+            if view is None:
                 break
-            with session_scope(engine, write=True) as s:
-                submit_comparison(s, user_id=user_id, assignment_id=lease.assignment_id, comparison=CHOICE)
+            compare(user_id, view.assignment_id, CHOICE, engine=engine)
             next_ms.append((taken - start) * 1000)
             submit_ms.append((perf_counter() - taken) * 1000)
             next_cpu += cpu_taken - cpu_start
@@ -262,12 +262,10 @@ def _writer(url: str, user_id: int, cycles: int, barrier: Any, results: Any) -> 
     while submitted + errors < cycles and perf_counter() - start < WRITER_SECONDS_CAP:
         began = perf_counter()
         try:
-            with session_scope(engine, write=True) as s:
-                lease = queues.next_item(s, queue="comparison", user_id=user_id)
-            if lease is None:
+            view = next_to_compare(user_id, engine=engine)
+            if view is None:
                 break
-            with session_scope(engine, write=True) as s:
-                submit_comparison(s, user_id=user_id, assignment_id=lease.assignment_id, comparison=CHOICE)
+            compare(user_id, view.assignment_id, CHOICE, engine=engine)
             submitted += 1
         except Exception as error:  # counted and reported: the leg requires none
             errors += 1
@@ -426,11 +424,12 @@ def table_rows(prefix: str, f: dict[str, Any]) -> list[list[Any]]:
     return [
         [f"{prefix}: floor, raw SQL select + update, 1 txn", calls, g("floor_p50_ms"), floor_p95, g("floor_p99_ms"),
          None, None, 1.0],
-        [f"{prefix}: next_item, 1st reviewer", calls, g("next_item_p50_ms"), g("next_item_p95_ms"),
+        [f"{prefix}: next item + texts, 1st reviewer", calls, g("next_item_p50_ms"), g("next_item_p95_ms"),
          g("next_item_p99_ms"), g("next_item_cpu_ms"), None, g("next_item_ratio")],
-        [f"{prefix}: submit_comparison, 1st reviewer", calls, g("submit_p50_ms"), g("submit_p95_ms"),
+        [f"{prefix}: submit (compare), 1st reviewer", calls, g("submit_p50_ms"), g("submit_p95_ms"),
          g("submit_p99_ms"), g("submit_cpu_ms"), None, None],
-        [f"{prefix}: next_item, 2nd reviewer", calls, g("second_next_item_p50_ms"), g("second_next_item_p95_ms"),
+        [f"{prefix}: next item + texts, 2nd reviewer", calls, g("second_next_item_p50_ms"),
+         g("second_next_item_p95_ms"),
          None, g("second_next_item_cpu_ms"), None, round(g("second_next_item_p95_ms") / floor_p95, 2)],
         [f"{prefix}: 1 writer, next + submit", calls, None, None, None, None, g("submit_per_s_1_writer"), None],
         [f"{prefix}: 1 writer, submit only (sum of its times)", calls, g("second_submit_p50_ms"),

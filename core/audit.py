@@ -5,14 +5,17 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, insert
+from sqlalchemy import Insert, bindparam, insert
 from sqlmodel import Session
 
+from core import prepared
 from core.models import AuditEvent, utcnow
+
+COLUMNS = ("at", "actor_id", "action", "entity", "entity_id", "before", "after")
 
 
 def record(
-    session: Session,
+    session: Session | prepared.Runner,
     *,
     actor_id: int | None,
     action: str,
@@ -21,12 +24,12 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    """Append an event in the caller's transaction, so it lands exactly when the change does (a Core insert on the
-    session's connection: it sits on the write path of every judgment)."""
+    """Append an event in the caller's transaction (a Session's, or a core.db.write_scope), so it lands exactly when
+    the change does (a prepared insert: it sits on the write path of every judgment)."""
     values = {"at": utcnow(), "actor_id": actor_id, "action": action, "entity": entity, "entity_id": entity_id}
-    session.connection().execute(_insert(), values | {"before": before, "after": after})
+    prepared.on(session).rows(_insert(), values | {"before": before, "after": after})
 
 
 @cache
 def _insert() -> Insert:
-    return insert(AuditEvent.__table__)
+    return insert(AuditEvent.__table__).values({name: bindparam(name) for name in COLUMNS})

@@ -12,6 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from core.config import get_settings
+from core.prepared import Runner, wrapped
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -112,6 +113,39 @@ def session_scope(engine: Engine | None = None, *, write: bool = False) -> Itera
             yield session
     except (OperationalError, InterfaceError, PoolTimeout) as error:
         raise store_error(error, engine) from error
+
+
+@contextmanager
+def write_scope(engine: Engine | None = None) -> Iterator[Runner]:
+    """session_scope(write=True) without the ORM Session, for the reviewer's hot path (core.review: take an item,
+    submit a judgment): one write transaction on a pooled connection's bare driver, running prepared statements
+    (core.prepared). The same semantics: BEGIN IMMEDIATE on SQLite, committed when the block ends, rolled back on
+    any error, a failure of the store itself raised as a StoreError. A Session's set-up, events and commit cost
+    more than the whole transaction's SQL."""
+    engine = engine or get_engine()
+    try:
+        pooled = _checkout(engine)
+        run = Runner(pooled.dbapi_connection, engine.dialect, pooled.invalidate)
+        try:
+            if is_sqlite(engine):
+                run.driver_sql("BEGIN IMMEDIATE")  # psycopg begins by itself, at the first statement
+            yield run
+            run.commit()
+        except BaseException:
+            run.rollback()
+            raise
+        finally:
+            pooled.close()
+    except (OperationalError, InterfaceError, PoolTimeout) as error:
+        raise store_error(error, engine) from error
+
+
+def _checkout(engine: Engine):
+    """A pooled connection; a failure to connect raised as SQLAlchemy's exception, as `engine.connect()` would."""
+    try:
+        return engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as error:
+        raise wrapped(error, engine.dialect, None, None) from error
 
 
 def refresh_statistics(engine: Engine | None = None) -> None:

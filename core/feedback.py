@@ -10,10 +10,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Row, Select, Update, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Select, Update, bindparam, func, insert, select, update
 from sqlmodel import Session, SQLModel
 
-from core import audit
+from core import audit, prepared
 from core.models import FLAGS, STRENGTHS, Assignment, Comparison, Rating, Response, WorkItem, utcnow
 from core.text import nul_problems
 
@@ -65,8 +65,8 @@ class ComparisonIn:
         return nul_problems("rationale", self.rationale)
 
 
-# Built once, values bound at each call: building a statement and its cache key costs more than running it. Core
-# statements on the session's connection, as in core.queues: ORM objects and flushes cost more than the SQL.
+# Built once, values bound at each call, compiled once and run on the bare driver connection (core.prepared), as in
+# core.queues: ORM objects, flushes and SQLAlchemy's execution of each statement cost more than the SQL.
 A, W = Assignment.__table__, WorkItem.__table__
 
 
@@ -133,26 +133,33 @@ def _close_statements() -> tuple[Update, Update]:
 
 
 @cache
-def _insert_statement(model: type[SQLModel]) -> Insert:
-    return insert(model.__table__).returning(model.__table__.c.id)
+def _insert_statement(model: type[SQLModel], columns: tuple[str, ...]) -> Insert:
+    table = model.__table__
+    return insert(table).values({name: bindparam(name) for name in columns}).returning(table.c.id)
 
 
 def claim_assignment(
-    session: Session, *, user_id: int, assignment_id: int, queue: str, problems: list[str], now: datetime
-) -> Row:
+    session: Session | prepared.Runner,
+    *,
+    user_id: int,
+    assignment_id: int,
+    queue: str,
+    problems: list[str],
+    now: datetime,
+) -> tuple:
     """Lock the assignment and its item; refuse the submission's `problems` (its invalid values), an item that is
     not the reviewer's, or one whose place went to another."""
     if problems:
         raise FeedbackError("; ".join(problems))
-    conn = session.connection()
-    claim = conn.execute(_claim_statement(), {"assignment_id": assignment_id}).first()
+    run = prepared.on(session)
+    claim = run.first(_claim_statement(), {"assignment_id": assignment_id})
     if claim is None or claim.user_id != user_id or claim.queue != queue:
         raise FeedbackError("This item is not yours: open the next item instead.")
     if claim.status == "skipped":
         raise FeedbackError("You skipped this item; it has gone back to the queue.")
     if claim.status == "leased" and claim.expires_at <= now and not claim.is_gold:
         values = {"item_id": claim.item_id, "user_id": user_id, "now": now}
-        if claim.done + conn.execute(_others_statement(), values).scalar_one() >= claim.k:
+        if claim.done + run.scalar(_others_statement(), values) >= claim.k:
             raise LeaseLost(
                 "Your time on this item ran out and another reviewer has taken it, so your answer was "
                 "not saved. Here is your next item."
@@ -161,20 +168,27 @@ def claim_assignment(
 
 
 def store_judgment(
-    session: Session, model: type[SQLModel], claim: Row, assignment_id: int, values: dict, now, *, audited: dict
+    session: Session | prepared.Runner,
+    model: type[SQLModel],
+    claim: tuple,
+    assignment_id: int,
+    values: dict,
+    now: datetime,
+    *,
+    audited: dict,
 ) -> int:
     """Insert the judgment, close the assignment, count it on the item and append the `<table>.create` audit event
     (`audited`: what it records); returns the judgment's id."""
-    conn = session.connection()
+    run = prepared.on(session)
     seconds = (now - claim.started_at).total_seconds()
     row = values | {"user_id": claim.user_id, "seconds_spent": seconds, "created_at": now}
-    judgment_id = conn.execute(_insert_statement(model), row).scalar_one()
+    judgment_id = run.scalar(_insert_statement(model, tuple(row)), row)
     done, counted = _close_statements()
-    conn.execute(done, {"assignment_id": assignment_id, "judgment_id": judgment_id, "now": now})
-    conn.execute(counted, {"item_id": claim.item_id})
+    run.rows(done, {"assignment_id": assignment_id, "judgment_id": judgment_id, "now": now})
+    run.rows(counted, {"item_id": claim.item_id})
     entity = model.__tablename__
     audit.record(
-        session, actor_id=claim.user_id, action=f"{entity}.create", entity=entity, entity_id=judgment_id, after=audited
+        run, actor_id=claim.user_id, action=f"{entity}.create", entity=entity, entity_id=judgment_id, after=audited
     )
     return judgment_id
 
@@ -214,18 +228,23 @@ def change_judgment(
 
 
 def submit_rating(
-    session: Session, *, user_id: int, assignment_id: int, rating: RatingIn, now: datetime | None = None
+    session: Session | prepared.Runner,
+    *,
+    user_id: int,
+    assignment_id: int,
+    rating: RatingIn,
+    now: datetime | None = None,
 ) -> int:
     """Store a rating of the leased answer; returns the rating's id (the same id for a repeated submission)."""
-    now = now or utcnow()
+    now, run = now or utcnow(), prepared.on(session)
     claim = claim_assignment(
-        session, user_id=user_id, assignment_id=assignment_id, queue="rating", problems=rating.problems(), now=now
+        run, user_id=user_id, assignment_id=assignment_id, queue="rating", problems=rating.problems(), now=now
     )
     if claim.status == "done":
         return claim.judgment_id
     values = rating.values() | {"response_id": claim.subject_id}
     row = values | {"key": f"app:rating:{user_id}:{claim.item_id}", "source": "app"}
-    return store_judgment(session, Rating, claim, assignment_id, row, now, audited=values)
+    return store_judgment(run, Rating, claim, assignment_id, row, now, audited=values)
 
 
 def _choice(preferred: str, left_id: int, a_id: int, b_id: int) -> str:
@@ -244,18 +263,23 @@ def _comparison_values(comparison: ComparisonIn, left_id: int, a_id: int, b_id: 
 
 
 def submit_comparison(
-    session: Session, *, user_id: int, assignment_id: int, comparison: ComparisonIn, now: datetime | None = None
+    session: Session | prepared.Runner,
+    *,
+    user_id: int,
+    assignment_id: int,
+    comparison: ComparisonIn,
+    now: datetime | None = None,
 ) -> int:
     """Store a preference between the two leased answers, as shown left and right; returns the comparison's id."""
-    now = now or utcnow()
+    now, run = now or utcnow(), prepared.on(session)
     problems = comparison.problems()
     claim = claim_assignment(
-        session, user_id=user_id, assignment_id=assignment_id, queue="comparison", problems=problems, now=now
+        run, user_id=user_id, assignment_id=assignment_id, queue="comparison", problems=problems, now=now
     )
     if claim.status == "done":
         return claim.judgment_id
     a_id, b_id = claim.subject_id, claim.subject_b_id
-    prompt_id, version_a, version_b = session.connection().execute(_pair_statement(), {"a": a_id, "b": b_id}).one()
+    prompt_id, version_a, version_b = run.first(_pair_statement(), {"a": a_id, "b": b_id})
     values = _comparison_values(comparison, claim.left_response_id, a_id, b_id)
     values |= {"response_a_id": a_id, "response_b_id": b_id}
     row = values | {
@@ -266,7 +290,7 @@ def submit_comparison(
         "version_b_id": version_b,
         "left_response_id": claim.left_response_id,
     }
-    return store_judgment(session, Comparison, claim, assignment_id, row, now, audited=values)
+    return store_judgment(run, Comparison, claim, assignment_id, row, now, audited=values)
 
 
 def change_rating(session: Session, *, user_id: int, rating_id: int, rating: RatingIn) -> None:

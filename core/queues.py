@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from core import audit
+from core import audit, prepared
 from core.models import Assignment, ModelVersion, ModerationLabel, QueueConfig, WorkItem, utcnow
 
 # Defaults per queue: overlap k (judgments per item). rating: an answer; comparison: a pair of answers to one prompt;
@@ -25,6 +25,7 @@ DEFAULT_K = {"rating": 1, "comparison": 2, "moderation": 2, "adjudication": 1}
 # Queues that serve no model versions' output: their settings take no versions.
 WITHOUT_VERSIONS = ("adjudication",)
 TAKE_ATTEMPTS = 8
+_RANDOM = random.Random()  # seeding a new one per call costs more than a statement
 
 
 class QueueError(Exception):
@@ -52,8 +53,9 @@ def get_config(session: Session, queue: str) -> QueueConfig:
     return config or QueueConfig(name=queue, k=DEFAULT_K[queue])
 
 
-# The hot path (next_item, and the write path in core.feedback) runs prebuilt Core statements on the session's
-# connection: ORM objects, flushes and statement building cost several times the SQL itself.
+# The hot path (next_item, and the write path in core.feedback) runs Core statements built once and compiled once
+# (core.prepared) on the transaction's bare driver connection: ORM objects, flushes, statement building and
+# SQLAlchemy's execution of each statement cost several times the SQL itself.
 A, W = Assignment.__table__, WorkItem.__table__
 LEASE_COLUMNS = (A.c.id, W.c.id, W.c.queue, W.c.subject_id, W.c.subject_b_id, A.c.left_response_id)
 
@@ -63,23 +65,28 @@ def _active(now):
 
 
 def next_item(
-    session: Session, *, queue: str, user_id: int, now: datetime | None = None, rng: random.Random | None = None
+    session: Session | prepared.Runner,
+    *,
+    queue: str,
+    user_id: int,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
 ) -> Lease | None:
     """The reviewer's current lease in this queue, or a new one on the best free item; None when nothing is left.
 
-    Call inside a write transaction (core.db.session_scope(write=True))."""
-    now, rng = now or utcnow(), rng or random.Random()
+    Call inside a write transaction (core.db.session_scope(write=True), or core.db.write_scope on the hot path)."""
+    now, rng = now or utcnow(), rng or _RANDOM
     if queue not in DEFAULT_K:
         raise QueueError(f"unknown queue {queue!r}; queues: {', '.join(DEFAULT_K)}")
-    conn = session.connection()
-    held = conn.execute(_held_statement(), {"user_id": user_id, "now": now, "queue": queue}).first()
+    run = prepared.on(session)
+    held = run.first(_held_statement(), {"user_id": user_id, "now": now, "queue": queue})
     if held:
         return Lease(*held)
-    config = conn.execute(_config_statement(), {"queue": queue}).first() or QueueConfig(name=queue)
+    config = run.first(_config_statement(), {"queue": queue}) or QueueConfig(name=queue)
     for gold in (True, False) if rng.random() < config.gold_share else (False,):
-        item = _take(conn, queue, user_id, now, gold)
+        item = _take(run, queue, user_id, now, gold)
         if item is not None:
-            return _lease(conn, queue, item, user_id, now, timedelta(minutes=config.lease_minutes), rng)
+            return _lease(run, queue, item, user_id, now, timedelta(minutes=config.lease_minutes), rng)
     return None
 
 
@@ -123,7 +130,7 @@ def part_of(queue: str, user_id) -> ColumnElement[bool] | None:
 
 @cache
 def _take_statement(queue: str, gold: bool) -> Select:
-    """The best free item the reviewer has not judged or skipped, locked (values: queue, user_id, now, refused)."""
+    """The best free item the reviewer has not judged or skipped, locked (values: queue, user_id, now)."""
     user_id, now = bindparam("user_id"), bindparam("now")
     seen = exists().where(A.c.work_item_id == W.c.id, A.c.user_id == user_id, A.c.status != "leased")
     if (theirs := part_of(queue, user_id)) is not None:
@@ -132,7 +139,6 @@ def _take_statement(queue: str, gold: bool) -> Select:
         select(W.c.id, W.c.subject_id, W.c.subject_b_id, W.c.is_gold)
         .where(W.c.queue == bindparam("queue"), W.c.open, W.c.is_gold == gold, ~seen)
         .where(or_(W.c.is_gold, _free_places(W.c.id, user_id, now) > 0))
-        .where(W.c.id.not_in(bindparam("refused", expanding=True)))
         .order_by(W.c.priority.desc(), W.c.id)
         .limit(1)
         .with_for_update(skip_locked=True, of=W)
@@ -168,28 +174,28 @@ def _lease_statement(dialect: str):
 _LEASE_VALUES = ("work_item_id", "user_id", "status", "started_at", "expires_at", "updated_at", "left_response_id")
 
 
-def _take(conn: Connection, queue: str, user_id: int, now: datetime, gold: bool) -> Row | None:
-    refused: list[int] = []
+def _take(run: prepared.Runner, queue: str, user_id: int, now: datetime, gold: bool) -> tuple | None:
+    """The best free item, locked. On SQLite the write transaction holds the store's one write lock from its BEGIN
+    IMMEDIATE, so the take query's count stands. On PostgreSQL the free places are counted again once the row is
+    locked: a lease committed since the query began is seen there, and then the next attempt's query (a new
+    snapshot, READ COMMITTED) sees it too and passes that item."""
+    values = {"queue": queue, "user_id": user_id, "now": now}
     for _ in range(TAKE_ATTEMPTS):
-        values = {"queue": queue, "user_id": user_id, "now": now, "refused": refused}
-        item = conn.execute(_take_statement(queue, gold), values).first()
-        if item is None:
-            return None
-        # Counted again now that the row is locked: a lease committed since the query began is seen here.
-        places = conn.execute(_places_statement(), {"item_id": item.id, "user_id": user_id, "now": now}).scalar()
-        if item.is_gold or places > 0:
+        item = run.first(_take_statement(queue, gold), values)
+        if item is None or item.is_gold or run.dialect.name == "sqlite":
             return item
-        refused.append(item.id)
+        if run.scalar(_places_statement(), values | {"item_id": item.id}) > 0:
+            return item
     return None
 
 
 def _lease(
-    conn: Connection, queue: str, item: Row, user_id: int, now: datetime, length: timedelta, rng: random.Random
+    run: prepared.Runner, queue: str, item: tuple, user_id: int, now: datetime, length: timedelta, rng: random.Random
 ) -> Lease:
     expires = now + length
     left = rng.choice((item.subject_id, item.subject_b_id)) if item.subject_b_id else None
     values = dict(zip(_LEASE_VALUES, (item.id, user_id, "leased", now, expires, now, left), strict=True))
-    assignment_id, left = conn.execute(_lease_statement(conn.dialect.name), values).one()
+    assignment_id, left = run.first(_lease_statement(run.dialect.name), values)
     return Lease(assignment_id, item.id, queue, item.subject_id, item.subject_b_id, left, now, expires)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import Engine, Select, bindparam, exists, func, select
 from sqlmodel import Session
 
-from core import feedback, queues
-from core.db import session_scope
+from core import feedback, prepared, queues
+from core.db import session_scope, write_scope
 from core.feedback import ComparisonIn, RatingIn
 from core.models import Assignment, Comparison, Prompt, Rating, Response, WorkItem, utcnow
 
@@ -55,12 +56,22 @@ class LastComparison:
     values: ComparisonIn
 
 
-def _texts(session: Session, *response_ids: int) -> tuple[str, list[str]]:
-    rows = dict(session.execute(select(Response.id, Response.text).where(Response.id.in_(response_ids))).all())
-    prompt = session.execute(
-        select(Prompt.text).join(Response, Response.prompt_id == Prompt.id).where(Response.id == response_ids[0])
-    ).scalar_one()
-    return prompt, [rows[i] for i in response_ids]
+def _texts(session: Session | prepared.Runner, *response_ids: int) -> tuple[str, list[str]]:
+    """The prompt the answers answer (the first one's), and the answers' texts in the order asked."""
+    values = {f"r{n}": response_id for n, response_id in enumerate(response_ids)}
+    prompt, *answers = prepared.on(session).first(_texts_statement(len(response_ids)), values)
+    return prompt, answers
+
+
+@cache
+def _texts_statement(answers: int) -> Select:
+    """A prompt's text and those of some of its answers, in one statement (values: r0, r1, ...)."""
+    prompt, first, *others = (Prompt.__table__, *(Response.__table__.alias(f"r{n}") for n in range(answers)))
+    statement = select(prompt.c.text, first.c.text, *(other.c.text for other in others))
+    statement = statement.join_from(first, prompt, prompt.c.id == first.c.prompt_id)
+    for n, other in enumerate(others, start=1):
+        statement = statement.join(other, other.c.id == bindparam(f"r{n}"))
+    return statement.where(first.c.id == bindparam("r0"))
 
 
 def _sides(left_id: int | None, a: int, b: int) -> tuple[int, int]:
@@ -68,33 +79,37 @@ def _sides(left_id: int | None, a: int, b: int) -> tuple[int, int]:
     return left, b if left == a else a
 
 
+# Taking an item and submitting a judgment, the reviewer's every cycle, run in a write_scope: the write transaction
+# of session_scope without the ORM Session's set-up and commit, which cost more than the transaction's SQL.
+
+
 def next_to_rate(user_id: int, *, engine: Engine | None = None) -> RateView | None:
-    with session_scope(engine, write=True) as session:
-        lease = queues.next_item(session, queue="rating", user_id=user_id)
+    with write_scope(engine) as run:
+        lease = queues.next_item(run, queue="rating", user_id=user_id)
         if lease is None:
             return None
-        prompt, (answer,) = _texts(session, lease.subject_id)
+        prompt, (answer,) = _texts(run, lease.subject_id)
         return RateView(lease.assignment_id, prompt, answer, lease.started_at)
 
 
 def next_to_compare(user_id: int, *, engine: Engine | None = None) -> CompareView | None:
-    with session_scope(engine, write=True) as session:
-        lease = queues.next_item(session, queue="comparison", user_id=user_id)
+    with write_scope(engine) as run:
+        lease = queues.next_item(run, queue="comparison", user_id=user_id)
         if lease is None:
             return None
         left, right = _sides(lease.left_response_id, lease.subject_id, lease.subject_b_id)
-        prompt, (left_text, right_text) = _texts(session, left, right)
+        prompt, (left_text, right_text) = _texts(run, left, right)
         return CompareView(lease.assignment_id, prompt, left_text, right_text, lease.started_at)
 
 
 def rate(user_id: int, assignment_id: int, rating: RatingIn, *, engine: Engine | None = None) -> int:
-    with session_scope(engine, write=True) as session:
-        return feedback.submit_rating(session, user_id=user_id, assignment_id=assignment_id, rating=rating)
+    with write_scope(engine) as run:
+        return feedback.submit_rating(run, user_id=user_id, assignment_id=assignment_id, rating=rating)
 
 
 def compare(user_id: int, assignment_id: int, comparison: ComparisonIn, *, engine: Engine | None = None) -> int:
-    with session_scope(engine, write=True) as session:
-        return feedback.submit_comparison(session, user_id=user_id, assignment_id=assignment_id, comparison=comparison)
+    with write_scope(engine) as run:
+        return feedback.submit_comparison(run, user_id=user_id, assignment_id=assignment_id, comparison=comparison)
 
 
 def skip(user_id: int, assignment_id: int, *, engine: Engine | None = None) -> None:
