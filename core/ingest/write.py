@@ -9,7 +9,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import JSON, Dialect, Table, bindparam, func, select
+from sqlalchemy import JSON, Dialect, Insert, Select, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -29,6 +29,7 @@ from core.models import (
     User,
     utcnow,
 )
+from core.prepared import prepare
 
 Numbered = Sequence[tuple[int, Any]]  # (line, row)
 HH_VERSION = "hh-rlhf"
@@ -52,12 +53,10 @@ def table(model: Any) -> Table:
 
 
 @cache
-def _prepared_insert(dialect: Dialect, target: Table, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...] | None]:
-    """The insert's SQL text, compiled once, and its parameter order (None where the driver takes names)."""
-    insert = sqlite_insert if dialect.name == "sqlite" else pg_insert
-    statement = insert(target).values({name: bindparam(name) for name in columns}).on_conflict_do_nothing()
-    compiled = statement.compile(dialect=dialect)
-    return str(compiled), tuple(compiled.positiontup) if compiled.positional else None
+def _insert_statement(dialect_name: str, target: Table, columns: tuple[str, ...]) -> Insert:
+    """Insert `columns`, skipping rows whose unique keys are present (built once; core.prepared compiles it once)."""
+    insert = sqlite_insert if dialect_name == "sqlite" else pg_insert
+    return insert(target).values({name: bindparam(name) for name in columns}).on_conflict_do_nothing()
 
 
 @cache
@@ -87,13 +86,11 @@ def _when(dialect: Dialect) -> Callable[[Any], Any]:
 
 
 @cache
-def _ids_select(dialect: Dialect, target: Table, column: str) -> tuple[str, tuple[str, ...] | None]:
-    """`SELECT column, id ... WHERE column IN (IDS_CHUNK parameters)` compiled once, and its parameter names (None
-    where the driver takes them by position): SQLAlchemy's handling of a list parameter cost about 2 microseconds a
-    value, more than the query itself."""
-    col, names = target.c[column], tuple(f"v{i}" for i in range(IDS_CHUNK))
-    compiled = select(col, target.c.id).where(col.in_([bindparam(name) for name in names])).compile(dialect=dialect)
-    return str(compiled), None if compiled.positional else names
+def _ids_select(target: Table, column: str) -> Select:
+    """`SELECT column, id ... WHERE column IN (IDS_CHUNK parameters)`, its parameters v0, v1, ...: SQLAlchemy's
+    handling of a list parameter cost about 2 microseconds a value, more than the query itself."""
+    col = target.c[column]
+    return select(col, target.c.id).where(col.in_([bindparam(f"v{i}") for i in range(IDS_CHUNK)]))
 
 
 class Context:
@@ -124,22 +121,23 @@ class Context:
         """Insert rows of driver-ready values in the order of `columns`, skipping those present already."""
         if not rows:
             return
-        statement, order = _prepared_insert(self.conn.dialect, table(model), columns)
-        if order is None:  # a driver that takes named parameters (psycopg)
+        dialect = self.conn.dialect
+        prepared = prepare(_insert_statement(dialect.name, table(model), columns), dialect)
+        if not prepared.positional:  # a driver that takes named parameters (psycopg)
             rows = [dict(zip(columns, row, strict=True)) for row in rows]
-        elif order != columns:
-            rows = [tuple(row[columns.index(name)] for name in order) for row in rows]
-        self.conn.exec_driver_sql(statement, rows)
+        elif prepared.names != columns:
+            rows = [tuple(row[columns.index(name)] for name in prepared.names) for row in rows]
+        self.conn.exec_driver_sql(prepared.sql, rows)
 
     def ids_by(self, model: Any, column: str, values: Iterable[str]) -> dict[str, int]:
         """Value -> id of the rows whose `column` holds one of `values`."""
-        sql, names = _ids_select(self.conn.dialect, table(model), column)
+        prepared = prepare(_ids_select(table(model), column), self.conn.dialect)
         values, found = list(set(values)), {}
         for start in range(0, len(values), IDS_CHUNK):
             chunk = values[start : start + IDS_CHUNK]
             chunk += [None] * (IDS_CHUNK - len(chunk))  # `IN (..., NULL)` matches nothing more
-            params = tuple(chunk) if names is None else dict(zip(names, chunk, strict=True))
-            found.update(self.conn.exec_driver_sql(sql, params).all())
+            params = tuple(chunk) if prepared.positional else dict(zip(prepared.names, chunk, strict=True))
+            found.update(self.conn.exec_driver_sql(prepared.sql, params).all())
         return found
 
     def version_ids(self, numbered: Iterable[tuple[int, str]], kind: str, notes: str = "") -> dict[str, int]:
