@@ -230,3 +230,36 @@ def test_the_adjudicate_page_counts_no_disagreement_the_expert_is_part_of(store,
     import_rows(engine, tmp_path, "labels", [label_row("f", "lead", "toxic"), label_row("f", "ann1", "not_toxic")])
     assert review.progress(users["lead"], "adjudication", engine=engine).left == 0
     assert review.progress(users["ann2"], "adjudication", engine=engine).left == 1
+
+
+def test_the_queue_holds_what_the_rule_says_for_three_versions_with_their_own_thresholds(any_engine, tmp_path):
+    """An oracle for the borderline rule (the module docstring of core.moderation.borderline), written in Python, on
+    items scored by random subsets of three configured versions with different thresholds and bands."""
+    rng = random.Random(7)
+    settings = {"clf-v1": (0.3, 0.1), "clf-v2": (0.5, 0.15), "clf-v3": (0.7, 0.05)}  # registered in this order
+    scores = {f"i{n}": {m: rng.randint(0, 100) / 100 for m in settings if rng.random() < 0.6} for n in range(80)}
+    for model in settings:  # clf-v3 is registered last: the newest
+        rows = [score_row(item, model, by[model]) for item, by in scores.items() if model in by]
+        import_rows(any_engine, tmp_path, "moderation", rows)
+    configure(any_engine, versions=list(settings))
+    with session_scope(any_engine, write=True) as s:
+        for model, (threshold, band) in settings.items():
+            set_threshold(s, version=model, threshold=threshold, band=band, actor_id=None)
+
+    expected = {}
+    for item, by in scores.items():
+        if not by:
+            continue
+        judge = max(by, key=list(settings).index)
+        threshold, band = settings[judge]
+        distance = abs(by[judge] - threshold)
+        labels = {score >= 0.5 for score in by.values()}
+        if distance <= band + 1e-9 or len(labels) > 1:
+            expected[item] = round(10_000 - distance * 10_000)
+    ids = item_ids(any_engine)
+    with session_scope(any_engine) as s:
+        found = s.execute(
+            select(WorkItem.subject_id, WorkItem.priority).where(WorkItem.queue == "moderation", WorkItem.open)
+        ).all()
+    assert len(expected) > 20 and len(expected) < len([by for by in scores.values() if by])  # both kinds occur
+    assert dict(found) == {ids[item]: priority for item, priority in expected.items()}

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Integer, Select, case, cast, exists, false, func, literal, or_, select
+from sqlalchemy import Integer, Select, cast, exists, false, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -105,38 +105,44 @@ def set_threshold(
 
 def borderline_subjects(session: Session, config: QueueConfig) -> Select:
     """(item id, 0, arrival, priority) of every borderline item, for core.queue_sync. Each item is judged by the
-    newest feeding version that scored it (so items a newer version has not scored yet keep their place)."""
+    newest feeding version that scored it (so items a newer version has not scored yet keep their place).
+
+    One branch per version, joined by UNION ALL: each reads its own scores along the version's index with its own
+    threshold and band as constants, and looks for newer scores only when there are newer versions. One query for
+    all versions, with per-row CASEs over them, took two and a half times as long at a million scores."""
     versions = feeding_versions(session, config)
     if not versions:
         return select(ModerationItem.id, literal(0), ModerationItem.created_at, literal(0)).where(false())
     ids = [v.id for v in versions]
+    branches = [_borderline_of(v, newer=ids[:n], others=ids[:n] + ids[n + 1 :]) for n, v in enumerate(versions)]
+    if len(branches) == 1:
+        return branches[0]
+    every = union_all(*branches).subquery()
+    return select(*every.c)
+
+
+def _borderline_of(version: VersionSettings, newer: list[int], others: list[int]) -> Select:
+    """The borderline items that `version` judges: scored by none of the `newer` versions, and near its threshold
+    or given the other label by one of the `others`."""
     score, other = aliased(ModerationScore), aliased(ModerationScore)
-
-    def per_version(column, value) -> ColumnElement:
-        return case({v.id: value(v) for v in versions}, value=column)
-
-    newer = exists().where(
-        other.item_id == score.item_id,
-        other.model_version_id.in_(ids),
-        per_version(other.model_version_id, lambda v: ids.index(v.id))
-        < per_version(score.model_version_id, lambda v: ids.index(v.id)),
-    )
-    distance = func.abs(score.score - per_version(score.model_version_id, lambda v: v.threshold))
-    borderline = distance <= per_version(score.model_version_id, lambda v: v.band) + EDGE
-    if len(ids) > 1:
+    distance = func.abs(score.score - version.threshold)
+    borderline = distance <= version.band + EDGE
+    if others:
         disagrees = exists().where(
             other.item_id == score.item_id,
-            other.model_version_id.in_(ids),
-            other.model_version_id != score.model_version_id,
+            other.model_version_id.in_(others),
             other.predicted_label != score.predicted_label,
         )
         borderline = or_(borderline, disagrees)
-    priority = cast(PRIORITY_SCALE - func.round(distance * PRIORITY_SCALE), Integer)
     adjudicated = exists().where(Adjudication.item_id == score.item_id)
+    judged_here = [score.model_version_id == version.id, borderline, ~adjudicated]
+    if newer:
+        judged_here.append(~exists().where(other.item_id == score.item_id, other.model_version_id.in_(newer)))
+    priority = cast(PRIORITY_SCALE - func.round(distance * PRIORITY_SCALE), Integer)
     return (
         select(score.item_id, literal(0), ModerationItem.created_at, priority)
         .join(ModerationItem, ModerationItem.id == score.item_id)
-        .where(score.model_version_id.in_(ids), ~newer, borderline, ~adjudicated)
+        .where(*judged_here)
     )
 
 
