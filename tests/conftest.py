@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,16 @@ from core.db import dispose_engines, get_engine, upgrade_schema
 # in .hypothesis/ to replay them).
 settings.register_profile("ci", derandomize=True, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _main_module_kept() -> Iterator[None]:
+    """Put back pytest's `__main__` after each test: a page run by AppTest becomes `sys.modules["__main__"]` (as
+    Streamlit's script runner makes it), and a process spawned later by another test would run that page as its
+    main script instead of its task, and hang the test that waits for it."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, url: str) -> Engine:
