@@ -98,7 +98,8 @@ class Runner:
         self.dialect = dialect
         self._connection = dbapi_connection
         self._cursor = dbapi_connection.cursor()
-        self._invalidate = invalidate
+        self._drop = invalidate
+        self._dropped = False
 
     def rows(self, statement: Executable, values: dict[str, Any]) -> list[tuple]:
         """The statement's rows (as named tuples of its columns); [] for one that returns none."""
@@ -140,6 +141,12 @@ class Runner:
             self._connection.rollback()
         except self.dialect.loaded_dbapi.Error:
             self._invalidate()
+
+    def _invalidate(self) -> None:
+        """Drop the connection from the pool, once: a rollback after the error that dropped it fails again."""
+        if not self._dropped:
+            self._dropped = True
+            self._drop()
 
     def failed(self, error: Exception, sql: str | None, parameters: Any) -> Exception:
         """A DB-API error as SQLAlchemy raises it; a lost connection is invalidated (the pool drops it)."""

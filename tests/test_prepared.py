@@ -3,11 +3,12 @@ rows read, the same values stored and the same errors as SQLAlchemy's own execut
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import bindparam, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from core import audit, prepared, queues
 from core.db import session_scope, write_scope
@@ -116,3 +117,26 @@ def test_the_page_path_stores_one_comparison_with_its_audit_event(any_engine, tm
 def test_a_statement_that_cannot_run_as_compiled_once_is_refused(engine, statement, refusal):
     with pytest.raises(ValueError, match=refusal):
         prepared.prepare(statement, engine.dialect)
+
+
+class _Closed:
+    """A DB-API connection whose database has gone: every statement and the rollback fail."""
+
+    def cursor(self) -> _Closed:
+        return self
+
+    def execute(self, *args: object) -> None:
+        raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+
+    rollback = execute
+
+
+def test_a_lost_connection_leaves_the_pool_once(engine):
+    """The statement's error drops it; the rollback that follows fails too and must not drop it again (SQLAlchemy
+    warns "Can't invalidate an already-closed connection")."""
+    dropped = []
+    run = prepared.Runner(_Closed(), engine.dialect, lambda: dropped.append(1))
+    with pytest.raises(ProgrammingError) as raised:
+        run.driver_sql("BEGIN IMMEDIATE")
+    run.rollback()
+    assert raised.value.connection_invalidated and dropped == [1]
