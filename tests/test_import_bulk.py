@@ -25,7 +25,7 @@ INDEXES = "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type = 'ind
 def bulk_for_small_files(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("core.ingest.BATCH_ROWS", 10)
     monkeypatch.setattr("core.ingest.bulk.MIN_ROWS", 0)
-    monkeypatch.setattr("core.ingest.write.utcnow", lambda: NOW)  # rows without created_at: the same in every store
+    monkeypatch.setattr("core.ingest.context.utcnow", lambda: NOW)  # rows without created_at: the same in every store
 
 
 def rows(first: int, last: int) -> list[dict]:

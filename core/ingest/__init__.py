@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from core import audit
 from core.db import refresh_statistics, session_scope
 from core.ingest import bulk, labelstudio, schemas, write
+from core.ingest.context import Context, Numbered, WriteProblem
 from core.ingest.experiments import experiment_csv, write_experiment_events
 from core.ingest.pii import TOKENS, mask_row
 from core.ingest.read import Problem, Progress, parse_json_cell, read_csv, read_jsonl
@@ -40,7 +41,7 @@ SHOWN_PROBLEMS = 20
 @dataclass(frozen=True)
 class ImporterSpec:
     model: type[BaseModel]
-    write: Callable[[write.Context, write.Numbered], int]
+    write: Callable[[Context, Numbered], int]
     counted: Any  # the table whose rows are this kind's records (added = its growth)
     unit: str
     description: str
@@ -256,7 +257,7 @@ def import_file(
     started, valid = utcnow(), 0
     try:
         with session_scope(engine, write=True) as session, _collector_paused():
-            ctx = write.Context(session)
+            ctx = Context(session)
             before, records = ctx.count(spec.counted), 0
             with ExitStack() as deferred:
                 for number, batch in enumerate(_batches(rows)):
@@ -266,7 +267,7 @@ def import_file(
                     if not problems:
                         try:
                             records += spec.write(ctx, batch)
-                        except write.WriteProblem as error:
+                        except WriteProblem as error:
                             problems.append(error.problem)
                 if not problems and valid == 0:
                     problems.append(Problem(0, None, "the file holds no rows"))
@@ -310,7 +311,7 @@ class _Rollback(Exception):
 
 
 def _indexes_deferred(
-    ctx: write.Context, spec: ImporterSpec, path: Path, first_rows: int, before: int
+    ctx: Context, spec: ImporterSpec, path: Path, first_rows: int, before: int
 ) -> AbstractContextManager[None]:
     """After the first batch: its share of new rows tells how many of the file's rows will be new."""
     new_share = (ctx.count(spec.counted) - before) / first_rows

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from core.ingest.context import Context, Numbered, WriteProblem, table
 from core.ingest.read import Problem
-from core.ingest.write import Context, Numbered, WriteProblem, table
 from core.models import Experiment, ExperimentEvent
 
 FIXED = ("experiment", "unit_id", "variant", "at")

@@ -19,9 +19,10 @@ from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_v
 from sqlalchemy import bindparam, func, select, update
 
 from core import audit
+from core.ingest.context import Context, Numbered, table
 from core.ingest.read import Problem, Progress, nul_field
 from core.ingest.schemas import Id, Row, Text, When
-from core.ingest.write import Context, Numbered, moderation_item_ids, table
+from core.ingest.write import moderation_item_ids
 from core.labelstudio import label_config
 from core.models import CATEGORIES, MODERATION_LABELS, ModerationLabel, User
 from core.text import NUL_MESSAGE
