@@ -5,10 +5,10 @@
 Per database (SQLite in a temporary folder; PostgreSQL as a fresh database, dropped afterwards, skipped with a note
 if the server is unreachable), in this order on the same store:
 
-- build: 10 experts and an admin, two chatbot versions, N*4/5 prompts and N answers by bulk Core inserts
-  (executemany in batches, not the importers); every fourth prompt is answered by both versions (N/5 pairs), the
-  others by one. After the load and after the sync the store is settled as the database would soon do by itself
-  (SQLite: a WAL checkpoint; PostgreSQL: VACUUM ANALYZE), untimed;
+- build (`benchmarks/queue_store.py`): 10 experts and an admin, two chatbot versions, N*4/5 prompts and N answers
+  by bulk Core inserts (executemany in batches, not the importers); every fourth prompt is answered by both versions
+  (N/5 pairs), the others by one. After the load and after the sync the store is settled as the database would
+  soon do by itself (SQLite: a WAL checkpoint; PostgreSQL: VACUUM ANALYZE), untimed;
 - sync: `core.queues.configure(comparison, both versions, k=2)`, which builds the N/5 work items;
 - floor: the same store and table through the bare driver (`sqlite3`, `psycopg`): one transaction (BEGIN IMMEDIATE
   on SQLite) with one SELECT of the next open item by the `ix_work_item_next` order (FOR UPDATE SKIP LOCKED on
@@ -29,15 +29,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import random
 import sqlite3
-from collections.abc import Iterator
-from datetime import timedelta
 from time import perf_counter, process_time
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, func, insert, make_url, select
+from sqlalchemy import Engine, func, make_url, select
 
 from benchmarks.common import (
     Timer,
@@ -53,14 +50,13 @@ from benchmarks.common import (
     print_figures,
     print_table,
     say,
-    settle,
     split_database_url,
     temp_folder,
 )
-from core import queues
+from benchmarks.queue_store import K, build_store
 from core.db import get_engine, session_scope
 from core.feedback import ComparisonIn
-from core.models import Assignment, AuditEvent, Comparison, ModelVersion, Prompt, Response, User, WorkItem, utcnow
+from core.models import Assignment, AuditEvent, Comparison, WorkItem
 from core.review import compare, next_to_compare
 
 DEFAULT_SCALE = 1_000_000
@@ -71,101 +67,7 @@ WRITERS = 8
 CYCLES_PER_WRITER = 500  # next + submit cycles per concurrent writer (fewer on a small store)
 WRITER_SECONDS_CAP = 300.0  # a writer stops after this long even if its cycles are not done
 WARMUP = 20  # untimed cycles before a timed leg (connections, statement caches)
-BATCH = 10_000
-EXPERTS = 2 + WRITERS
-VERSIONS = ("chatbot-2025-03", "chatbot-2025-09")
-K = 2
 CHOICE = ComparisonIn(preferred="left", strength="clear")
-WORDS = (
-    "the tax office may ask for receipts of every deduction you claim so keep them for ten years and note the date "
-    "amount and purpose of each one before you file your return online or on paper"
-)
-
-
-# --- the store ------------------------------------------------------------------------------------------------------
-
-
-def _text(rng: random.Random, shortest: int, longest: int) -> str:
-    start = rng.randrange(len(WORDS) // 2)
-    length = rng.randint(shortest, longest)
-    return ((WORDS[start:] + " ") * (1 + length // len(WORDS)))[:length]
-
-
-def _prompts_and_responses(scale: int, versions: list[int]) -> Iterator[tuple[list[dict], list[dict]]]:
-    """Batches of (prompts, their responses): every fourth prompt answered by both versions, the rest by one."""
-    rng = random.Random(20250611)
-    start = utcnow() - timedelta(days=365)
-    prompts, responses = [], []
-    prompt_id = response_id = 0
-    while response_id < scale:
-        prompt_id += 1
-        at = start + timedelta(seconds=prompt_id)
-        prompts.append(
-            {
-                "id": prompt_id,
-                "external_id": f"bench-p{prompt_id:08d}",
-                "source": "import",
-                "text": _text(rng, 40, 160) + "?",
-                "topic": ("vat", "deductions", "payroll")[prompt_id % 3],
-                "meta": {},
-                "created_at": at,
-            }
-        )
-        paired = prompt_id % 4 == 0 and scale - response_id >= 2
-        for version in versions if paired else [versions[prompt_id % 2]]:
-            response_id += 1
-            responses.append(
-                {
-                    "id": response_id,
-                    "external_id": f"bench-r{response_id:08d}",
-                    "prompt_id": prompt_id,
-                    "model_version_id": version,
-                    "text": _text(rng, 150, 450),
-                    "meta": {},
-                    "created_at": at + timedelta(seconds=1),
-                }
-            )
-        if len(responses) >= BATCH:
-            yield prompts, responses
-            prompts, responses = [], []
-    if prompts:
-        yield prompts, responses
-
-
-def build_store(engine: Engine, scale: int) -> dict[str, Any]:
-    """Users, versions, prompts and responses; then the comparison queue, configured (and synced) as an admin would."""
-    now = utcnow()
-    with Timer() as built, engine.begin() as conn:
-        users = [{"username": "admin", "role": "admin", "display_name": "", "active": True, "failed_logins": 0}]
-        users += [
-            {"username": f"expert{n}", "role": "expert", "display_name": "", "active": True, "failed_logins": 0}
-            for n in range(EXPERTS)
-        ]
-        conn.execute(insert(User.__table__), [u | {"created_at": now} for u in users])
-        conn.execute(
-            insert(ModelVersion.__table__),
-            [{"name": name, "kind": "chatbot", "notes": "", "meta": {}, "created_at": now} for name in VERSIONS],
-        )
-        versions = [conn.execute(select(ModelVersion.id).where(ModelVersion.name == n)).scalar_one() for n in VERSIONS]
-        experts = list(conn.execute(select(User.id).where(User.role == "expert").order_by(User.id)).scalars())
-        for prompts, responses in _prompts_and_responses(scale, versions):
-            conn.execute(insert(Prompt.__table__), prompts)
-            conn.execute(insert(Response.__table__), responses)
-    settle(engine)
-    with Timer() as synced, session_scope(engine, write=True) as s:
-        queues.configure(s, queue="comparison", actor_id=None, versions=list(VERSIONS), k=K)
-    settle(engine)
-    with session_scope(engine) as s:
-        counted = {
-            "responses": s.execute(select(func.count()).select_from(Response)).scalar_one(),
-            "prompts": s.execute(select(func.count()).select_from(Prompt)).scalar_one(),
-            "work_items": s.execute(select(func.count()).where(WorkItem.queue == "comparison")).scalar_one(),
-        }
-    if counted["responses"] != scale or counted["work_items"] != scale // 5:
-        raise SystemExit(f"the store came out wrong: {counted} (expected {scale:,} responses, {scale // 5:,} items)")
-    return counted | {"experts": experts, "build_seconds": built.seconds, "sync_seconds": synced.seconds}
-
-
 # --- the floor ------------------------------------------------------------------------------------------------------
 
 FLOOR_SELECT = (
@@ -342,7 +244,7 @@ def run_database(url: str, scale: int, floor: Any) -> dict[str, Any]:
     calls = max(1, min(CALLS, pairs // 5))
     per_writer = max(1, min(CYCLES_PER_WRITER, pairs // 20))
     say(f"  building {scale:,} responses, {pairs:,} pairs ...")
-    store = build_store(engine, scale)
+    store = build_store(engine, scale, experts=2 + WRITERS)
     say(f"  built in {store['build_seconds']:.1f} s, synced in {store['sync_seconds']:.1f} s; floor ...")
     floor_ms = floor(url, calls)
     first, second, *writers = store["experts"]
