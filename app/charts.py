@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
 
-from core.reports.kpi import Backlog, DailyCount, KpiReport, MonthCount, Turnaround, WeeklyReviewers
-from core.reports.kpi_quality import DriftWeek, ModerationF1, RewardAccuracy, VersionRatings, WinRate
+from core.reports.kpi.quality import DriftWeek, ModerationF1, RewardAccuracy, VersionRatings, WinRate
+from core.reports.kpi.report import Backlog, DailyCount, KpiReport, MonthCount, Turnaround, WeeklyReviewers
 from core.stats.drift import BANDS
 
 HEIGHT = 320

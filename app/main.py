@@ -5,7 +5,7 @@ import streamlit as st
 from app.login import login_page
 from app.navigation import account_sidebar, navigation_pages
 from app.session import current_user, oidc_configured, sign_in_oidc
-from core.db import StoreError
+from core.store.db import StoreError
 
 st.set_page_config(page_title="Evaluation workbench", layout="wide", page_icon=":material/fact_check:")
 

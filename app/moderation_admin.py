@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.session import engine
 from core.auth import UserPublic
 from core.moderation import ModerationError
-from core.moderation.admin import ClassifierOverview, classifier_overview, set_threshold
+from core.moderation import service as moderation
+from core.moderation.classifier import ClassifierOverview
 from core.moderation.metrics import METRICS, RetrainSummary
-from core.moderation.retrain import retrain
 
 # Each stage of a retrain: where it starts on the progress bar, its share of it, and what it says.
 STAGES = {
@@ -25,7 +24,7 @@ STAGES = {
 
 def moderation_section(user: UserPublic) -> None:
     st.subheader("Moderation classifier", anchor=False)
-    overview = classifier_overview(engine())
+    overview = moderation.classifier_overview(actor=user)
     retrain_column, settings_column = st.columns([1, 1], gap="large")
     with retrain_column, st.container(border=True):
         _retrain(user, overview)
@@ -51,7 +50,7 @@ def _retrain(user: UserPublic, overview: ClassifierOverview) -> None:
             bar.progress(min(start + share * fraction, 1.0), text=text)
 
         try:
-            summary = retrain(engine(), actor_id=user.id, progress=progress)
+            summary = moderation.retrain(actor=user, progress=progress)
         except ModerationError as error:
             status.update(label="Retraining refused: nothing was changed", state="error")
             st.error(str(error))
@@ -80,7 +79,7 @@ def _thresholds(user: UserPublic, overview: ClassifierOverview) -> None:
         band = st.number_input("Band (±)", 0.01, 0.5, chosen.band, step=0.01, format="%.2f")
         if st.form_submit_button("Save and rebuild the queue"):
             try:
-                saved = set_threshold(name, threshold=threshold, band=band, actor_id=user.id, engine=engine())
+                saved = moderation.set_threshold(actor=user, version=name, threshold=threshold, band=band)
             except ModerationError as error:
                 st.error(str(error))
             else:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from core.models import CATEGORIES
-from core.moderation.feedback import AdjudicationIn, LabelIn
-from core.moderation.review import ShownLabel
+from core.moderation.labels import AdjudicationIn, LabelIn
+from core.review.views import ShownLabel
+from core.store.models import CATEGORIES
 
 LABELS = {"toxic": "Toxic", "not_toxic": "Not toxic"}
 SOURCES = {"app": "app", "import": "imported"}  # others name the dataset: "imported (jigsaw)"

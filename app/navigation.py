@@ -24,7 +24,7 @@ class PageSpec:
     icon: str
 
 
-# Page key (as in core.auth.PAGE_ROLES) -> its file, title and icon. The home page comes first: it is the default.
+# Page key (as in core.auth.PAGE_ACTIONS) -> its file, title and icon. The home page comes first: it is the default.
 PAGES: dict[str, PageSpec] = {
     "home": PageSpec("../pages/home.py", "Home", ":material/home:"),
     "rate": PageSpec("../pages/rate.py", "Rate answers", ":material/star_rate:"),

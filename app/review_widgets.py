@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.feedback import ComparisonIn, RatingIn
-from core.guidelines import guidelines, rubric
-from core.models import FLAGS, RUBRIC, STRENGTHS
-from core.review import Progress
+from core.review.guidelines import guidelines, rubric
+from core.review.judgments import ComparisonIn, RatingIn
+from core.review.progress import Progress
+from core.store.models import FLAGS, RUBRIC, STRENGTHS
 
 CHOICES = {"left": "Left is better", "right": "Right is better", "tie": "Tie", "both_bad": "Both bad"}
 

@@ -1,32 +1,17 @@
-"""Who is signed in, the page gate every page calls first, signing in and out, and the cached engine."""
+"""Who is signed in, the page gate every page calls first, and signing in and out."""
 
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy import Engine
-from sqlalchemy.exc import ProgrammingError
 
-from core.auth import AuthError, UserPublic, authenticate, can_open, sign_in_external
-from core.config import get_settings
-from core.db import StoreError, get_engine, session_scope
+from core.accounts import AuthError
+from core.accounts import service as accounts
+from core.auth import UserPublic, can_open
+from core.store.db import StoreError
 
 USER_KEY = "user"
 OIDC_REFUSED_KEY = "oidc_refused"
 NO_ACCESS = "You do not have access to this page."
-STORE_UNUSABLE = (
-    "The store cannot be used: it is unreachable or its tables are missing. "
-    "Create or upgrade it with `python -m core init` (or `make init`), then reload this page."
-)
-
-
-@st.cache_resource(show_spinner=False)
-def _engine_for(url: str) -> Engine:
-    return get_engine(url)
-
-
-def engine() -> Engine:
-    """The process-wide engine of the store named by DATABASE_URL (read now, so tests can point it elsewhere)."""
-    return _engine_for(get_settings().database_url)
 
 
 def current_user() -> UserPublic | None:
@@ -44,24 +29,11 @@ def require_page(page_key: str) -> UserPublic:
 
 
 def sign_in(username: str, password: str) -> str | None:
-    """Check the password and remember the user; returns the reason when refused.
-
-    A refusal is written (failed attempts count towards the lock-out), so the transaction must commit: the
-    AuthError is caught inside the block and reported after it."""
-    refused: str | None = None
+    """Check the password and remember the user; returns the reason when refused."""
     try:
-        with session_scope(engine(), write=True) as session:
-            try:
-                user = authenticate(session, username=username.strip(), password=password)
-            except AuthError as error:
-                refused = str(error)
-    except StoreError as error:
+        st.session_state[USER_KEY] = accounts.sign_in(username=username, password=password)
+    except (AuthError, StoreError) as error:
         return str(error)
-    except ProgrammingError:  # PostgreSQL without the tables
-        return STORE_UNUSABLE
-    if refused is not None:
-        return refused
-    st.session_state[USER_KEY] = user
     return None
 
 
@@ -77,14 +49,9 @@ def sign_in_oidc() -> None:
     if current_user() is not None or OIDC_REFUSED_KEY in st.session_state or not st.user.is_logged_in:
         return
     try:
-        with session_scope(engine(), write=True) as session:
-            st.session_state[USER_KEY] = sign_in_external(session, claims=st.user.to_dict())
-    except AuthError as error:
+        st.session_state[USER_KEY] = accounts.sign_in_external(claims=st.user.to_dict())
+    except (AuthError, StoreError) as error:
         st.session_state[OIDC_REFUSED_KEY] = str(error)
-    except StoreError as error:
-        st.session_state[OIDC_REFUSED_KEY] = str(error)
-    except ProgrammingError:  # PostgreSQL without the tables
-        st.session_state[OIDC_REFUSED_KEY] = STORE_UNUSABLE
 
 
 def sign_out() -> None:

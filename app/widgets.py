@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from core.home import Count
-from core.inventory import ImportLine
+from core.reports.home import Count
+from core.store.inventory import ImportLine
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>$~|])")
 

@@ -4,9 +4,10 @@ Per database (SQLite in a temporary folder; PostgreSQL as a fresh database, drop
 if unreachable), on the store of benchmarks.dashboard_store (a year of judgments with their work items, assignments,
 audit events, moderation scores...: every row counts, about five per judgment), built and settled untimed:
 
-- backup: `core.backup.backup` to a new folder, in a freshly spawned process: seconds, rows/s, MB on disk, and that
+- backup: `core.store.backup.backup` to a new folder, in a freshly spawned process: seconds, rows/s, MB on disk, and
+  that
   process's own peak RSS (the rows are streamed: it should not grow with the store);
-- restore: `core.backup.restore` of that folder into a new store of the same database (SQLite: a file with no
+- restore: `core.store.backup.restore` of that folder into a new store of the same database (SQLite: a file with no
   schema yet; PostgreSQL: a fresh database), in a spawned process too: seconds, rows/s, peak RSS; then the row
   counts of the restored store are checked against the manifest (untimed).
 
@@ -41,8 +42,8 @@ from benchmarks.common import (
     temp_folder,
 )
 from benchmarks.dashboard_store import build_dashboard_store
-from core.backup import backup, restore
-from core.db import get_engine
+from core.store.backup import backup, restore
+from core.store.db import get_engine
 
 DEFAULT_SCALE = 1_000_000
 

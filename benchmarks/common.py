@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.db import get_engine, is_sqlite, refresh_statistics, upgrade_schema
+from core.store.db import get_engine, is_sqlite, refresh_statistics, upgrade_schema
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from core.models import (
+from core.store.models import (
     Adjudication,
     Assignment,
     AuditEvent,

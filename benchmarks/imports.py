@@ -40,9 +40,9 @@ from benchmarks.common import (
     split_database_url,
     temp_folder,
 )
-from core.db import get_engine
 from core.ingest import import_file
-from core.models import CATEGORIES, utcnow
+from core.store.db import get_engine
+from core.store.models import CATEGORIES, utcnow
 
 DEFAULT_SCALE = 1_000_000
 TARGET_ROWS_PER_S = 50_000

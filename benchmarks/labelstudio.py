@@ -38,11 +38,11 @@ from benchmarks.common import (
     temp_folder,
 )
 from benchmarks.imports import _text
-from core.db import get_engine, session_scope
 from core.ingest import import_file
 from core.labelstudio.label_config import result
 from core.labelstudio.tasks import write_import_file
-from core.models import CATEGORIES, ModelVersion, ModerationItem, ModerationScore, WorkItem, utcnow
+from core.store.db import get_engine, session_scope
+from core.store.models import CATEGORIES, ModelVersion, ModerationItem, ModerationScore, WorkItem, utcnow
 
 DEFAULT_SCALE = 100_000
 ANNOTATORS = 40

@@ -7,7 +7,7 @@ if the server is unreachable):
 
 - build: `benchmarks.dashboard_store` (a year of N judgments with their work items, assignments and audit events,
   by bulk Core inserts), R reviewer accounts made by `core.auth.create_user`, and a backlog of fresh answers queued
-  for rating by `core.queue_sync.sync_queue` (as an import queues them), then settled (untimed);
+  for rating by `core.review.sync.sync_queue` (as an import queues them), then settled (untimed);
 - app: `streamlit run app/main.py`, headless on a free loopback port, DATABASE_URL pointing at the store; with
   `--apps A`, A such processes on A ports, the reviewers spread over them in turn (a team deployment's replicas
   behind a sticky proxy, docs/deploy.md);
@@ -56,10 +56,10 @@ from benchmarks.common import (
 from benchmarks.dashboard_store import CHATBOTS, build_dashboard_store
 from benchmarks.report_store import TEXT
 from benchmarks.st_session import BrowserlessSession, SessionError, choose, trigger, write
-from core.auth import create_user
-from core.db import get_engine, session_scope
-from core.models import AuditEvent, ModelVersion, Prompt, Rating, Response, User, utcnow
-from core.queue_sync import sync_queue
+from core.accounts.users import create_user
+from core.review.sync import sync_queue
+from core.store.db import get_engine, session_scope
+from core.store.models import AuditEvent, ModelVersion, Prompt, Rating, Response, User, utcnow
 from tests.live_app import running_app
 
 DEFAULT_SCALE = 1_000_000

@@ -50,10 +50,10 @@ from benchmarks.common import (
     split_database_url,
     temp_folder,
 )
-from core import queues
-from core.db import get_engine, session_scope
-from core.models import ModelVersion, ModerationItem, ModerationLabel, ModerationScore, User, WorkItem, utcnow
 from core.moderation.embeddings import EmbeddingStore, MiniLM, store_for
+from core.review import settings
+from core.store.db import get_engine, session_scope
+from core.store.models import ModelVersion, ModerationItem, ModerationLabel, ModerationScore, User, WorkItem, utcnow
 
 DEFAULT_SCALE = 1_000_000
 LABELS = 10_000
@@ -197,7 +197,7 @@ def build_store(engine: Engine, scale: int, logits: np.ndarray, vectors: Path) -
     elif not target.exists():
         raise SystemExit(f"the vectors are neither in {vectors} nor in {target}")
     with Timer() as queued, session_scope(engine, write=True) as s:
-        queues.configure(s, queue="moderation", actor_id=None, k=2)
+        settings.configure(s, queue="moderation", actor_id=None, k=2)
     settle(engine)
     return {"build_seconds": round(built.seconds, 2), "queue_build_seconds": round(queued.seconds, 2)}
 

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select
 
 from benchmarks.common import Timer, settle
-from core import queues
-from core.db import session_scope
-from core.models import ModelVersion, Prompt, Response, User, WorkItem, utcnow
+from core.review import settings
+from core.store.db import session_scope
+from core.store.models import ModelVersion, Prompt, Response, User, WorkItem, utcnow
 
 BATCH = 10_000
 VERSIONS = ("chatbot-2025-03", "chatbot-2025-09")
@@ -93,7 +93,7 @@ def build_store(engine: Engine, scale: int, experts: int) -> dict[str, Any]:
             conn.execute(insert(Response.__table__), responses)
     settle(engine)
     with Timer() as synced, session_scope(engine, write=True) as s:
-        queues.configure(s, queue="comparison", actor_id=None, versions=list(VERSIONS), k=K)
+        settings.configure(s, queue="comparison", actor_id=None, versions=list(VERSIONS), k=K)
     settle(engine)
     with session_scope(engine) as s:
         counted = {

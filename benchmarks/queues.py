@@ -9,13 +9,13 @@ if the server is unreachable), in this order on the same store:
   by bulk Core inserts (executemany in batches, not the importers); every fourth prompt is answered by both versions
   (N/5 pairs), the others by one. After the load and after the sync the store is settled as the database would
   soon do by itself (SQLite: a WAL checkpoint; PostgreSQL: VACUUM ANALYZE), untimed;
-- sync: `core.queues.configure(comparison, both versions, k=2)`, which builds the N/5 work items;
+- sync: `core.review.settings.configure(comparison, both versions, k=2)`, which builds the N/5 work items;
 - floor: the same store and table through the bare driver (`sqlite3`, `psycopg`): one transaction (BEGIN IMMEDIATE
   on SQLite) with one SELECT of the next open item by the `ix_work_item_next` order (FOR UPDATE SKIP LOCKED on
   PostgreSQL, as the queue locks) and one UPDATE closing it;
 - next item: one reviewer takes and answers items one after another through what the compare page calls:
-  `core.review.next_to_compare` (`next_item` and the two answers' texts in one write transaction) and
-  `core.review.compare` (`submit_comparison` in another), both timed apart. They are the first reviewer on every
+  `core.review.service.next_item` (the lease and the two answers' texts in one write transaction) and
+  `core.review.service.compare` (`submit_comparison` in another), both timed apart. They are the first reviewer on every
   item (k = 2), so the items they answered stay open and their next search passes them;
 - one writer: a second reviewer does the same (the second place of the first reviewer's items, then fresh ones);
   its wall clock gives submissions per second (each one after its next item), and the sum of its submit times
@@ -54,10 +54,11 @@ from benchmarks.common import (
     temp_folder,
 )
 from benchmarks.queue_store import K, build_store
-from core.db import get_engine, session_scope
-from core.feedback import ComparisonIn
-from core.models import Assignment, AuditEvent, Comparison, WorkItem
-from core.review import compare, next_to_compare
+from core.auth import UserPublic
+from core.review.judgments import ComparisonIn
+from core.review.service import compare, next_item
+from core.store.db import get_engine, session_scope
+from core.store.models import Assignment, AuditEvent, Comparison, WorkItem
 
 DEFAULT_SCALE = 1_000_000
 TARGET_NEXT_P95_MS = 5.0
@@ -125,19 +126,25 @@ def floor_postgres(url: str, calls: int) -> list[float]:
 # --- our code paths -------------------------------------------------------------------------------------------------
 
 
+def expert(user_id: int) -> UserPublic:
+    """The benchmark's expert of this id, as the review service takes its acting user."""
+    return UserPublic(user_id, f"expert-{user_id}", "", "expert", True)
+
+
 def review(engine: Engine, user_id: int, cycles: int) -> dict[str, Any]:
     """`cycles` times: the next item with its texts in one write transaction, its submission in another (ms each),
     as the compare page does; stops early if the queue has nothing left for this reviewer. Also this process's CPU
     time in each (on a busy machine wall times wait for a core; CPU time shows what the code itself costs)."""
     next_ms, submit_ms, next_cpu, submit_cpu = [], [], 0.0, 0.0
+    who = expert(user_id)
     with Timer() as wall:
         for _ in range(cycles):
             start, cpu_start = perf_counter(), process_time()
-            view = next_to_compare(user_id, engine=engine)
+            view = next_item(actor=who, queue="comparison", engine=engine)
             taken, cpu_taken = perf_counter(), process_time()
             if view is None:
                 break
-            compare(user_id, view.assignment_id, CHOICE, engine=engine)
+            compare(actor=who, assignment_id=view.assignment_id, comparison=CHOICE, engine=engine)
             next_ms.append((taken - start) * 1000)
             submit_ms.append((perf_counter() - taken) * 1000)
             next_cpu += cpu_taken - cpu_start
@@ -159,15 +166,16 @@ def _writer(url: str, user_id: int, cycles: int, barrier: Any, results: Any) -> 
     with session_scope(engine) as s:  # connect before the clock starts
         s.execute(select(1))
     submitted, errors, first_error, cycle_ms = 0, 0, None, []
+    who = expert(user_id)
     barrier.wait()
     start = perf_counter()
     while submitted + errors < cycles and perf_counter() - start < WRITER_SECONDS_CAP:
         began = perf_counter()
         try:
-            view = next_to_compare(user_id, engine=engine)
+            view = next_item(actor=who, queue="comparison", engine=engine)
             if view is None:
                 break
-            compare(user_id, view.assignment_id, CHOICE, engine=engine)
+            compare(actor=who, assignment_id=view.assignment_id, comparison=CHOICE, engine=engine)
             submitted += 1
         except Exception as error:  # counted and reported: the leg requires none
             errors += 1

@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from core.models import (
+from core.store.models import (
     Comparison,
     ModelVersion,
     ModerationItem,

@@ -9,7 +9,8 @@ if the server is unreachable):
 - build: `benchmarks.report_store.build_report_store` (bulk Core inserts), then settled as the database soon would
   by itself (benchmarks.common.settle), untimed in the figures below;
 - then every leg in LEGS runs in a spawned process of its own, whose peak RSS is the reports' own:
-  - A/B report: `core.reports.ab.chatbot_report` of the two strongest versions over all time, with the leaderboard
+  - A/B report: `core.reports.ab.chatbot.chatbot_report` of the two strongest versions over all time, with the
+    leaderboard
     of all 20 versions and 200 bootstrap rounds; the first call, then the median of REPEATS more; its parts apart
     (the pair's comparisons, the pair's ratings, the leaderboard's counts, the leaderboard with its bootstrap);
   - the leaderboard for one topic and for the last 30 days; the moderation A/B report (mod-v1 against mod-v2);
@@ -21,8 +22,9 @@ if the server is unreachable):
 Targets (issue 6): the whole A/B report with the leaderboard and 200 bootstrap rounds <= 2 s; the page's server time
 warm (cached) <= 200 ms; process memory <= 1 GB.
 
-Then the dashboards' part (benchmarks.dashboards, issue 7) on a store of its own: the KPI dashboard and the audit
-trail. The last line holds both parts' figures (the dashboards' prefixed `dashboards_`)."""
+Then the dashboards' part (benchmarks.dashboards, issue 7) on a store of its own: the KPI dashboard, the audit
+trail and the agreement report (cold and recomputed, 90 days and all time). The last line holds both parts' figures
+(the dashboards' prefixed `dashboards_`, e.g. `dashboards_sqlite_agreement_90_days_cold_s`)."""
 
 from __future__ import annotations
 
@@ -53,7 +55,7 @@ from benchmarks.common import (
     temp_folder,
 )
 from benchmarks.report_store import TOPICS, build_report_store
-from core.db import get_engine, session_scope
+from core.store.db import get_engine, session_scope
 
 DEFAULT_SCALE = 1_000_000
 VERSIONS = 20
@@ -80,9 +82,10 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def ab_legs(url: str, store: dict[str, Any]) -> dict[str, Any]:
     """The A/B report, its parts, the leaderboard variants, the moderation report and the joined baseline."""
-    from core.reports import ab, leaderboard
+    from core.reports.ab import chatbot as ab
+    from core.reports.ab import leaderboard
+    from core.reports.ab.moderation import moderation_report
     from core.reports.filters import Filters
-    from core.reports.moderation_ab import moderation_report
 
     engine = get_engine(url)
     a, b = store["versions"][-2], store["versions"][-1]
@@ -120,7 +123,7 @@ def page_legs(url: str, store: dict[str, Any]) -> dict[str, Any]:
     from streamlit.testing.v1 import AppTest
 
     from core.auth import UserPublic
-    from core.models import User
+    from core.store.models import User
 
     os.environ["DATABASE_URL"] = url
     with session_scope(get_engine(url)) as s:

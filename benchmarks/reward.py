@@ -41,7 +41,7 @@ from benchmarks.common import (
     split_database_url,
     temp_folder,
 )
-from core.db import get_engine
+from core.store.db import get_engine
 
 TARGET_OVERHEAD = 1.05
 TARGET_ACCURACY = 0.85
@@ -114,7 +114,7 @@ def bare_leg(snapshot_folder: str) -> dict[str, Any]:
 
 
 def build_store(url: str, seeds: int) -> dict[str, Any]:
-    from core.demo import load_demo
+    from core.demo.load import load_demo
     from core.reward.snapshot import export_snapshot
 
     engine = get_engine(url)

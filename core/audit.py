@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Insert, bindparam, insert
 from sqlmodel import Session
 
-from core import prepared
-from core.models import AuditEvent, utcnow
+from core.store import prepared
+from core.store.models import AuditEvent, utcnow
 
 COLUMNS = ("at", "actor_id", "action", "entity", "entity_id", "before", "after")
 
@@ -24,8 +24,8 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    """Append an event in the caller's transaction (a Session's, or a core.db.write_scope), so it lands exactly when
-    the change does (a prepared insert: it sits on the write path of every judgment)."""
+    """Append an event in the caller's transaction (a Session's, or a core.store.db.write_scope), so it lands exactly
+    when the change does (a prepared insert: it sits on the write path of every judgment)."""
     values = {"at": utcnow(), "actor_id": actor_id, "action": action, "entity": entity, "entity_id": entity_id}
     prepared.on(session).rows(_insert(), values | {"before": before, "after": after})
 

@@ -1,54 +1,93 @@
-"""Users, passwords, sign-in with lock-out, and what each role may open."""
+"""Who may do what: the acting user, the one rule table of actions, and the check every service function makes first.
+
+Every action a person or a command takes is a service function guarded by one action name (`@guarded("review.rate")`).
+`may(actor, action)` answers from RULES alone; a refusal is one `Forbidden` error. Pages use the same table for
+navigation: a page opens for the roles that may take its action (PAGE_ACTIONS)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from core.store.models import ROLES, User
 
-from core import audit
-from core.config import get_settings
-from core.models import ROLES, User, utcnow
-from core.text import NUL
+ROLE_NAMES = {"admin": "admins", "expert": "experts", "annotator": "annotators", "product_owner": "product owners"}
+ADMIN: tuple[str, ...] = ("admin",)
+EXPERTS = ("expert", "admin")
+LABELLERS = ("annotator", "expert", "admin")
+OWNERS = ("product_owner", "admin")
 
-MIN_PASSWORD_LENGTH = 8
-USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
 
-# Which roles may open which page. A page checks this on entry, and navigation lists only what a role may open.
-PAGE_ROLES: dict[str, tuple[str, ...]] = {
-    "home": ROLES,
-    "rate": ("expert", "admin"),
-    "compare": ("expert", "admin"),
-    "moderation": ("annotator", "expert", "admin"),
-    "adjudicate": ("expert", "admin"),
-    "data": ("admin",),
-    "queues": ("admin",),
-    "ab_report": ("product_owner", "admin"),
-    "reward_model": ("admin",),
-    "kpi": ("product_owner", "admin"),
-    "audit": ("expert", "admin"),
-    "agreement": ("expert", "admin"),
-    "audit_sample": ("expert", "admin"),
-    "flags": ("expert", "admin"),
+@dataclass(frozen=True)
+class Rule:
+    roles: tuple[str, ...]
+    what: str  # the action as a person reads it: "rate answers"
+
+
+# The rule table: every action, the roles that may take it, and what it is called in a refusal.
+RULES: dict[str, Rule] = {
+    "home.read": Rule(ROLES, "open the home page"),
+    "review.rate": Rule(EXPERTS, "rate answers"),
+    "review.compare": Rule(EXPERTS, "compare answers"),
+    "review.label": Rule(LABELLERS, "label moderation items"),
+    "review.adjudicate": Rule(EXPERTS, "adjudicate disagreements"),
+    "queue.read": Rule(ADMIN, "see the review queues' settings"),
+    "queue.configure": Rule(ADMIN, "change a review queue's settings"),
+    "queue.gold": Rule(ADMIN, "make gold items"),
+    "data.read": Rule(ADMIN, "see what the store holds"),
+    "data.import": Rule(ADMIN, "import files"),
+    "store.backup": Rule(ADMIN, "back up the store"),
+    "users.read": Rule(ADMIN, "list users"),
+    "users.add": Rule(ADMIN, "add users"),
+    "moderation.read": Rule(ADMIN, "see the moderation classifier's settings"),
+    "moderation.threshold": Rule(ADMIN, "change a classifier's threshold"),
+    "moderation.retrain": Rule(ADMIN, "retrain the moderation classifier"),
+    "labelstudio.sync": Rule(ADMIN, "sync with Label Studio"),
+    "reward.read": Rule(ADMIN, "see the reward models"),
+    "reward.snapshot": Rule(ADMIN, "freeze a dataset snapshot"),
+    "reward.train": Rule(ADMIN, "train a reward model"),
+    "reward.promote": Rule(ADMIN, "promote a reward model"),
+    "reward.score": Rule(ADMIN, "score answers with a reward model"),
+    "report.ab": Rule(OWNERS, "read A/B reports"),
+    "experiment.plan": Rule(OWNERS, "plan an experiment's split"),
+    "report.kpi": Rule(OWNERS, "read the KPIs"),
+    "report.agreement": Rule(EXPERTS, "read the agreement report"),
+    "trail.read": Rule(EXPERTS, "read the audit trail"),
+    "sample.draw": Rule(EXPERTS, "draw an audit sample"),
+    "sample.review": Rule(EXPERTS, "review an audit sample"),
+    "flags.read": Rule(EXPERTS, "read the flagged answers"),
+    "flags.triage": Rule(EXPERTS, "triage flags"),
 }
 
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+# The action each page is for: navigation lists a page to the roles that may take it, and the page checks it on entry.
+PAGE_ACTIONS: dict[str, str] = {
+    "home": "home.read",
+    "rate": "review.rate",
+    "compare": "review.compare",
+    "moderation": "review.label",
+    "adjudicate": "review.adjudicate",
+    "data": "data.import",
+    "queues": "queue.configure",
+    "ab_report": "report.ab",
+    "reward_model": "reward.train",
+    "kpi": "report.kpi",
+    "audit": "trail.read",
+    "agreement": "report.agreement",
+    "audit_sample": "sample.review",
+    "flags": "flags.triage",
+}
 
 
-class AuthError(Exception):
-    """A sign-in or user change was refused; the message is safe to show."""
+class Forbidden(Exception):
+    """The actor may not take this action; nothing was done. The message says who may."""
 
 
 @dataclass(frozen=True)
 class UserPublic:
+    """The acting user, as pages, the CLI and the services pass it around (never an ORM row)."""
+
     id: int
     username: str
     display_name: str
@@ -60,165 +99,45 @@ class UserPublic:
         return cls(user.id, user.username, user.display_name or user.username, user.role, user.active)
 
 
+def may(actor: UserPublic | None, action: str) -> bool:
+    return actor is not None and actor.active and actor.role in RULES[action].roles
+
+
+def require(actor: UserPublic | None, action: str) -> None:
+    """Refuse with Forbidden unless the actor may take the action."""
+    if may(actor, action):
+        return
+    rule = RULES[action]
+    allowed = " and ".join(ROLE_NAMES[role] for role in rule.roles) if rule.roles != ROLES else "everyone"
+    if actor is None:
+        raise Forbidden(f"Sign in first: only signed-in {allowed} may {rule.what}.")
+    if not actor.active:
+        raise Forbidden(f"The account {actor.username!r} is inactive: ask an admin to activate it.")
+    raise Forbidden(f"Only {allowed} may {rule.what}; {actor.username!r} is signed in as {actor.role}.")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(action: str | Mapping[str, str]) -> Callable[[F], F]:
+    """Make a service function check its actor first. `action` is one action, or a mapping from the function's
+    `queue` argument to the action of that queue (the judging functions every queue shares)."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def checked(*, actor: UserPublic | None, **kwargs: Any) -> Any:
+            require(actor, action if isinstance(action, str) else action[kwargs["queue"]])
+            return function(actor=actor, **kwargs)
+
+        checked.action = action  # type: ignore[attr-defined]  (read by the test that walks the rule table)
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
 def can_open(role: str, page: str) -> bool:
-    return role in PAGE_ROLES.get(page, ())
+    return page in PAGE_ACTIONS and role in RULES[PAGE_ACTIONS[page]].roles
 
 
 def pages_for(role: str) -> list[str]:
-    return [page for page, roles in PAGE_ROLES.items() if role in roles]
-
-
-def create_user(
-    session: Session,
-    *,
-    username: str,
-    role: str,
-    password: str,
-    display_name: str = "",
-    email: str | None = None,
-    actor_id: int | None = None,
-) -> UserPublic:
-    """Create an active user with a hashed password, or activate a placeholder user made by an import."""
-    if not USERNAME_PATTERN.match(username):
-        raise AuthError(f"username {username!r}: use letters, digits and . _ @ + - (at most 150 characters)")
-    if role not in ROLES:
-        raise AuthError(f"role {role!r} is not one of: {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AuthError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
-    user = session.exec(select(User).where(User.username == username)).first()
-    if user is not None and (user.active or user.password_hash):
-        raise AuthError(f"user {username!r} exists already")
-    before = None if user is None else {"role": user.role, "active": user.active}
-    user = user or User(username=username, role=role)
-    user.role, user.active, user.password_hash = role, True, _hasher.hash(password)
-    user.display_name, user.email = display_name or user.display_name or username, email or user.email
-    session.add(user)
-    session.flush()
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action="user.create" if before is None else "user.activate",
-        entity="user",
-        entity_id=user.id,
-        before=before,
-        after={"username": username, "role": role, "active": True},
-    )
-    return UserPublic.of(user)
-
-
-def authenticate(session: Session, *, username: str, password: str, now: datetime | None = None) -> UserPublic:
-    """Check a password; five failures in a row lock the account for a few minutes."""
-    settings = get_settings()
-    now = now or utcnow()
-    user = None if NUL in username else session.exec(select(User).where(User.username == username)).first()
-    if user is None or not user.password_hash:
-        _verify(_DUMMY_HASH, password)
-        raise AuthError("Wrong username or password.")
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
-        raise AuthError(f"Too many failed sign-ins: this account is locked for about {minutes} more minute(s).")
-    if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.lockout_attempts:
-            user.failed_logins = 0
-            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-            audit.record(session, actor_id=None, action="user.lock", entity="user", entity_id=user.id)
-            session.add(user)
-            raise AuthError(f"Too many failed sign-ins: this account is locked for {settings.lockout_minutes} minutes.")
-        session.add(user)
-        raise AuthError("Wrong username or password.")
-    if not user.active:
-        raise AuthError("This account is inactive: ask an admin to activate it.")
-    user.failed_logins, user.locked_until = 0, None
-    session.add(user)
-    return UserPublic.of(user)
-
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def parse_role_map(text: str) -> list[tuple[str, str]]:
-    """OIDC_ROLE_MAP ("wb-admins=admin,wb-experts=expert") as (claim value, role) pairs, in the order written:
-    a person in several mapped groups gets the role of the first pair that matches."""
-    pairs = []
-    for entry in filter(None, (part.strip() for part in text.split(","))):
-        value, _, role = (side.strip() for side in entry.partition("="))
-        if not value or role not in ROLES:
-            raise AuthError(
-                f"OIDC_ROLE_MAP entry {entry!r}: write claim-value=role, the role one of: {', '.join(ROLES)}"
-            )
-        pairs.append((value, role))
-    return pairs
-
-
-def role_from_claims(claims: Mapping[str, object], claim: str, role_map: list[tuple[str, str]]) -> str | None:
-    """The workbench role the identity provider's claim maps to, or None. The claim may be a list (groups) or a
-    string of values separated by commas or spaces."""
-    raw = claims.get(claim)
-    values = (
-        set(re.split(r"[,\s]+", raw)) if isinstance(raw, str) else set(raw) if isinstance(raw, list | tuple) else set()
-    )
-    return next((role for value, role in role_map if value in values), None)
-
-
-def sign_in_external(session: Session, *, claims: Mapping[str, object]) -> UserPublic:
-    """The user of an OpenID Connect identity (claims of its ID token), with the role its claim maps to.
-
-    The first sign-in links the user whose e-mail or username matches (a placeholder from an import is activated),
-    or creates one; later sign-ins follow the identity provider's role. Every change is audited."""
-    settings = get_settings()
-    issuer, subject = str(claims.get("iss") or ""), str(claims.get("sub") or "")
-    if not subject:
-        raise AuthError("The identity provider sent no subject (sub) claim: sign-in refused.")
-    role = role_from_claims(claims, settings.oidc_role_claim, parse_role_map(settings.oidc_role_map))
-    if role is None:
-        raise AuthError(
-            f"Your account has no role in this workbench (no {settings.oidc_role_claim!r} value of yours is mapped): "
-            "ask an admin to add you to one of the workbench's groups."
-        )
-    external_id = f"{issuer}|{subject}"
-    user, action = _user_of_identity(session, external_id, claims, role)
-    if action != "user.create" and not user.active and (user.password_hash or user.external_id):
-        raise AuthError("This account is inactive: ask an admin to activate it.")  # not an import's placeholder
-    before = (
-        None if action == "user.create" else {"role": user.role, "active": user.active, "external": user.external_id}
-    )
-    if action != "user.role" or user.role != role:
-        user.external_id, user.role, user.active = external_id, role, True
-        user.display_name = user.display_name or str(claims.get("name") or user.username)
-        session.add(user)
-        session.flush()
-        after = {"username": user.username, "role": role, "active": True, "external": external_id}
-        audit.record(
-            session, actor_id=None, action=action, entity="user", entity_id=user.id, before=before, after=after
-        )
-    return UserPublic.of(user)
-
-
-def _user_of_identity(session: Session, external_id: str, claims: Mapping[str, object], role: str) -> tuple[User, str]:
-    """The user already linked to the identity, else an unlinked one with its e-mail or username, else a new one;
-    with the audit action that signing in means for it."""
-    user = session.exec(select(User).where(User.external_id == external_id)).first()
-    if user is not None:
-        return user, "user.role"
-    email = str(claims.get("email") or "") or None
-    username = str(claims.get("preferred_username") or email or claims["sub"])
-    same = [User.username == username] + ([func.lower(User.email) == email.lower()] if email else [])
-    user = session.exec(select(User).where(User.external_id.is_(None), or_(*same))).first()
-    if user is not None:
-        return user, "user.link"
-    if not USERNAME_PATTERN.match(username):
-        raise AuthError(f"The identity provider's username {username!r} cannot be used here: ask an admin.")
-    return User(username=username, role=role, email=email), "user.create"
-
-
-def list_users(session: Session) -> list[UserPublic]:
-    return [UserPublic.of(u) for u in session.exec(select(User).order_by(User.role, User.username))]
-
-
-def count_users(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(User)).one()
+    return [page for page in PAGE_ACTIONS if can_open(role, page)]

@@ -5,11 +5,11 @@ import re
 
 import streamlit as st
 
-from app import reports
+from app import report_cache, report_widgets
 from app.session import require_page
 from app.widgets import page_header
-from core.reports import export
-from core.reports.ab import ChatbotReport
+from core.reports.ab import export
+from core.reports.ab.chatbot import ChatbotReport
 from core.reports.filters import Filters, ReportError
 
 KINDS = {"chatbot": "Chatbot versions", "moderation": "Moderation classifiers"}
@@ -21,8 +21,8 @@ page_header(
     "annotators' final labels. Results are cached for five minutes.",
 )
 if st.button("Refresh", icon=":material/refresh:", help="Recompute with the newest judgments"):
-    reports.refresh()
-choices = reports.choices()
+    report_cache.clear()
+choices = report_cache.choices(user)
 
 
 def _slug(text: str) -> str:
@@ -46,12 +46,12 @@ else:
         topic = None if chosen == "All topics" else chosen
     try:
         with st.spinner("Computing the report…"):
-            report = reports.version_report(Filters(a, b, since, until, topic))
+            report = report_cache.version_report(user, Filters(a, b, since, until, topic))
     except ReportError as error:
         st.error(str(error), icon=":material/error:")
     else:
-        reports.verdict_box(report.verdict)
-        reports.html_download(report, file_name=f"ab-{_slug(a)}-vs-{_slug(b)}.html", key="ab_html")
+        report_widgets.verdict_box(report.verdict)
+        report_widgets.html_download(report, file_name=f"ab-{_slug(a)}-vs-{_slug(b)}.html", key="ab_html")
         figures = export.figures(report)
         tables = export.tables(report)
         if isinstance(report, ChatbotReport):
@@ -64,7 +64,7 @@ else:
             tab.plotly_chart(figure, width="stretch")
         for name, frame in tables.items():
             st.subheader(name.replace("_", " ").capitalize(), anchor=False)
-            reports.table(name, frame, key="ab")
+            report_widgets.table(name, frame, key="ab")
 
 st.divider()
 st.header("Online experiments", anchor=False)
@@ -73,15 +73,15 @@ if not choices.experiments:
 else:
     name = st.selectbox("Experiment", choices.experiments, key="ab_experiment")
     try:
-        result = reports.experiment(name)
+        result = report_cache.experiment(user, name)
     except ReportError as error:
         st.error(str(error), icon=":material/error:")
     else:
         if result.srm.alarm:
             st.error("Sample ratio mismatch: see the verdict before reading the results.", icon=":material/warning:")
-        reports.verdict_box(result.verdict)
-        reports.html_download(result, file_name=f"experiment-{_slug(name)}.html", key="experiment_html")
+        report_widgets.verdict_box(result.verdict)
+        report_widgets.html_download(result, file_name=f"experiment-{_slug(name)}.html", key="experiment_html")
         st.plotly_chart(export.figures(result)[0], width="stretch")
         for table_name, frame in export.tables(result).items():
             st.subheader(table_name.replace("_", " ").capitalize(), anchor=False)
-            reports.table(table_name, frame, key="experiment")
+            report_widgets.table(table_name, frame, key="experiment")

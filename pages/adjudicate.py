@@ -5,19 +5,18 @@ import streamlit as st
 
 from app.moderation_widgets import adjudication_form, labels_table, show_item
 from app.review_widgets import guidelines_expander, leave_notice, progress_line, show_notice
-from app.session import engine, require_page
-from core import review
-from core.feedback import FeedbackError, LeaseLost
-from core.moderation import review as moderation
+from app.session import require_page
+from core.review import service as review
+from core.review.judgments import FeedbackError, LeaseLost
 
 user = require_page("adjudicate")
 st.title("Adjudicate disagreements")
-progress_line(review.progress(user.id, "adjudication", engine=engine()))
+progress_line(review.progress_in(actor=user, queue="adjudication"))
 guidelines_expander("moderation")
 
 show_notice("adjudicate_notice")
 
-view = moderation.next_to_adjudicate(user.id, engine=engine())
+view = review.next_item(actor=user, queue="adjudication")
 if view is None:
     st.info("No disagreements are waiting for you. Thank you!")
 else:
@@ -27,11 +26,11 @@ else:
     labels_table(view.labels)
     decided = adjudication_form(key=f"adjudicate-{view.assignment_id}")
     if decided == "skip":
-        review.skip(user.id, view.assignment_id, engine=engine())
+        review.skip(actor=user, queue="adjudication", assignment_id=view.assignment_id)
         leave_notice("adjudicate_notice", "Skipped: the item goes to another expert.")
     elif decided is not None:
         try:
-            moderation.adjudicate(user.id, view.assignment_id, decided, engine=engine())
+            review.adjudicate(actor=user, assignment_id=view.assignment_id, adjudication=decided)
         except LeaseLost as error:
             leave_notice("adjudicate_notice", str(error), "warning")
         except FeedbackError as error:

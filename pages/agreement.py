@@ -5,14 +5,14 @@ from datetime import timedelta
 
 import streamlit as st
 
-from app.audit_reports import agreement, day_range
+from app.report_cache import agreement, day_range
 from app.session import require_page
 from app.widgets import page_header
-from core.models import utcnow
+from core.store.models import utcnow
 
 DEFAULT_DAYS = 90
 
-require_page("agreement")
+user = require_page("agreement")
 page_header(
     "Agreement",
     "How far reviewers agree, per queue and dimension, beyond chance. Krippendorff's alpha: 1 perfect, 0 no better "
@@ -28,7 +28,7 @@ days = st.date_input(
 )
 start, end = day_range(*days) if isinstance(days, tuple) and len(days) == 2 else (None, None)
 with st.spinner("Counting agreement…"):
-    report = agreement(start, end)
+    report = agreement(user, start, end)
 
 
 def figure(value: float | None) -> str:

@@ -5,34 +5,34 @@ import json
 
 import streamlit as st
 
-from app.audit_reports import day_range, trail_choices
+from app.report_cache import day_range
 from app.review_widgets import show_text
-from app.session import engine, require_page
+from app.session import require_page
 from app.widgets import escape_markdown, page_header
-from core import audits
-from core.reports.trail import TrailFilter
+from core.oversight import service as oversight
+from core.oversight.trail import TrailFilter
 
 EXPORT_LIMIT = 100_000
 ANY = "(any)"
 
-require_page("audit")
+user = require_page("audit")
 page_header(
     "Audit trail",
     "Every change to judgments, settings and users, newest first. Pick an event to see the full history of the "
     "item it concerns. Nothing on this page can change the trail.",
 )
 
-choices = trail_choices()
+choices = oversight.trail_choices(actor=user)
 with st.container(border=True):
     person_col, action_col, entity_col, id_col, days_col = st.columns([1.2, 1.4, 1.2, 0.8, 1.6])
-    actor = person_col.selectbox("Person", [ANY, *choices.actors], key="trail_actor")
+    person = person_col.selectbox("Person", [ANY, *choices.actors], key="trail_actor")
     action = action_col.selectbox("Action", [ANY, *choices.actions], key="trail_action")
     entity = entity_col.selectbox("Entity", [ANY, *choices.entities], key="trail_entity")
     entity_id = id_col.number_input("Entity id", min_value=0, value=None, step=1, key="trail_entity_id")
     days = days_col.date_input("Days (UTC)", value=(), key="trail_days")
 start, end = day_range(*days) if isinstance(days, tuple) and len(days) == 2 else (None, None)
 filters = TrailFilter(
-    None if actor == ANY else actor,
+    None if person == ANY else person,
     None if action == ANY else action,
     None if entity == ANY else entity,
     None if entity_id is None else int(entity_id),
@@ -44,7 +44,7 @@ filters = TrailFilter(
 if st.session_state.get("trail_filters") != filters:
     st.session_state["trail_filters"], st.session_state["trail_cursors"] = filters, [None]
 cursors = st.session_state["trail_cursors"]
-page = audits.trail_page(filters, after=cursors[-1], engine=engine())
+page = oversight.trail_page(actor=user, filters=filters, after=cursors[-1])
 
 rows = [
     {
@@ -78,7 +78,7 @@ if older_col.button("Older", icon=":material/chevron_right:", disabled=page.next
     st.rerun()
 export_col.download_button(
     "Download CSV",
-    data=lambda: audits.trail_csv(filters, limit=EXPORT_LIMIT, engine=engine())[0],
+    data=lambda: oversight.trail_csv(actor=user, filters=filters, limit=EXPORT_LIMIT)[0],
     file_name="audit-trail.csv",
     mime="text/csv",
     icon=":material/download:",
@@ -92,7 +92,7 @@ picked = selection.selection.rows if selection else []
 suggested = ""
 if picked:
     event = page.events[picked[0]]
-    suggested = audits.event_item(event.entity, event.entity_id, engine=engine()) or ""
+    suggested = oversight.event_item(actor=user, entity=event.entity, entity_id=event.entity_id) or ""
     if not suggested:
         st.caption(f"The picked event ({event.action}) is not about a judged item.")
 reference = st.text_input(
@@ -101,7 +101,7 @@ reference = st.text_input(
     key=f"history_ref_{suggested}",
 )
 if reference.strip():
-    history = audits.item_history(reference, engine=engine())
+    history = oversight.item_history(actor=user, reference=reference)
     if history is None:
         st.warning(escape_markdown(f"No answer, pair or moderation item found for {reference.strip()!r}."))
     else:

@@ -3,12 +3,12 @@ disagree with a reason), and read the audit pass rate per queue and per reviewer
 
 import streamlit as st
 
-from app import audit_reports
+from app import report_cache as audit_reports
 from app.review_widgets import leave_notice, show_notice, show_text
-from app.session import engine, require_page
+from app.session import require_page
 from app.widgets import escape_markdown, page_header
-from core import audits
-from core.audit_sample import SampleError, last_month
+from core.oversight import service as oversight
+from core.oversight.samples import SampleError, last_month
 
 user = require_page("audit_sample")
 page_header(
@@ -25,12 +25,8 @@ with st.expander("Draw a sample", expanded=False, icon=":material/casino:"), st.
     seed = seed_col.number_input("Seed", min_value=0, value=None, step=1, help="Empty: the month as a number")
     if st.form_submit_button("Draw sample", type="primary", icon=":material/casino:"):
         try:
-            drawn = audits.draw_sample(
-                month=month.strip(),
-                size=int(size),
-                seed=None if seed is None else int(seed),
-                actor_id=user.id,
-                engine=engine(),
+            drawn = oversight.draw_sample(
+                actor=user, month=month.strip(), size=int(size), seed=None if seed is None else int(seed)
             )
         except SampleError as error:
             st.error(escape_markdown(str(error)))
@@ -39,7 +35,7 @@ with st.expander("Draw a sample", expanded=False, icon=":material/casino:"), st.
             st.session_state["sample_id"] = drawn.id
             leave_notice("sample_notice", f"Sample of {drawn.month}: {drawn.drawn} of {drawn.population:,} judgments.")
 
-samples = audits.list_samples(engine=engine())
+samples = oversight.list_samples(actor=user)
 if not samples:
     st.info("No data yet: no audit sample has been drawn. Draw one above, or with `python -m core audit sample`.")
     st.stop()
@@ -52,7 +48,7 @@ chosen = st.selectbox(
     index=ids.index(st.session_state["sample_id"]) if st.session_state.get("sample_id") in ids else 0,
     format_func=labels.get,
 )
-view = audits.sample_view(chosen, auditor=user.username, engine=engine())
+view = oversight.sample_view(actor=user, sample_id=chosen)
 s = view.summary
 
 tiles = st.columns(4)
@@ -122,7 +118,7 @@ else:
                 st.error("Choose agree or disagree.")
             else:
                 try:
-                    audits.review_sampled(item.id, auditor_id=user.id, verdict=verdict, reason=reason, engine=engine())
+                    oversight.review_sampled(actor=user, item_id=item.id, verdict=verdict, reason=reason)
                 except SampleError as error:
                     st.error(escape_markdown(str(error)))
                 else:

@@ -7,13 +7,14 @@ from pathlib import Path
 import streamlit as st
 
 from app.moderation_admin import moderation_section
-from app.session import engine, require_page
+from app.session import require_page
 from app.widgets import bullet_message, imports_table, page_header
-from core.db import session_scope
-from core.ingest import KINDS, ImportRefused, import_file
-from core.inventory import store_inventory
-from core.labelstudio.client import LabelStudioError, missing_settings, not_configured_message
-from core.labelstudio.sync import DEFAULT_TITLE, pull, push
+from core.ingest import KINDS, ImportRefused
+from core.ingest.service import import_data
+from core.labelstudio import service as labelstudio
+from core.labelstudio.client import LabelStudioError
+from core.labelstudio.sync import DEFAULT_TITLE
+from core.store import service as store
 
 user = require_page("data")
 page_header(
@@ -35,14 +36,8 @@ def run_import(uploaded, kind: str, mask_pii: bool) -> None:
         with path.open("wb") as handle:
             shutil.copyfileobj(uploaded, handle)
         try:
-            summary = import_file(
-                path,
-                kind,
-                engine=engine(),
-                actor_id=user.id,
-                file_name=uploaded.name,
-                progress=progress,
-                mask_pii=mask_pii,
+            summary = import_data(
+                actor=user, path=path, kind=kind, file_name=uploaded.name, progress=progress, mask_pii=mask_pii
             )
         except ImportRefused as refused:
             bar.empty()
@@ -55,9 +50,9 @@ def run_import(uploaded, kind: str, mask_pii: bool) -> None:
 def labelstudio_section() -> None:
     """Push the moderation queue to a Label Studio project and pull its annotations back as labels."""
     st.subheader("Label Studio", anchor=False)
-    missing = missing_settings()
-    if missing:
-        st.info(not_configured_message(missing), icon=":material/link_off:")
+    problem = labelstudio.configuration_problem()
+    if problem:
+        st.info(problem, icon=":material/link_off:")
         return
     st.caption(
         "Push sends the moderation queue's open items as tasks, with the classifier's prediction as a pre-annotation "
@@ -66,9 +61,9 @@ def labelstudio_section() -> None:
     title = st.text_input("Project title", value=DEFAULT_TITLE, key="labelstudio_project")
     push_column, pull_column = st.columns(2)
     if push_column.button("Push", icon=":material/cloud_upload:", key="labelstudio_push", width="stretch"):
-        run_labelstudio(push, title, "Pushing the moderation queue", "tasks")
+        run_labelstudio(labelstudio.push, title, "Pushing the moderation queue", "tasks")
     if pull_column.button("Pull", icon=":material/cloud_download:", key="labelstudio_pull", width="stretch"):
-        run_labelstudio(pull, title, "Pulling annotations", "bytes")
+        run_labelstudio(labelstudio.pull, title, "Pulling annotations", "bytes")
 
 
 def run_labelstudio(action, title: str, doing: str, unit: str) -> None:
@@ -79,7 +74,7 @@ def run_labelstudio(action, title: str, doing: str, unit: str) -> None:
             bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{done:,} of {total:,} {unit}")
 
         try:
-            summary = action(title=title, engine=engine(), actor_id=user.id, progress=progress)
+            summary = action(actor=user, title=title, progress=progress)
         except LabelStudioError as error:
             status.update(label=f"{doing}: failed", state="error")
             st.error(str(error), icon=":material/error:")
@@ -113,8 +108,7 @@ with main_column, st.container(border=True):
 with main_column, st.container(border=True):
     labelstudio_section()
 
-with session_scope(engine()) as session:  # after the import, so the tables include it
-    inventory = store_inventory(session)
+inventory = store.inventory(actor=user)  # after the import, so the tables include it
 
 with main_column:
     st.subheader("Model versions", anchor=False)

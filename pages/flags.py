@@ -3,14 +3,14 @@ personal data, with the model version and the reviewer; triage each one (open, c
 
 import streamlit as st
 
-from app import audit_reports
+from app import report_cache as audit_reports
 from app.review_widgets import leave_notice, show_notice, show_text
-from app.session import engine, require_page
+from app.session import require_page
 from app.widgets import escape_markdown, page_header
-from core import audits
-from core.flags import PAGE_SIZE, FlagError
-from core.guidelines import rubric
-from core.models import FLAG_STATUSES, FLAGS
+from core.oversight import service as oversight
+from core.oversight.flags import PAGE_SIZE, FlagError
+from core.review.guidelines import rubric
+from core.store.models import FLAG_STATUSES, FLAGS
 
 ANY = "(any)"
 
@@ -31,12 +31,12 @@ if st.session_state.get("flag_filters") != filters:  # new filters start at the 
     st.session_state["flag_filters"], st.session_state["flag_offset"] = filters, 0
 offset = st.session_state["flag_offset"]
 
-view = audits.flags_view(
+view = oversight.flags_view(
+    actor=user,
     status=None if status == ANY else status,
     flag=None if flag == ANY else flag,
     version=None if version == ANY else version,
     offset=offset,
-    engine=engine(),
 )
 version_slot.selectbox("Model version", [ANY, *view.versions], key="flag_version")
 
@@ -74,7 +74,7 @@ for row in page.rows:
             note = st.text_area("Note (what you checked, and why)", value=row.note)
             if st.form_submit_button("Save triage", type="primary"):
                 try:
-                    audits.triage_flag(row.rating_id, status=new_status, note=note, actor_id=user.id, engine=engine())
+                    oversight.triage_flag(actor=user, rating_id=row.rating_id, status=new_status, note=note)
                 except FlagError as error:
                     st.error(str(error))
                 else:

@@ -2,11 +2,9 @@
 
 import streamlit as st
 
-from app.session import engine, require_page
+from app.session import require_page
 from app.widgets import imports_table, metric_tiles, page_header
-from core.db import session_scope
-from core.home import home_counts
-from core.inventory import recent_imports
+from core.reports import service as reports
 
 INTROS = {
     "expert": "Rate chatbot answers on the rubric and choose the better of two answers. Reviews are blind: "
@@ -18,13 +16,9 @@ INTROS = {
 
 user = require_page("home")
 page_header(f"Welcome, {user.display_name}", INTROS.get(user.role, ""))
-
-with session_scope(engine()) as session:
-    counts = home_counts(session, user)
-    imports = recent_imports(session, limit=5) if user.role == "admin" else []
-
-metric_tiles(counts)
+home = reports.home(actor=user)
+metric_tiles(home.counts)
 
 if user.role == "admin":
     st.subheader("Last imports", anchor=False)
-    imports_table(imports)
+    imports_table(home.imports)

@@ -4,14 +4,14 @@ from datetime import timedelta
 
 import streamlit as st
 
-from app.audit_reports import day_range, kpi
+from app.report_cache import day_range, kpi
 from app.session import require_page
 from app.widgets import metric_tiles, page_header
-from core.home import Count
-from core.models import utcnow
-from core.reports.kpi import DEFAULT_DAYS, DEFAULT_SLA_HOURS, FINAL_LABEL
+from core.reports.home import Count
+from core.reports.kpi.report import DEFAULT_DAYS, DEFAULT_SLA_HOURS, FINAL_LABEL
+from core.store.models import utcnow
 
-require_page("kpi")
+user = require_page("kpi")
 page_header(
     "KPIs",
     "The feedback loop from arrival to decision, and the quality of each model version. Hover a number's "
@@ -35,7 +35,7 @@ if not isinstance(picked, tuple) or len(picked) != 2:
     st.stop()
 
 with st.spinner("Computing the KPIs…"):
-    view = kpi(*day_range(*picked), sla)
+    view = kpi(user, *day_range(*picked), sla)
 report, figures, d = view.report, view.charts, view.report.definitions
 
 

@@ -5,19 +5,18 @@ import streamlit as st
 
 from app.moderation_widgets import label_form, show_item
 from app.review_widgets import guidelines_expander, leave_notice, progress_line, show_notice
-from app.session import engine, require_page
-from core import review
-from core.feedback import FeedbackError, LeaseLost
-from core.moderation import review as moderation
+from app.session import require_page
+from core.review import service as review
+from core.review.judgments import FeedbackError, LeaseLost
 
 user = require_page("moderation")
 st.title("Label moderation items")
-progress_line(review.progress(user.id, "moderation", engine=engine()))
+progress_line(review.progress_in(actor=user, queue="moderation"))
 guidelines_expander("moderation")
 
 show_notice("label_notice")
 
-view = moderation.next_to_label(user.id, engine=engine())
+view = review.next_item(actor=user, queue="moderation")
 if view is None:
     st.info("Nothing left to label for you right now. Thank you!")
 else:
@@ -25,11 +24,11 @@ else:
     show_item(view.text)
     submitted = label_form(key=f"label-{view.assignment_id}", skip=True)
     if submitted == "skip":
-        review.skip(user.id, view.assignment_id, engine=engine())
+        review.skip(actor=user, queue="moderation", assignment_id=view.assignment_id)
         leave_notice("label_notice", "Skipped: the item goes to another annotator.")
     elif submitted is not None:
         try:
-            moderation.label(user.id, view.assignment_id, submitted, engine=engine())
+            review.label(actor=user, assignment_id=view.assignment_id, label=submitted)
         except LeaseLost as error:
             leave_notice("label_notice", str(error), "warning")
         except FeedbackError as error:
@@ -37,7 +36,7 @@ else:
         else:
             leave_notice("label_notice", "Saved. Here is the next item.")
 
-last = moderation.last_label(user.id, engine=engine())
+last = review.last_judgment(actor=user, queue="moderation")
 if last is not None:
     with st.expander("Change my last label"):
         st.caption("The change is saved in place; the earlier label stays in the audit trail.")
@@ -45,7 +44,7 @@ if last is not None:
         changed = label_form(key=f"change-label-{last.label_id}", initial=last.values, submit_label="Save change")
         if changed is not None and changed != "skip":
             try:
-                moderation.change_label(user.id, last.label_id, changed, engine=engine())
+                review.change_label(actor=user, label_id=last.label_id, label=changed)
             except FeedbackError as error:
                 st.error(str(error))
             else:

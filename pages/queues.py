@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from app.session import engine, require_page
+from app.session import require_page
 from app.widgets import page_header
-from core.queue_admin import QueueSettings, configure_queue, queue_overview
-from core.queues import QueueError
+from core.review import service as review
+from core.review.queues import QueueError
+from core.review.settings import QueueSettings
 
 QUEUE_TITLES = {
     "rating": "Rate answers",
@@ -29,7 +30,7 @@ page_header(
 if notice := st.session_state.pop("queues_notice", None):
     st.success(notice, icon=":material/check_circle:")
 
-overview = queue_overview(engine=engine())
+overview = review.queue_overview(actor=user)
 st.dataframe(
     [
         {
@@ -80,14 +81,13 @@ def settings_form(current: QueueSettings) -> None:
         )
         if st.form_submit_button("Save", type="primary"):
             try:
-                saved = configure_queue(
-                    user.id,
-                    current.queue,
+                saved = review.configure_queue(
+                    actor=user,
+                    queue=current.queue,
                     versions=versions,
                     k=k,
                     gold_share=gold,
                     lease_minutes=lease,
-                    engine=engine(),
                 )
             except QueueError as error:
                 st.error(str(error))

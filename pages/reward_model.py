@@ -3,22 +3,12 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.session import engine, require_page
+from app.session import require_page
 from app.widgets import escape_markdown, metric_tiles, page_header
-from core.home import Count
+from core.reports.home import Count
 from core.reward import RewardError
-from core.reward.launch import start_training
-from core.reward.registry import (
-    RunView,
-    compare_runs,
-    dataset_summary,
-    get_run,
-    list_runs,
-    list_snapshots,
-    promote,
-)
-from core.reward.score import mean_reward_by_version, score_responses
-from core.reward.snapshot import export_snapshot
+from core.reward import service as reward
+from core.reward.registry import RunView
 from core.reward.train import TrainParams
 
 FOLLOW_KEY = "reward_follow"
@@ -50,7 +40,7 @@ def loss_figure(runs: list[RunView]) -> go.Figure:
 
 # --- the pairs -------------------------------------------------------------------------------------------------------
 
-summary = dataset_summary(engine())
+summary = reward.dataset_summary(actor=user)
 st.subheader("Preference pairs", anchor=False)
 metric_tiles(
     [
@@ -75,7 +65,7 @@ with st.form("snapshot", border=False):
     with_ratings = st.checkbox("Add pairs from ratings", help="Pairs of two rated answers to one prompt")
     if st.form_submit_button("Freeze a snapshot", icon=":material/photo_camera:"):
         try:
-            result = export_snapshot(engine(), with_ratings=with_ratings, actor_id=user.id)
+            result = reward.export_snapshot(actor=user, with_ratings=with_ratings)
         except RewardError as error:
             st.error(escape_markdown(str(error)))
         else:
@@ -85,7 +75,7 @@ with st.form("snapshot", border=False):
 # --- training --------------------------------------------------------------------------------------------------------
 
 st.subheader("Train", anchor=False)
-snapshots = list_snapshots(engine())
+snapshots = reward.list_snapshots(actor=user)
 defaults = TrainParams()
 with st.form("train", border=True):
     choice = st.selectbox(
@@ -101,12 +91,11 @@ with st.form("train", border=True):
     if st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:"):
         params = TrainParams(epochs=epochs, max_length=int(max_length), learning_rate=rate)
         try:
-            run_id = start_training(
-                engine(),
+            run_id = reward.start_training(
+                actor=user,
                 snapshot_id=choice.id if choice else None,
                 base_model=base_model.strip() or None,
                 params=params,
-                actor_id=user.id,
             )
         except RewardError as error:
             st.error(escape_markdown(str(error)))
@@ -115,12 +104,12 @@ with st.form("train", border=True):
             st.session_state["reward_notice"] = f"Run {run_id} started in a process of its own."
             st.rerun()
 
-runs = list_runs(engine())
+runs = reward.list_runs(actor=user)
 followed = st.session_state.get(FOLLOW_KEY) or next((r.id for r in runs if r.status in ("queued", "running")), None)
 
 
 def show_run(run_id: int) -> None:
-    run = get_run(engine(), run_id)
+    run = reward.get_run(actor=user, run_id=run_id)
     phase = run.progress.get("phase", run.status)
     step, total = run.progress.get("step", 0), run.progress.get("total", 0)
     label = f"Run {run.id}: {run.status}" + (f" ({phase}, step {step:,} of {total:,})" if total else f" ({phase})")
@@ -141,7 +130,7 @@ def show_run(run_id: int) -> None:
 
 
 if followed is not None:
-    live = get_run(engine(), followed).status in ("queued", "running")
+    live = reward.get_run(actor=user, run_id=followed).status in ("queued", "running")
     if live:
         st.session_state["reward_live"] = followed
     st.fragment(run_every=REFRESH_SECONDS if live else None)(show_run)(followed)
@@ -183,7 +172,7 @@ else:
     finished = [r for r in runs if r.status == "done"]
     compared = st.multiselect("Compare runs", [r.id for r in runs], default=[r.id for r in finished[:2]])
     if compared:
-        st.dataframe(compare_runs(engine(), compared), hide_index=True)
+        st.dataframe(reward.compare_runs(actor=user, run_ids=compared), hide_index=True)
         st.plotly_chart(loss_figure([r for r in runs if r.id in compared]), key="loss-compare")
     if finished:
         promote_column, score_column = st.columns(2)
@@ -191,7 +180,7 @@ else:
             chosen = st.selectbox("Run", [r.id for r in finished], format_func=lambda i: f"run {i}")
             if st.form_submit_button("Promote to active", icon=":material/verified:"):
                 try:
-                    promote(engine(), chosen, actor_id=user.id)
+                    reward.promote(actor=user, run_id=chosen)
                 except RewardError as error:
                     st.error(escape_markdown(str(error)))
                 else:
@@ -203,8 +192,9 @@ else:
             if active and st.button("Score every answer", icon=":material/scoreboard:"):
                 bar = st.progress(0.0, text="Scoring…")
                 try:
-                    result = score_responses(
-                        engine(), progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,}")
+                    result = reward.score(
+                        actor=user,
+                        progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,}"),
                     )
                 except RewardError as error:
                     st.error(escape_markdown(str(error)))
@@ -222,7 +212,7 @@ else:
                         "95% CI low": v.ci[0] if v.ci else None,
                         "95% CI high": v.ci[1] if v.ci else None,
                     }
-                    for v in mean_reward_by_version(engine(), active.id)
+                    for v in reward.mean_reward_by_version(actor=user, run_id=active.id)
                 ],
                 hide_index=True,
                 placeholder="–",

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from core.db import session_scope
-from core.models import (
+from core.store.db import session_scope
+from core.store.models import (
     Adjudication,
     Comparison,
     ModelVersion,

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from core import auth
-from core.db import session_scope
-from core.models import User
+from core.store.db import session_scope
+from core.store.models import User
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = str(REPO_ROOT / "app" / "main.py")
@@ -47,6 +47,15 @@ def add_users(engine: Engine) -> dict[str, auth.UserPublic]:
         session.add_all(users.values())
         session.flush()
         return {role: auth.UserPublic.of(user) for role, user in users.items()}
+
+
+def add_admin(engine: Engine, username: str = "ops") -> auth.UserPublic:
+    """The store's one admin: the user a command acts as when no --as names another."""
+    with session_scope(engine, write=True) as session:
+        user = User(username=username, role="admin", display_name=username.title(), password_hash=_password_hash())
+        session.add(user)
+        session.flush()
+        return auth.UserPublic.of(user)
 
 
 def app(user: auth.UserPublic | None = None) -> AppTest:

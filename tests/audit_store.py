@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from core.models import (
+from core.store.models import (
     Adjudication,
     Assignment,
     Comparison,

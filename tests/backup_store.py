@@ -14,9 +14,9 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlmodel import SQLModel
 
-from core import auth
-from core.db import session_scope
-from core.models import (
+from core.accounts.users import create_user
+from core.store.db import session_scope
+from core.store.models import (
     Adjudication,
     Assignment,
     AuditEvent,
@@ -59,7 +59,7 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
             s.flush()
             return row
 
-        user = auth.create_user(s, username="awkward.user", role="expert", password=AWKWARD, display_name=AWKWARD)
+        user = create_user(s, username="awkward.user", role="expert", password=AWKWARD, display_name=AWKWARD)
         locked = add(User(username="locked", role="annotator", email="", failed_logins=5, locked_until=WHEN))
         bot = add(ModelVersion(name="bot-ü\n", kind="chatbot", notes=AWKWARD, meta=NESTED, created_at=WHEN))
         prompt = add(Prompt(external_id="p-ü", text=AWKWARD, topic=None, meta={}, created_at=WHEN))

@@ -1,7 +1,7 @@
 """Stores for the tests: a fresh migrated SQLite store per test, and PostgreSQL where TEST_DATABASE_URL is set.
 
 `engine` is SQLite only (fast); `any_engine` runs a test on SQLite and on PostgreSQL. Both point DATABASE_URL
-at the test's store, so code that calls core.db.get_engine() with no argument uses it too."""
+at the test's store, so code that calls core.store.db.get_engine() with no argument uses it too."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import settings
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from core.db import dispose_engines, get_engine, upgrade_schema
+from core.store.db import dispose_engines, get_engine, upgrade_schema
 
 # CI runs the property-based tests on the same examples every time (HYPOTHESIS_PROFILE=ci, set by .ci/run), so a
 # landing is never refused by a new random draw; a local run explores new examples (and keeps the failures it finds
@@ -57,24 +57,31 @@ def engine(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     dispose_engines()
 
 
+# Where the PostgreSQL tests run when TEST_DATABASE_URL is unset: a local server, if one answers.
+LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# What the run's summary says about PostgreSQL: the server used, or why its tests were skipped.
+_postgres_outcome: list[str] = []
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A database of its own for this test run, migrated once, dropped at the end."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    required = os.environ.get("REQUIRE_POSTGRES") == "1"
-    if not base:
-        if required:
-            pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is unset")
-        pytest.skip("TEST_DATABASE_URL is unset: set it to a PostgreSQL URL (see README) to run these tests")
+    """A database of its own for this test run, migrated once, dropped at the end. The server is TEST_DATABASE_URL's,
+    else a local one on 127.0.0.1:5432 where it answers; with neither the tests are skipped (failed where CI sets
+    REQUIRE_POSTGRES=1)."""
+    base = os.environ.get("TEST_DATABASE_URL") or LOCAL_POSTGRES
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     name = f"wb_test_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:
-        if required:
-            pytest.fail(f"PostgreSQL at {base} is unreachable: {error}")
-        pytest.skip(f"PostgreSQL at {make_url(base).render_as_string()} is unreachable: {error}")
+        where = make_url(base).render_as_string()
+        reason = f"PostgreSQL at {where} is unreachable (set TEST_DATABASE_URL to a server that answers): {error}"
+        _postgres_outcome.append(f"skipped: {reason.splitlines()[0]}")
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    _postgres_outcome.append(f"ran on {make_url(base).render_as_string()}")
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     upgrade_schema(get_engine(url))
     yield url
@@ -124,3 +131,9 @@ def page(browser) -> Iterator:
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     yield context.new_page()
     context.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say which databases the run used: SQLite always; PostgreSQL where a server answered."""
+    postgres = _postgres_outcome[0] if _postgres_outcome else "no PostgreSQL test was selected"
+    terminalreporter.write_line(f"databases: SQLite ran; PostgreSQL {postgres}")

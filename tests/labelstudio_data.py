@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from core.db import session_scope
 from core.ingest import import_file
 from core.labelstudio.label_config import result
-from core.models import ModerationItem, WorkItem
+from core.store.db import session_scope
+from core.store.models import ModerationItem, WorkItem
 
 
 def annotation(completed_by: Any, label: str, categories=(), note: str = "", **over) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def write_json(path: Path, content: Any) -> Path:
 def moderation_queue(engine: Engine, tmp_path: Path, scores: list[tuple[str, str, float, str]]) -> dict[str, int]:
     """Import scored items (external id, text, score, predicted label) and put each in the moderation queue (k=2)
     unless the queue holds it already; returns external id -> item id. The scores lie in the default borderline band,
-    so once core.queue_sync builds the moderation queue it holds these items too."""
+    so once core.review.sync builds the moderation queue it holds these items too."""
     rows = [
         {"item_id": ext, "text": text, "model": "clf-v1", "score": score, "predicted_label": label}
         | ({"categories": ["harassment"]} if label == "toxic" else {})

@@ -12,10 +12,10 @@ import numpy as np
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, select
 
-from core import queues
-from core.db import session_scope
 from core.ingest import import_file
-from core.models import ModerationItem, User
+from core.review import settings
+from core.store.db import session_scope
+from core.store.models import ModerationItem, User
 
 PASSWORD = "moderation-pass"
 TOXIC_WORDS = ("idiot", "stupid", "hate", "moron", "loser")
@@ -87,9 +87,9 @@ def add_people(engine: Engine, annotators: int = 3) -> dict[str, int]:
         return {user.username: user.id for user in users}
 
 
-def configure(engine: Engine, **settings) -> None:
+def configure(engine: Engine, **options) -> None:
     with session_scope(engine, write=True) as s:
-        queues.configure(s, queue=settings.pop("queue", "moderation"), actor_id=None, **settings)
+        settings.configure(s, queue=options.pop("queue", "moderation"), actor_id=None, **options)
 
 
 def item_ids(engine: Engine) -> dict[str, int]:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from core import auth, queues
-from core.db import session_scope
+from core.accounts.users import create_user
+from core.auth import UserPublic
 from core.ingest import import_file
+from core.review import settings
+from core.store.db import session_scope
+from core.store.models import User
 
 PASSWORD = "review-pass"
 
@@ -45,10 +48,16 @@ def build(
     users = {}
     with session_scope(engine, write=True) as s:
         for n in range(experts):
-            users[f"expert{n}"] = auth.create_user(s, username=f"expert{n}", role="expert", password=PASSWORD).id
-        users["admin"] = auth.create_user(s, username="admin", role="admin", password=PASSWORD).id
+            users[f"expert{n}"] = create_user(s, username=f"expert{n}", role="expert", password=PASSWORD).id
+        users["admin"] = create_user(s, username="admin", role="admin", password=PASSWORD).id
         for queue, k in (("rating", rating_k), ("comparison", comparison_k)):
-            queues.configure(
+            settings.configure(
                 s, queue=queue, actor_id=users["admin"], versions=["bot-v1", "bot-v2"], k=k, gold_share=gold_share
             )
     return users
+
+
+def actor(engine: Engine, user_id: int) -> UserPublic:
+    """The user with this id as the services take it (the acting user)."""
+    with session_scope(engine) as s:
+        return UserPublic.of(s.get(User, user_id))

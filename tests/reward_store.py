@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from core.db import session_scope
-from core.models import Comparison, ModelVersion, Prompt, Rating, Response, User
+from core.store.db import session_scope
+from core.store.models import Comparison, ModelVersion, Prompt, Rating, Response, User
 
 GOOD = "The flat rate is €6 a day for at most 210 days: {n} days give €{amount}. Check it with a tax adviser."
 BAD = "Taxes are complicated and it depends. Hope this helps! {n}"

@@ -15,8 +15,8 @@ if __package__ in (None, ""):  # run as a file: make the repo root importable, a
 
 from app.navigation import PAGES
 from core.auth import can_open
-from core.db import dispose_engines, get_engine, upgrade_schema
-from core.demo import DEMO_USERS, load_demo
+from core.demo.load import DEMO_USERS, load_demo
+from core.store.db import dispose_engines, get_engine, upgrade_schema
 from tests.live_app import CHROMIUM, WIDTH, chromium, full_page_png, open_page, running_app, sign_in, wait_until_idle
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"

@@ -13,9 +13,9 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from core.db import session_scope
-from core.reports.agreement import OUTLIER_RULE, agreement_report
+from core.reports.audit.agreement import OUTLIER_RULE, agreement_report
 from core.stats import agreement as stats
+from core.store.db import session_scope
 from tests import audit_store as store
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", the example with missing values: 4 observers,

@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 import streamlit as st
 
-from core.cli import main
+from core.cli.main import main
 from tests.ab_store import build_ab_store
-from tests.app_helpers import add_users, app, fresh_streamlit_cache, page, texts  # noqa: F401
+from tests.app_helpers import add_admin, add_users, app, fresh_streamlit_cache, page, texts  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
@@ -105,6 +105,7 @@ def test_the_experiments_section_with_its_sample_ratio_alarm(engine, tmp_path):
     ]  # fmt: skip
     path = tmp_path / "e.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    add_admin(engine)
     assert main(["import", "experiment-events", str(path)]) == 0
     at = report_page(engine)
     assert not at.exception

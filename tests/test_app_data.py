@@ -6,8 +6,8 @@ import json
 
 from sqlalchemy import func, select
 
-from core.db import session_scope
-from core.models import ImportRun, Response
+from core.store.db import session_scope
+from core.store.models import ImportRun, Response
 from tests.app_helpers import add_users, app, fresh_streamlit_cache, page, texts  # noqa: F401
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from core.db import session_scope
 from core.labelstudio import sync
 from core.labelstudio.client import LabelStudioError
 from core.labelstudio.label_config import result
-from core.models import ModerationItem, ModerationLabel
+from core.store.db import session_scope
+from core.store.models import ModerationItem, ModerationLabel
 from tests.app_helpers import add_users, app, fresh_streamlit_cache, page, texts  # noqa: F401
 from tests.fake_labelstudio import FakeLabelStudio
 from tests.labelstudio_data import moderation_queue

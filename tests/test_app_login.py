@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from core import auth
-from core.db import session_scope
-from core.models import AuditEvent, User
+from core.accounts import signin
+from core.store.db import session_scope
+from core.store.models import AuditEvent, User
 from tests.app_helpers import PASSWORD, add_users, app, fresh_streamlit_cache, sign_in, texts  # noqa: F401
 
 
@@ -67,7 +67,7 @@ def test_five_failures_lock_the_account_even_for_the_right_password_until_the_lo
     sign_in(at, "ann", PASSWORD)
     assert at.session_state["user"].username == "ann"
     # once the lock time has passed, the right password works again
-    monkeypatch.setattr(auth, "utcnow", lambda: eve.locked_until + timedelta(seconds=1))
+    monkeypatch.setattr(signin, "utcnow", lambda: eve.locked_until + timedelta(seconds=1))
     at = sign_in(app(), "eve", PASSWORD)
     assert not at.error and at.session_state["user"].username == "eve"
 

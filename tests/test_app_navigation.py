@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from app.navigation import PAGES
 from app.session import NO_ACCESS
-from core.auth import PAGE_ROLES, UserPublic, can_open
-from core.models import ROLES
+from core.auth import PAGE_ACTIONS, UserPublic, can_open
+from core.store.models import ROLES
 from tests.app_helpers import REPO_ROOT, TIMEOUT, add_users, app, fresh_streamlit_cache, page, texts  # noqa: F401
 
 # Each page's own heading: what shows that the page itself rendered, not the gate.
@@ -28,7 +28,8 @@ HEADINGS = {
     "audit_sample": "Audit sample",
     "flags": "Flags",
 }
-# Written by hand, not derived from core.auth.PAGE_ROLES: if the source of truth drifts on a key cell, the matrix fails.
+# Written by hand, not derived from core.auth.PAGE_ACTIONS: if the source of truth drifts on a key cell, the matrix
+# fails.
 KEY_CELLS = {
     ("admin", "data"): True,
     ("admin", "audit"): True,
@@ -48,7 +49,7 @@ VISITORS = [*ROLES, None]  # None: signed out
 
 
 def test_every_registered_page_is_gated_by_a_role_and_has_its_file():
-    assert set(PAGES) == set(PAGE_ROLES) == set(HEADINGS)
+    assert set(PAGES) == set(PAGE_ACTIONS) == set(HEADINGS)
     for spec in PAGES.values():
         assert (REPO_ROOT / "app" / spec.path).resolve().is_file()
 

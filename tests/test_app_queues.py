@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from core.auth import UserPublic
-from core.db import session_scope
-from core.models import AuditEvent, QueueConfig, WorkItem
+from core.store.db import session_scope
+from core.store.models import AuditEvent, QueueConfig, WorkItem
 from tests.app_helpers import app, fresh_streamlit_cache, page, texts  # noqa: F401
 from tests.review_store import build
 

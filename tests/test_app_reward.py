@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from app.session import NO_ACCESS
-from core.db import session_scope
-from core.models import AuditEvent, DatasetSnapshot, RewardModelRun, RewardScore
 from core.reward import launch
 from core.reward.registry import get_run
+from core.store.db import session_scope
+from core.store.models import AuditEvent, DatasetSnapshot, RewardModelRun, RewardScore
 from tests.app_helpers import REPO_ROOT, add_users, app, fresh_streamlit_cache, page, texts  # noqa: F401
 from tests.reward_store import preferred_store, tiny_bert
 from tests.test_reward_registry import finished_run
@@ -93,7 +93,10 @@ def test_start_training_queues_a_run_and_starts_its_process(engine, users, tiny_
     assert not at.exception and not at.error
     run = get_run(engine, 1)
     assert (run.status, run.base_model, run.snapshot_id) == ("queued", str(tiny_model), 1)
-    assert started[0][0][-5:] == ["core", "reward", "train", "--run", "1"]
+    assert started[0][0][-7:] == ["core", "reward", "train", "--run", "1", "--as", "ada"]  # acting as the admin
+    with session_scope(engine) as session:
+        events = session.execute(select(AuditEvent.action, AuditEvent.actor_id).order_by(AuditEvent.id)).all()
+    assert events == [("dataset_snapshot.create", users["admin"].id), ("reward_run.create", users["admin"].id)]
     assert "Run 1 started" in at.success[0].value
     assert at.get("progress")[0].proto.text.startswith("Run 1: queued")
 

@@ -11,9 +11,9 @@ import streamlit as st
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from core.audit_sample import draw_sample
-from core.db import session_scope
-from core.models import AuditEvent, AuditSampleItem, FlagTriage, utcnow
+from core.oversight.samples import draw_sample
+from core.store.db import session_scope
+from core.store.models import AuditEvent, AuditSampleItem, FlagTriage, utcnow
 from tests import audit_store as store
 from tests.app_helpers import REPO_ROOT, TIMEOUT, add_users, fresh_streamlit_cache, texts  # noqa: F401
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from statsmodels.stats.proportion import proportion_confint
 
-from core.audit_sample import (
+from core.oversight.samples import (
     SampleError,
     allocate,
     draw_sample,
@@ -18,8 +18,8 @@ from core.audit_sample import (
     review,
     sample_items,
 )
-from core.db import session_scope
-from core.models import AuditEvent, AuditSample, AuditSampleItem
+from core.store.db import session_scope
+from core.store.models import AuditEvent, AuditSample, AuditSampleItem
 from tests import audit_store as store
 
 
@@ -96,7 +96,7 @@ def _drawn(engine, seed: int) -> list[tuple[str, int]]:
 def test_the_same_seed_draws_the_same_sample_on_the_same_data(engine, tmp_path, monkeypatch, sqlite_template):
     import shutil
 
-    from core.db import get_engine
+    from core.store.db import get_engine
 
     _month_of_judgments(engine)
     first = _drawn(engine, seed=42)

@@ -8,20 +8,23 @@ import pytest
 from sqlalchemy import select
 
 from core import auth
-from core.db import session_scope
-from core.models import AuditEvent, User, utcnow
+from core.accounts import AuthError
+from core.accounts.signin import authenticate
+from core.accounts.users import create_user
+from core.store.db import session_scope
+from core.store.models import AuditEvent, User, utcnow
 
 
 def add_user(engine, username="ada", role="expert", password="correct horse"):
     with session_scope(engine, write=True) as s:
-        return auth.create_user(s, username=username, role=role, password=password)
+        return create_user(s, username=username, role=role, password=password)
 
 
 def sign_in(engine, username="ada", password="correct horse", now=None):
     with session_scope(engine, write=True) as s:
         try:
-            return auth.authenticate(s, username=username, password=password, now=now)
-        except auth.AuthError as error:
+            return authenticate(s, username=username, password=password, now=now)
+        except AuthError as error:
             return error
 
 
@@ -81,8 +84,8 @@ def test_inactive_users_cannot_sign_in(engine):
     ],
 )
 def test_bad_user_input_is_refused_and_writes_nothing(engine, username, role, password, message):
-    with pytest.raises(auth.AuthError, match=message), session_scope(engine, write=True) as s:
-        auth.create_user(s, username=username, role=role, password=password)
+    with pytest.raises(AuthError, match=message), session_scope(engine, write=True) as s:
+        create_user(s, username=username, role=role, password=password)
     with session_scope(engine) as s:
         assert s.execute(select(User)).first() is None
 
@@ -92,7 +95,7 @@ def test_a_placeholder_user_from_an_import_can_be_activated_once(engine):
         s.add(User(username="ann", role="annotator", active=False))
     user = add_user(engine, username="ann", role="annotator")
     assert user.active
-    with pytest.raises(auth.AuthError, match="exists already"):
+    with pytest.raises(AuthError, match="exists already"):
         add_user(engine, username="ann", role="annotator")
 
 

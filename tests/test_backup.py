@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import Engine, inspect, select
 from sqlmodel import SQLModel
 
-from core.backup import BackupError, backup, restore
-from core.cli import main
-from core.db import get_engine, session_scope
-from core.models import AuditEvent, ModelVersion
+from core.cli.main import main
+from core.store.backup import BackupError, backup, restore
+from core.store.db import get_engine, session_scope
+from core.store.models import AuditEvent, ModelVersion
+from tests.app_helpers import add_admin
 from tests.backup_store import AWKWARD, fill_every_table, table_rows
 from tests.conftest import _empty_postgres
 
@@ -182,12 +183,13 @@ def test_backup_into_a_folder_with_files_is_refused(engine, tmp_path):
 def test_backup_and_restore_commands(engine, tmp_path, monkeypatch, capsys):
     with session_scope(engine, write=True) as s:
         s.add(ModelVersion(name="bot-ü", kind="chatbot"))
+    add_admin(engine)  # the command acts as the store's one admin
     assert main(["backup", "--out", str(tmp_path / "b")]) == 0
-    assert "backed up 1 rows of 25 tables" in capsys.readouterr().out
+    assert "backed up 2 rows of 25 tables" in capsys.readouterr().out
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
     assert main(["restore", str(tmp_path / "b")]) == 0
-    assert "restored 1 rows" in capsys.readouterr().out
+    assert "restored 2 rows" in capsys.readouterr().out
     with session_scope(get_engine()) as s:
         assert s.execute(select(ModelVersion.name)).scalars().all() == ["bot-ü"]
 

@@ -16,8 +16,8 @@ from sqlmodel import SQLModel
 from streamlit.testing.v1 import AppTest
 
 from core.auth import UserPublic
-from core.db import session_scope
-from core.models import ModerationLabel, Rating
+from core.store.db import session_scope
+from core.store.models import ModerationLabel, Rating
 from core.text import NUL
 from tests import audit_store
 from tests.app_helpers import APP, add_users
@@ -228,9 +228,10 @@ def test_the_draw_sample_form_takes_any_month(sampled, month, size):
 @given(reason=TYPED, verdict=st_.sampled_from([None, "agree", "disagree"]))
 def test_the_audit_verdict_form_takes_any_reason(sampled, reason, verdict):
     engine, people, month = sampled
-    from core import audits
+    from core.oversight import service as oversight
 
-    audits.draw_sample(month=month, size=25, seed=1, actor_id=people["lead"], engine=engine)
+    lead = UserPublic(people["lead"], "lead", "Lead", "expert", True)
+    oversight.draw_sample(actor=lead, month=month, size=25, seed=1, engine=engine)
     at = open_page("audit_sample", people["lead"], "lead", "expert")
     before = row_counts(engine)
     if verdict:

@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from sqlmodel import SQLModel
 
-from core.cli import main
-from core.db import session_scope
+from core.cli.main import main
 from core.ingest import KINDS, ImportRefused, import_file
-from core.models import ImportRun
+from core.store.db import session_scope
+from core.store.models import ImportRun
+from tests.app_helpers import add_admin
 from tests.labelstudio_data import annotation, task
 
 FIXTURES = settings(
@@ -260,6 +261,7 @@ def test_an_annotation_without_its_result_is_refused_not_a_crash(engine):
 
 
 def test_the_cli_refuses_junk_with_exit_1_and_placed_problems(engine, tmp_path, capsys):
+    add_admin(engine)
     path = tmp_path / "ratings.jsonl"
     path.write_text(file_text("ratings", [*VALID["ratings"], {"prompt_id": "p9"}]), encoding="utf-8")
     before = row_counts(engine)

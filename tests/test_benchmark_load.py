@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from benchmarks import load
-from core.db import dispose_engines, get_engine, session_scope
-from core.models import AuditEvent, Rating, User
+from core.store.db import dispose_engines, get_engine, session_scope
+from core.store.models import AuditEvent, Rating, User
 
 ARGS = ["--scale", "2000", "--reviewers", "3", "--seconds", "3", "--think", "0.2"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.navigation import PAGES, page_keys
-from core import auth
-from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from core.accounts.users import create_user
+from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from tests.live_app import open_page, running_app, sign_in, submit_sign_in, wait_until_idle
 
 pytestmark = pytest.mark.browser
@@ -22,8 +22,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine = get_engine(url)
     upgrade_schema(engine)
     with session_scope(engine, write=True) as session:
-        auth.create_user(session, username="eva", role="expert", password=PASSWORD, display_name="Eva Berger")
-        auth.create_user(session, username="alex", role="admin", password=PASSWORD, display_name="Alex Admin")
+        create_user(session, username="eva", role="expert", password=PASSWORD, display_name="Eva Berger")
+        create_user(session, username="alex", role="admin", password=PASSWORD, display_name="Alex Admin")
     dispose_engines()
     with running_app(url) as base:
         yield base

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from core import auth
-from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from core.accounts.users import create_user
+from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from tests.ab_store import build_ab_store
 from tests.live_app import open_page, running_app, sign_in
 
@@ -23,7 +23,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     upgrade_schema(engine)
     build_ab_store(engine)
     with session_scope(engine, write=True) as session:
-        auth.create_user(session, username="olivia", role="product_owner", password=PASSWORD, display_name="Olivia")
+        create_user(session, username="olivia", role="product_owner", password=PASSWORD, display_name="Olivia")
     dispose_engines()
     with running_app(url) as base:
         yield base

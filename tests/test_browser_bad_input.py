@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from core import auth, queues
-from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from core.accounts.users import create_user
 from core.ingest import import_file
+from core.review import settings
+from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from tests.live_app import open_page, running_app, sign_in
 
 pytestmark = pytest.mark.browser
@@ -34,8 +35,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (folder / "hostile.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
     import_file(folder / "hostile.jsonl", "conversations", engine=engine)
     with session_scope(engine, write=True) as s:
-        auth.create_user(s, username="expert0", role="expert", password=PASSWORD)
-        queues.configure(s, queue="rating", actor_id=None, versions=["m1"], k=1)
+        create_user(s, username="expert0", role="expert", password=PASSWORD)
+        settings.configure(s, queue="rating", actor_id=None, versions=["m1"], k=1)
     dispose_engines()
     with running_app(url) as base:
         yield base

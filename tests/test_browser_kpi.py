@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from core import auth
-from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
-from core.models import utcnow
+from core.accounts.users import create_user
+from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from core.store.models import utcnow
 from tests import audit_store as store
 from tests.live_app import open_page, running_app, sign_in, wait_until_idle
 
@@ -25,7 +25,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     upgrade_schema(engine)
     now = utcnow()
     with session_scope(engine, write=True) as s:
-        auth.create_user(s, username="olivia", role="product_owner", password=PASSWORD, display_name="Olivia Park")
+        create_user(s, username="olivia", role="product_owner", password=PASSWORD, display_name="Olivia Park")
         people = store.users(s, "rita", "bert")
         old, new = (store.version(s, n, created=now - timedelta(days=d)) for n, d in (("bot-v1", 20), ("bot-v2", 5)))
         for i, answer in enumerate(store.answers(s, old, 6, created=now - timedelta(days=3))):

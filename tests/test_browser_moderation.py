@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from core import auth
-from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
-from core.models import ModerationItem, ModerationLabel
+from core.accounts.users import create_user
+from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from core.store.models import ModerationItem, ModerationLabel
 from tests.live_app import open_page, running_app, sign_in, wait_until_idle
 from tests.moderation_store import import_rows, score_row
 
@@ -31,7 +31,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
     rows = [score_row(f"b{n}", "clf", score, text=text) for n, (text, score) in enumerate(ITEMS.items())]
     import_rows(engine, folder, "moderation", rows)
     with session_scope(engine, write=True) as session:
-        auth.create_user(session, username="ana", role="annotator", password=PASSWORD, display_name="Ana Ruiz")
+        create_user(session, username="ana", role="annotator", password=PASSWORD, display_name="Ana Ruiz")
     dispose_engines()
     with running_app(url) as base:
         yield base, url

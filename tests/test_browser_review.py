@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from core.db import dispose_engines, get_engine, session_scope, upgrade_schema
-from core.models import Comparison, Rating
+from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
+from core.store.models import Comparison, Rating
 from tests.live_app import open_page, running_app, sign_in, wait_until_idle
 from tests.review_store import PASSWORD, build
 

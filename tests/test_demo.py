@@ -13,11 +13,13 @@ import pytest
 from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import aliased
 
-from core import auth
-from core.db import get_engine, session_scope
-from core.demo import DEMO_USERS, DemoSummary, generate, load_demo, store_is_empty
+from core.accounts import AuthError
+from core.accounts.signin import authenticate
+from core.accounts.users import create_user
+from core.demo.load import DEMO_USERS, DemoSummary, generate, load_demo, store_is_empty
 from core.ingest import schemas
-from core.models import (
+from core.store.db import get_engine, session_scope
+from core.store.models import (
     Comparison,
     ModelVersion,
     ModerationItem,
@@ -261,7 +263,7 @@ def test_demo_users_can_sign_in(loaded):
     engine, _ = loaded
     with session_scope(engine, write=True) as s:
         for username, password, role, _ in DEMO_USERS:
-            user = auth.authenticate(s, username=username, password=password)
+            user = authenticate(s, username=username, password=password)
             assert (user.role, user.active) == (role, True)
             assert user.display_name != username
 
@@ -277,10 +279,10 @@ def test_a_second_load_adds_nothing(loaded):
 
 def test_existing_users_are_left_alone(engine):
     with session_scope(engine, write=True) as s:
-        auth.create_user(s, username="admin", role="admin", password="a-real-password")
+        create_user(s, username="admin", role="admin", password="a-real-password")
     load_demo(engine)
     with session_scope(engine, write=True) as s:
-        assert auth.authenticate(s, username="admin", password="a-real-password").role == "admin"
-        with pytest.raises(auth.AuthError):
-            auth.authenticate(s, username="admin", password="admin-demo")
-        assert auth.authenticate(s, username="owner", password="owner-demo").role == "product_owner"
+        assert authenticate(s, username="admin", password="a-real-password").role == "admin"
+        with pytest.raises(AuthError):
+            authenticate(s, username="admin", password="admin-demo")
+        assert authenticate(s, username="owner", password="owner-demo").role == "product_owner"

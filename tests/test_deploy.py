@@ -14,11 +14,11 @@ import yaml
 from sqlalchemy import func, select
 
 from core.config import get_settings
-from core.db import dispose_engines, get_engine, session_scope
-from core.feedback import ComparisonIn, RatingIn
-from core.models import Comparison, Rating, WorkItem
-from core.review import compare, next_to_compare, next_to_rate, rate
-from tests.review_store import build
+from core.review.judgments import ComparisonIn, RatingIn
+from core.review.service import compare, next_item, rate
+from core.store.db import dispose_engines, get_engine, session_scope
+from core.store.models import Comparison, Rating, WorkItem
+from tests.review_store import actor, build
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text(encoding="utf-8"))
@@ -101,10 +101,14 @@ def app_process(url: str, user_ids: list[int]) -> dict:
 
     def reviewer(user_id: int) -> None:
         try:
-            while view := next_to_rate(user_id, engine=engine):
-                saved["rating"].append(rate(user_id, view.assignment_id, GOOD, engine=engine))
-            while view := next_to_compare(user_id, engine=engine):
-                saved["comparison"].append(compare(user_id, view.assignment_id, LEFT, engine=engine))
+            who = actor(engine, user_id)
+            while view := next_item(actor=who, queue="rating", engine=engine):
+                saved["rating"].append(rate(actor=who, assignment_id=view.assignment_id, rating=GOOD, engine=engine))
+            while view := next_item(actor=who, queue="comparison", engine=engine):
+                assignment_id = view.assignment_id
+                saved["comparison"].append(
+                    compare(actor=who, assignment_id=assignment_id, comparison=LEFT, engine=engine)
+                )
         except Exception as error:
             failures.append(repr(error))
 

@@ -11,13 +11,13 @@ import pytest
 from scipy.stats import norm
 from sqlalchemy import func, select
 
-from core.cli import main
-from core.db import session_scope
-from core.experiments import plan_split
+from core.cli.main import main
 from core.ingest import ImportRefused, import_file
-from core.models import AuditEvent, Experiment, ExperimentEvent
-from core.reports.experiments import experiment_report
+from core.reports.ab.experiments import experiment_report, plan_split
 from core.reports.filters import ReportError
+from core.store.db import session_scope
+from core.store.models import AuditEvent, Experiment, ExperimentEvent
+from tests.app_helpers import add_admin, add_users
 
 
 def jsonl(path: Path, rows: list[dict]) -> Path:
@@ -159,6 +159,7 @@ def test_plan_refuses_an_unknown_variant_or_experiment(engine, tmp_path):
 
 
 def test_experiment_commands(engine, tmp_path, capsys):
+    admin = add_admin(engine)
     path = jsonl(tmp_path / "e.jsonl", events((90, 30), (10, 5)))
     assert main(["import", "experiment-events", str(path)]) == 0
     assert "100 rows read, 100 outcomes: 100 added" in capsys.readouterr().out
@@ -172,3 +173,24 @@ def test_experiment_commands(engine, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["srm_alarm"] is False
     assert main(["experiment", "plan", "greeting", "control:0.9"]) == 1
     assert "error: 'control:0.9': write VARIANT=SHARE" in capsys.readouterr().err
+    with session_scope(engine) as session:
+        planned = session.execute(select(AuditEvent.actor_id).where(AuditEvent.action == "experiment.plan")).scalars()
+        assert list(planned) == [admin.id]  # audited as the user the command acted as
+
+
+def test_a_product_owner_plans_and_reads_experiments_an_annotator_may_not(engine, tmp_path, capsys):
+    users = add_users(engine)
+    assert main(["import", "experiment-events", str(jsonl(tmp_path / "e.jsonl", events((5, 1), (5, 2))))]) == 0
+    assert main(["experiment", "plan", "greeting", "control=0.5", "treatment=0.5", "--as", "pat"]) == 0
+    assert main(["report", "kpi", "--as", "pat"]) == 0
+    capsys.readouterr()
+    for command in (
+        ["report", "experiment", "greeting"],
+        ["report", "kpi"],
+        ["experiment", "plan", "greeting", "control=1"],
+    ):
+        assert main([*command, "--as", "ann"]) == 1
+        assert capsys.readouterr().err.startswith("error: Only product owners and admins may ")
+    with session_scope(engine) as session:
+        planned = session.execute(select(AuditEvent.actor_id).where(AuditEvent.action == "experiment.plan")).scalars()
+        assert list(planned) == [users["product_owner"].id]

@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import func, select, text
 
 from benchmarks.imports import write_moderation_file
-from core.db import StoreError, dispose_engines, get_engine, session_scope
-from core.feedback import RatingIn
-from core.models import ImportRun, ModerationItem
-from core.review import next_to_rate, rate
-from tests.app_helpers import REPO_ROOT, add_users, app, fresh_streamlit_cache, page  # noqa: F401
-from tests.review_store import build
+from core.review.judgments import RatingIn
+from core.review.service import next_item, rate
+from core.store.db import StoreError, dispose_engines, get_engine, session_scope
+from core.store.models import ImportRun, ModerationItem
+from tests.app_helpers import REPO_ROOT, add_admin, add_users, app, fresh_streamlit_cache, page  # noqa: F401
+from tests.review_store import actor, build
 
 KILLED_ROWS = 60_000
 AS_ROOT = os.geteuid() == 0
@@ -54,11 +54,21 @@ def table_counts(database: Path) -> dict[str, int]:
 
 
 @pytest.fixture
-def open_folder(sqlite_template: Path) -> Iterator[Path]:
+def admin_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated store with its one admin: the user the commands below act as."""
+    path = tmp_path_factory.mktemp("admin") / "store.db"
+    shutil.copy(sqlite_template, path)
+    add_admin(get_engine(f"sqlite:///{path}"))
+    dispose_engines()
+    return path
+
+
+@pytest.fixture
+def open_folder(admin_template: Path) -> Iterator[Path]:
     """A migrated store in a folder anyone may read (pytest's own tmp folder is root's alone)."""
     folder = Path(tempfile.mkdtemp(prefix="wb-faults-"))
     folder.chmod(0o755)
-    shutil.copy(sqlite_template, folder / "store.db")
+    shutil.copy(admin_template, folder / "store.db")
     (folder / "store.db").chmod(0o644)
     yield folder
     for path in (folder, *folder.iterdir()):
@@ -78,9 +88,9 @@ def kill_import(url: str, source: Path, *, when: Callable[[], bool]) -> None:
 
 
 @pytest.mark.slow
-def test_an_import_killed_half_way_leaves_all_or_nothing_and_completes_when_run_again(tmp_path, sqlite_template):
+def test_an_import_killed_half_way_leaves_all_or_nothing_and_completes_when_run_again(tmp_path, admin_template):
     database = tmp_path / "store.db"
-    shutil.copy(sqlite_template, database)
+    shutil.copy(admin_template, database)
     source = tmp_path / "moderation.jsonl"
     write_moderation_file(source, KILLED_ROWS)
     wal = Path(f"{database}-wal")
@@ -105,6 +115,7 @@ def test_an_import_killed_half_way_leaves_all_or_nothing_and_completes_when_run_
 def test_an_import_killed_half_way_on_postgres_leaves_nothing_and_completes_when_run_again(pg_engine, tmp_path):
     source, rows = tmp_path / "moderation.jsonl", KILLED_ROWS // 3
     write_moderation_file(source, rows)
+    add_admin(pg_engine)
     url = pg_engine.url.render_as_string(hide_password=False)
     inserting = text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
@@ -161,14 +172,16 @@ def test_a_read_only_store_refuses_a_submission_with_what_to_do(open_folder):
     database = open_folder / "store.db"
     engine = get_engine(f"sqlite:///{database}")
     users = build(engine, open_folder)
-    view = next_to_rate(users["expert0"], engine=engine)
+    view = next_item(actor=actor(engine, users["expert0"]), queue="rating", engine=engine)
     dispose_engines()
     before = table_counts(database)
     database.chmod(0o444)
     open_folder.chmod(0o555)
     submit = (
-        "from core.db import StoreError; from core.feedback import RatingIn; from core.review import rate\n"
-        f"try: rate({users['expert0']}, {view.assignment_id}, RatingIn(4, 5, 4))\n"
+        "from core.store.db import StoreError; from core.review.judgments import RatingIn\n"
+        "from core.review.service import rate; from core.auth import UserPublic\n"
+        f"expert = UserPublic({users['expert0']}, 'expert0', 'expert0', 'expert', True)\n"
+        f"try: rate(actor=expert, assignment_id={view.assignment_id}, rating=RatingIn(4, 5, 4))\n"
         "except StoreError as error: print(error)"
     )
     result = python(database, "-c", submit)
@@ -179,16 +192,16 @@ def test_a_read_only_store_refuses_a_submission_with_what_to_do(open_folder):
 
 
 @pytest.fixture
-def tiny_disk(sqlite_template: Path, tmp_path: Path) -> Iterator[Path]:
+def tiny_disk(admin_template: Path, tmp_path: Path) -> Iterator[Path]:
     """A migrated store alone on a filesystem with 1 MB to spare (a tmpfs: mounting one needs root)."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    size = sqlite_template.stat().st_size + 1024 * 1024
+    size = admin_template.stat().st_size + 1024 * 1024
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {mounted.stderr.decode().strip()}")
     try:
-        shutil.copy(sqlite_template, disk / "store.db")
+        shutil.copy(admin_template, disk / "store.db")
         yield disk
     finally:
         dispose_engines()
@@ -223,18 +236,20 @@ def test_a_full_disk_refuses_an_import_with_what_to_do_and_changes_nothing(tiny_
 def test_a_full_disk_refuses_a_submission_and_takes_it_once_space_is_freed(tiny_disk, tmp_path):
     engine = get_engine(f"sqlite:///{tiny_disk / 'store.db'}")
     users = build(engine, tmp_path)
-    view = next_to_rate(users["expert0"], engine=engine)
+    expert = actor(engine, users["expert0"])
+    view = next_item(actor=expert, queue="rating", engine=engine)
     filler = fill(tiny_disk)
     before = table_counts(tiny_disk / "store.db")
 
     with pytest.raises(StoreError, match=r"is full: free some space .*Nothing was saved: try again\."):
-        rate(users["expert0"], view.assignment_id, RatingIn(4, 5, 4), engine=engine)
+        rate(actor=expert, assignment_id=view.assignment_id, rating=RatingIn(4, 5, 4), engine=engine)
     assert table_counts(tiny_disk / "store.db") == before
 
     filler.unlink()
-    rating_id = rate(users["expert0"], view.assignment_id, RatingIn(4, 5, 4), engine=engine)
+    rating_id = rate(actor=expert, assignment_id=view.assignment_id, rating=RatingIn(4, 5, 4), engine=engine)
     assert table_counts(tiny_disk / "store.db")["rating"] == before["rating"] + 1
-    assert rate(users["expert0"], view.assignment_id, RatingIn(4, 5, 4), engine=engine) == rating_id  # once
+    again = rate(actor=expert, assignment_id=view.assignment_id, rating=RatingIn(4, 5, 4), engine=engine)
+    assert again == rating_id  # stored once
 
 
 def test_an_unreachable_store_shows_what_to_do_on_the_page_not_a_traceback(engine, monkeypatch):

@@ -9,9 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import queues
-from core.db import dispose_engines, get_engine, session_scope
-from core.feedback import (
+from core.review import queues
+from core.review.judgments import (
     ComparisonIn,
     FeedbackError,
     LeaseLost,
@@ -21,7 +20,8 @@ from core.feedback import (
     submit_comparison,
     submit_rating,
 )
-from core.models import AuditEvent, Comparison, Rating, WorkItem, utcnow
+from core.store.db import dispose_engines, get_engine, session_scope
+from core.store.models import AuditEvent, Comparison, Rating, WorkItem, utcnow
 from tests.review_store import build
 
 GOOD = RatingIn(helpfulness=4, harmlessness=5, accuracy=4)

@@ -6,13 +6,13 @@ import json
 
 from sqlalchemy import select
 
-from core import auth
-from core.db import session_scope
+from core.accounts.users import create_user
 from core.ingest import import_file
-from core.models import Adjudication, ModerationItem
-from core.moderation.feedback import LabelIn, submit_label
 from core.moderation.final_labels import final_categories, final_labels
-from core.queues import next_item
+from core.moderation.labels import LabelIn, submit_label
+from core.review.queues import next_item
+from core.store.db import session_scope
+from core.store.models import Adjudication, ModerationItem
 from tests.moderation_store import add_people, import_rows, label_row, score_row
 
 
@@ -41,7 +41,7 @@ def test_agreement_decides_disagreement_waits_and_adjudication_overrides(any_eng
         ],
     )
     with session_scope(any_engine, write=True) as s:
-        lead = auth.create_user(s, username="lead", role="expert", password="lead-password").id
+        lead = create_user(s, username="lead", role="expert", password="lead-password").id
         ids = dict(s.execute(select(ModerationItem.external_id, ModerationItem.id)).all())
         s.add(Adjudication(item_id=ids["overruled"], user_id=lead, final_label="not_toxic", reason="satire"))
     with session_scope(any_engine) as s:
@@ -110,7 +110,7 @@ def test_final_categories_are_the_adjudications_or_those_at_least_half_the_label
         ],
     )
     with session_scope(engine, write=True) as s:
-        lead = auth.create_user(s, username="lead", role="expert", password="lead-password").id
+        lead = create_user(s, username="lead", role="expert", password="lead-password").id
         ids = dict(s.execute(select(ModerationItem.external_id, ModerationItem.id)).all())
         s.add(
             Adjudication(item_id=ids["decided"], user_id=lead, final_label="toxic", categories=["violence"], reason="r")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core.db import session_scope
-from core.flags import FlagError, flag_counts, flagged_answers, flagged_versions, triage
-from core.models import AuditEvent, FlagTriage
+from core.oversight.flags import FlagError, flag_counts, flagged_answers, flagged_versions, triage
+from core.store.db import session_scope
+from core.store.models import AuditEvent, FlagTriage
 from tests import audit_store as store
 
 

@@ -1,7 +1,7 @@
 """The guidelines the review pages show exist and cover every rubric dimension and flag."""
 
-from core.guidelines import guidelines, rubric
-from core.models import FLAGS, RUBRIC
+from core.review.guidelines import guidelines, rubric
+from core.store.models import FLAGS, RUBRIC
 
 
 def test_every_dimension_has_a_question_and_five_anchors():

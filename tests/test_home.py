@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core import queues
 from core.auth import UserPublic
-from core.db import session_scope
-from core.home import Count, age, home_counts
-from core.inventory import ImportLine, VersionRow, model_versions, recent_imports, store_inventory, table_counts
-from core.models import (
+from core.reports.home import Count, age, home_counts
+from core.review import queues, settings
+from core.store.db import session_scope
+from core.store.inventory import ImportLine, VersionRow, model_versions, recent_imports, store_inventory, table_counts
+from core.store.models import (
     Comparison,
     ImportRun,
     ModelVersion,
@@ -124,8 +124,8 @@ def store(any_engine):
             ]
         )
         for queue, k in (("rating", 1), ("comparison", 2)):
-            queues.configure(s, queue=queue, actor_id=users["admin"].id, versions=["bot-v1", "bot-v2"], k=k)
-        queues.configure(s, queue="moderation", actor_id=users["admin"].id, k=2)
+            settings.configure(s, queue=queue, actor_id=users["admin"].id, versions=["bot-v1", "bot-v2"], k=k)
+        settings.configure(s, queue="moderation", actor_id=users["admin"].id, k=2)
     return users
 
 
@@ -151,7 +151,7 @@ def test_a_skipped_item_is_no_longer_waiting_for_the_expert_who_skipped_it(any_e
         lease = queues.next_item(s, queue="comparison", user_id=expert)
     assert counts_of(any_engine, store["expert2"])["Pairs to compare"] == 2  # one's own lease is still waiting
     with session_scope(any_engine, write=True) as s:
-        queues.skip(s, assignment_id=lease.assignment_id, user_id=expert)
+        queues.skip(s, queue="comparison", assignment_id=lease.assignment_id, user_id=expert)
     assert counts_of(any_engine, store["expert2"])["Pairs to compare"] == 1
     assert counts_of(any_engine, store["expert"])["Pairs to compare"] == 1
 

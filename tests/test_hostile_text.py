@@ -10,10 +10,11 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import auth, queues
+from core.accounts.users import create_user
 from core.auth import UserPublic
-from core.db import session_scope
 from core.ingest import import_file
+from core.review import settings
+from core.store.db import session_scope
 from tests.app_helpers import APP, REPO_ROOT
 
 ANSWER = (
@@ -41,8 +42,8 @@ def test_the_rate_page_shows_a_hostile_answer_exactly_as_imported(engine, tmp_pa
     (tmp_path / "c.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
     import_file(tmp_path / "c.jsonl", "conversations", engine=engine)
     with session_scope(engine, write=True) as s:
-        user = auth.create_user(s, username="expert0", role="expert", password="long-enough-pass")
-        queues.configure(s, queue="rating", actor_id=None, versions=["m1"], k=1)
+        user = create_user(s, username="expert0", role="expert", password="long-enough-pass")
+        settings.configure(s, queue="rating", actor_id=None, versions=["m1"], k=1)
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["user"] = UserPublic(user.id, "expert0", "expert0", "expert", True)
     at.run()
@@ -58,7 +59,7 @@ def test_messages_that_repeat_typed_text_show_it_as_text(engine):
     Markdown in them (emphasis, a link) was rendered."""
     st.cache_resource.clear()
     with session_scope(engine, write=True) as s:
-        lead = auth.create_user(s, username="lead", role="expert", password="long-enough-pass")
+        lead = create_user(s, username="lead", role="expert", password="long-enough-pass")
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["user"] = UserPublic(lead.id, "lead", "lead", "expert", True)
     at.run()

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, select, text
 
-from core.db import get_engine, session_scope
 from core.ingest import ImportRefused, import_file
+from core.store.db import get_engine, session_scope
 from tests.test_ingest import DATA_TABLES, jsonl, moderation_row
 
 NOW = datetime(2026, 11, 24, 1, 2, 3, tzinfo=UTC)

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
-from core.db import session_scope
 from core.ingest import ImportRefused, import_file
-from core.models import (
+from core.store.db import session_scope
+from core.store.models import (
     Comparison,
     ImportRun,
     ModelVersion,

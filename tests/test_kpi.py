@@ -9,11 +9,11 @@ import pytest
 from sklearn.metrics import f1_score
 from statsmodels.stats.proportion import proportion_confint
 
-from core.db import session_scope
-from core.models import DatasetSnapshot, QueueConfig, RewardModelRun
-from core.queues import DEFAULT_K
-from core.reports.kpi import FINAL_LABEL, default_range, kpi_report
+from core.reports.kpi.report import FINAL_LABEL, default_range, kpi_report
+from core.review.queues import DEFAULT_K
 from core.stats.drift import band, psi
+from core.store.db import session_scope
+from core.store.models import DatasetSnapshot, QueueConfig, RewardModelRun
 from tests import audit_store as store
 
 START, END = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)

@@ -9,21 +9,25 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlalchemy import func, select, update
 
-from core.cli import main
-from core.db import session_scope
+from core.cli.main import main
 from core.ingest import ImportRefused, import_file
-from core.labelstudio import label_config
+from core.labelstudio import label_config, sync
 from core.labelstudio.tasks import write_import_file
-from core.models import (
+from core.store.db import session_scope
+from core.store.models import (
     CATEGORIES,
     MODERATION_LABELS,
     AuditEvent,
     ImportRun,
+    LabelStudioProject,
+    LabelStudioTask,
     ModerationItem,
     ModerationLabel,
     User,
     WorkItem,
 )
+from tests.app_helpers import add_admin, add_users
+from tests.fake_labelstudio import FakeLabelStudio
 from tests.labelstudio_data import annotation, moderation_queue, task, write_json
 from tests.test_ingest import counts
 
@@ -190,6 +194,7 @@ def test_every_bad_task_is_named_with_its_index(engine, tmp_path):
 
 
 def test_the_cli_imports_an_export_and_refuses_a_bad_one(engine, tmp_path, capsys):
+    add_admin(engine)
     assert main(["import", "labelstudio", str(write_json(tmp_path / "good.json", EXPORT))]) == 0
     assert "4 rows read, 4 labels: 4 added, 0 already present" in capsys.readouterr().out
     assert main(["import", "labelstudio", str(write_json(tmp_path / "bad.json", "[{"))]) == 1
@@ -261,6 +266,7 @@ def test_the_import_file_holds_the_open_items_with_their_newest_prediction_and_n
 
 
 def test_the_export_command_writes_the_file_or_to_standard_output(engine, tmp_path, capsys):
+    add_admin(engine)
     moderation_queue(engine, tmp_path, [("m1", "text one", 0.5, "toxic")])
     assert main(["export", "labelstudio", "--out", str(tmp_path / "t.json")]) == 0
     assert "1 tasks" in capsys.readouterr().out
@@ -270,6 +276,7 @@ def test_the_export_command_writes_the_file_or_to_standard_output(engine, tmp_pa
 
 @pytest.mark.parametrize("command", [["labelstudio", "push"], ["labelstudio", "pull"]])
 def test_push_and_pull_say_which_variable_to_set(engine, monkeypatch, capsys, command):
+    add_admin(engine)
     monkeypatch.delenv("LABEL_STUDIO_URL", raising=False)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
     assert main(command) == 1
@@ -279,9 +286,61 @@ def test_push_and_pull_say_which_variable_to_set(engine, monkeypatch, capsys, co
 
 
 def test_an_unreachable_server_is_named_with_the_setting_to_check(engine, monkeypatch, capsys):
+    add_admin(engine)
     monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:9")  # the discard port: nothing listens
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
     assert main(["labelstudio", "pull"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cannot reach Label Studio at http://127.0.0.1:9")
     assert "check LABEL_STUDIO_URL" in err
+
+
+def labelstudio_rows(engine) -> dict[str, int]:
+    with session_scope(engine) as s:
+        return {
+            model.__tablename__: s.execute(select(func.count()).select_from(model)).scalar_one()
+            for model in (AuditEvent, LabelStudioProject, LabelStudioTask, ModerationLabel)
+        }
+
+
+def test_push_and_pull_commands_act_as_the_named_user(engine, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://label-studio.test")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
+    fake = FakeLabelStudio()
+    monkeypatch.setattr(sync, "connect", lambda: fake)
+    users = add_users(engine)
+    moderation_queue(engine, tmp_path, [("m1", "you idiot", 0.6, "toxic")])
+    assert main(["labelstudio", "push", "--as", "ada"]) == 0
+    assert "1 open items: 1 tasks imported" in capsys.readouterr().out
+    fake.annotate(next(iter(fake.task_rows)), 1, label_config.result("toxic", []))
+    assert main(["labelstudio", "pull", "--as", "ada"]) == 0
+    assert "1 tasks read, labels: 1 added" in capsys.readouterr().out
+    with session_scope(engine) as s:
+        events = s.execute(
+            select(AuditEvent.action, AuditEvent.actor_id)
+            .where(AuditEvent.action.in_(["labelstudio.push", "import"]))
+            .order_by(AuditEvent.id)
+        ).all()
+    # the queue's items were imported by the test (nobody); the push and the pull's import by ada
+    assert events == [("import", None), ("labelstudio.push", users["admin"].id), ("import", users["admin"].id)]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["labelstudio", "push"], ["labelstudio", "pull"], ["export", "labelstudio"]],
+    ids=["push", "pull", "export"],
+)
+def test_label_studio_commands_refuse_a_user_who_is_not_an_admin(engine, tmp_path, monkeypatch, capsys, command):
+    monkeypatch.setenv("LABEL_STUDIO_URL", "http://label-studio.test")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
+    fake = FakeLabelStudio()
+    monkeypatch.setattr(sync, "connect", lambda: fake)
+    add_users(engine)
+    moderation_queue(engine, tmp_path, [("m1", "you idiot", 0.6, "toxic")])
+    before = labelstudio_rows(engine)
+    out = tmp_path / "tasks.json"
+    assert main([*command, "--as", "eve"] + (["--out", str(out)] if command[0] == "export" else [])) == 1
+    captured = capsys.readouterr()
+    assert captured.err == "error: Only admins may sync with Label Studio; 'eve' is signed in as expert.\n"
+    assert not captured.out and not out.exists()
+    assert labelstudio_rows(engine) == before and not fake.project_rows and not fake.task_rows

@@ -8,12 +8,12 @@ import uuid
 import pytest
 from sqlalchemy import delete, func, select
 
-from core.db import session_scope
 from core.labelstudio.client import LabelStudioError
 from core.labelstudio.label_config import result
 from core.labelstudio.sync import pull, push
 from core.labelstudio.tasks import write_import_file
-from core.models import AuditEvent, LabelStudioProject, LabelStudioTask, ModerationItem, ModerationLabel, User
+from core.store.db import session_scope
+from core.store.models import AuditEvent, LabelStudioProject, LabelStudioTask, ModerationItem, ModerationLabel, User
 from tests.labelstudio_data import moderation_queue
 from tests.labelstudio_server import label_studio  # noqa: F401
 

@@ -11,13 +11,13 @@ from sqlalchemy import JSON, Boolean, Engine, MetaData, column, inspect, select,
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from core import queues
-from core.backup import backup, restore
-from core.db import get_engine, migrate, session_scope, upgrade_schema
-from core.models import Comparison
-from core.reports.ab import compare_versions
+from core.reports.ab.chatbot import compare_versions
 from core.reports.filters import Filters
-from core.reports.kpi import kpi_report
+from core.reports.kpi.report import kpi_report
+from core.review import queues, settings
+from core.store.backup import backup, restore
+from core.store.db import get_engine, migrate, session_scope, upgrade_schema
+from core.store.models import Comparison
 
 FIRST = "0001"
 WHEN = datetime(2026, 3, 1, 12, 34, 56, 789012, tzinfo=UTC)
@@ -141,7 +141,7 @@ def test_upgrading_a_store_of_the_first_migration_loses_nothing(store_0001):
 def test_the_app_reads_an_upgraded_store_of_the_first_migration(store_0001):
     upgrade_schema(store_0001)
     with session_scope(store_0001, write=True) as s:
-        queues.configure(s, queue="rating", actor_id=None, versions=["bot-v1", "bot-v2"], k=1)
+        settings.configure(s, queue="rating", actor_id=None, versions=["bot-v1", "bot-v2"], k=1)
     with session_scope(store_0001) as s:
         rating = next(q for q in queues.queue_status(s) if q.queue == "rating")
         report = compare_versions(s, Filters("bot-v1", "bot-v2", since=date(2026, 3, 1), until=date(2026, 3, 1)))

@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from core import queues
-from core.db import session_scope
-from core.feedback import FeedbackError
-from core.models import Assignment, AuditEvent, ModerationLabel, WorkItem
-from core.moderation.feedback import LabelIn, change_label, submit_label
-from core.moderation.review import last_label
+from core.moderation.labels import LabelIn, change_label, submit_label
+from core.review import queues
+from core.review.judgments import FeedbackError
+from core.review.service import last_judgment
+from core.store.db import session_scope
+from core.store.models import Assignment, AuditEvent, ModerationLabel, WorkItem
 from tests.moderation_store import add_people, import_rows, score_row
+from tests.review_store import actor
 
 TOXIC = LabelIn("toxic", ("harassment", "hate"), "  slur against a group  ")
 
@@ -88,7 +89,7 @@ def test_an_incomplete_label_is_refused_and_writes_nothing(store, values, messag
 def test_changing_the_last_label_keeps_the_old_one_in_the_audit_trail(store):
     engine, users = store
     submit(engine, users["ann0"], take(engine, users["ann0"]))
-    last = last_label(users["ann0"], engine=engine)
+    last = last_judgment(actor=actor(engine, users["ann0"]), queue="moderation", engine=engine)
     assert last.values == LabelIn("toxic", ("harassment", "hate"), "slur against a group")
     assert last.text == "text of i2"  # the most uncertain item came first
     with session_scope(engine, write=True) as s:

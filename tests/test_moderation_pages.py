@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core.auth import UserPublic
-from core.db import session_scope
-from core.models import Adjudication, AuditEvent, ModelVersion, ModerationLabel, ModerationScore
+from core.store.db import session_scope
+from core.store.models import Adjudication, AuditEvent, ModelVersion, ModerationLabel, ModerationScore
 from tests.moderation_store import add_people, corpus, import_rows, label_row, prefill_minilm, score_row
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"

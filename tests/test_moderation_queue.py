@@ -8,16 +8,19 @@ import random
 import pytest
 from sqlalchemy import select
 
-from core import queues, review
-from core.db import session_scope
-from core.feedback import FeedbackError
-from core.models import Adjudication, AuditEvent, ModelVersion, User, WorkItem
 from core.moderation import ModerationError
-from core.moderation.borderline import feeding_versions, set_threshold
-from core.moderation.feedback import AdjudicationIn, LabelIn, submit_adjudication, submit_label
+from core.moderation.borderline import feeding_versions
+from core.moderation.classifier import set_threshold
 from core.moderation.final_labels import final_labels
-from core.queue_sync import sync_queue
+from core.moderation.labels import AdjudicationIn, LabelIn, submit_adjudication, submit_label
+from core.review import queues, settings
+from core.review import service as review
+from core.review.judgments import FeedbackError
+from core.review.sync import sync_queue
+from core.store.db import session_scope
+from core.store.models import Adjudication, AuditEvent, ModelVersion, User, WorkItem
 from tests.moderation_store import add_people, configure, import_rows, item_ids, label_row, score_row
+from tests.review_store import actor
 
 # item: (clf-v1 score, clf-v2 score); clf-v2 is the newer version
 SCORES = {
@@ -55,7 +58,7 @@ def served(engine, user_id, queue="moderation") -> list[str]:
     while (lease := take(engine, user_id, queue)) is not None:
         seen.append(names[lease.subject_id])
         with session_scope(engine, write=True) as s:
-            queues.skip(s, assignment_id=lease.assignment_id, user_id=user_id)
+            queues.skip(s, queue=queue, assignment_id=lease.assignment_id, user_id=user_id)
     return seen
 
 
@@ -174,7 +177,7 @@ def test_a_skipped_item_goes_to_others_and_never_back(store):
     engine, users = store
     lease = take(engine, users["ann0"])
     with session_scope(engine, write=True) as s:
-        queues.skip(s, assignment_id=lease.assignment_id, user_id=users["ann0"])
+        queues.skip(s, queue="moderation", assignment_id=lease.assignment_id, user_id=users["ann0"])
     assert take(engine, users["ann1"]).subject_id == lease.subject_id
     assert take(engine, users["ann0"]).subject_id != lease.subject_id
 
@@ -185,7 +188,7 @@ def test_gold_items_are_mixed_in(store):
     with session_scope(engine) as s:
         last = s.execute(select(WorkItem.id).where(WorkItem.queue == "moderation").order_by(WorkItem.priority)).first()
     with session_scope(engine, write=True) as s:
-        queues.mark_gold(s, work_item_id=last[0], answer={"label": "toxic"}, actor_id=users["admin"])
+        settings.mark_gold(s, work_item_id=last[0], answer={"label": "toxic"}, actor_id=users["admin"])
     rng = random.Random(0)
     first = [take(engine, users[f"ann{n}"], rng=rng).work_item_id for n in range(3)]
     assert last[0] in first
@@ -228,8 +231,8 @@ def test_nobody_adjudicates_a_disagreement_they_are_part_of(store, tmp_path):
 def test_the_adjudicate_page_counts_no_disagreement_the_expert_is_part_of(store, tmp_path):
     engine, users = store
     import_rows(engine, tmp_path, "labels", [label_row("f", "lead", "toxic"), label_row("f", "ann1", "not_toxic")])
-    assert review.progress(users["lead"], "adjudication", engine=engine).left == 0
-    assert review.progress(users["ann2"], "adjudication", engine=engine).left == 1
+    assert review.progress_in(actor=actor(engine, users["lead"]), queue="adjudication").left == 0
+    assert review.progress_in(actor=actor(engine, users["admin"]), queue="adjudication").left == 1
 
 
 def test_the_queue_holds_what_the_rule_says_for_three_versions_with_their_own_thresholds(any_engine, tmp_path):

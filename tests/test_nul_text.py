@@ -8,12 +8,15 @@ import streamlit as st
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
-from core import audits, auth
-from core.audit_sample import SampleError, review
-from core.db import session_scope
-from core.feedback import ComparisonIn, RatingIn
-from core.flags import FlagError, triage
-from core.moderation.feedback import AdjudicationIn, LabelIn
+from core import auth
+from core.accounts import AuthError
+from core.accounts.signin import authenticate
+from core.moderation.labels import AdjudicationIn, LabelIn
+from core.oversight import service as oversight
+from core.oversight.flags import FlagError, triage
+from core.oversight.samples import SampleError, review
+from core.review.judgments import ComparisonIn, RatingIn
+from core.store.db import session_scope
 from tests import audit_store
 from tests.app_helpers import APP
 from tests.review_store import build
@@ -69,7 +72,8 @@ def test_triage_verdict_sign_in_and_item_lookup_refuse_a_nul(any_engine):
         triage(s, rating_id=rating, status="confirmed", note=NUL_TEXT, actor_id=people["lead"])
     with pytest.raises(SampleError, match="NUL"), session_scope(any_engine, write=True) as s:
         review(s, item_id=1, auditor_id=people["lead"], verdict="disagree", reason=NUL_TEXT)
-    with pytest.raises(auth.AuthError, match="Wrong username or password"), session_scope(any_engine, write=True) as s:
-        auth.authenticate(s, username="ann\x00", password="whatever")
-    assert audits.item_history("p1\x00", engine=any_engine) is None
+    with pytest.raises(AuthError, match="Wrong username or password"), session_scope(any_engine, write=True) as s:
+        authenticate(s, username="ann\x00", password="whatever")
+    lead = auth.UserPublic(people["lead"], "lead", "Lead", "expert", True)
+    assert oversight.item_history(actor=lead, reference="p1\x00", engine=any_engine) is None
     assert counts(any_engine) == before

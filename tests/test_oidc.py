@@ -7,9 +7,11 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from core import auth
-from core.db import session_scope
-from core.models import AuditEvent, User
+from core.accounts import AuthError
+from core.accounts.signin import parse_role_map, role_from_claims, sign_in_external
+from core.accounts.users import create_user
+from core.store.db import session_scope
+from core.store.models import AuditEvent, User
 from tests.app_helpers import APP, TIMEOUT, add_users, fresh_streamlit_cache, texts  # noqa: F401
 
 ROLE_MAP = "wb-admins=admin,wb-experts=expert,wb-annotators=annotator,wb-product=product_owner"
@@ -34,13 +36,13 @@ def claims(sub="u-17", groups=("staff", "wb-experts"), **more) -> dict:
 
 
 def test_the_role_map_is_parsed_in_order_and_a_bad_entry_names_the_setting():
-    assert auth.parse_role_map(" wb-admins = admin ,wb-experts=expert,") == [
+    assert parse_role_map(" wb-admins = admin ,wb-experts=expert,") == [
         ("wb-admins", "admin"),
         ("wb-experts", "expert"),
     ]
-    assert auth.parse_role_map("") == []
-    with pytest.raises(auth.AuthError, match="OIDC_ROLE_MAP entry 'wb-boss=boss'"):
-        auth.parse_role_map("wb-admins=admin,wb-boss=boss")
+    assert parse_role_map("") == []
+    with pytest.raises(AuthError, match="OIDC_ROLE_MAP entry 'wb-boss=boss'"):
+        parse_role_map("wb-admins=admin,wb-boss=boss")
 
 
 @pytest.mark.parametrize(
@@ -56,12 +58,12 @@ def test_the_role_map_is_parsed_in_order_and_a_bad_entry_names_the_setting():
     ],
 )
 def test_the_role_comes_from_the_claim(claim_value, role):
-    assert auth.role_from_claims({"groups": claim_value}, "groups", auth.parse_role_map(ROLE_MAP)) == role
+    assert role_from_claims({"groups": claim_value}, "groups", parse_role_map(ROLE_MAP)) == role
 
 
 def _external(engine, **claim):
     with session_scope(engine, write=True) as s:
-        return auth.sign_in_external(s, claims=claims(**claim))
+        return sign_in_external(s, claims=claims(**claim))
 
 
 def _events(engine) -> list[tuple[str, dict | None]]:
@@ -91,14 +93,14 @@ def test_the_first_sign_in_creates_the_user_with_the_mapped_role_and_later_ones_
 
 def test_an_existing_user_with_the_same_email_is_linked_not_duplicated(engine):
     with session_scope(engine, write=True) as s:
-        auth.create_user(s, username="rosa", role="annotator", password="long enough", email="Rosa@Example.org")
+        create_user(s, username="rosa", role="annotator", password="long enough", email="Rosa@Example.org")
     user = _external(engine, preferred_username="rdiaz")
     assert (user.id, user.username, user.role) == (1, "rosa", "expert")
     assert [action for action, _ in _events(engine)] == ["user.create", "user.link"]
 
 
 def test_an_unmapped_identity_is_refused_and_nothing_is_written(engine):
-    with pytest.raises(auth.AuthError, match="no role in this workbench"):
+    with pytest.raises(AuthError, match="no role in this workbench"):
         _external(engine, groups=["staff"])
     with session_scope(engine) as s:
         assert s.execute(select(User)).first() is None
@@ -107,14 +109,14 @@ def test_an_unmapped_identity_is_refused_and_nothing_is_written(engine):
 
 def test_an_account_an_admin_deactivated_stays_out(engine):
     with session_scope(engine, write=True) as s:
-        auth.create_user(s, username="rosa", role="expert", password="long enough", email="rosa@example.org")
+        create_user(s, username="rosa", role="expert", password="long enough", email="rosa@example.org")
         s.execute(select(User)).scalar_one().active = False
-    with pytest.raises(auth.AuthError, match="inactive"):
+    with pytest.raises(AuthError, match="inactive"):
         _external(engine)
     with session_scope(engine, write=True) as s:  # the same once linked: deactivation outlasts the provider's groups
         user = s.execute(select(User)).scalar_one()
         user.active, user.password_hash, user.external_id = False, None, f"{ISSUER}|u-17"
-    with pytest.raises(auth.AuthError, match="inactive"):
+    with pytest.raises(AuthError, match="inactive"):
         _external(engine)
 
 

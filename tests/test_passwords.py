@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy import Engine, MetaData, select
 
-from core.cli import main
+from core.cli.main import main
 from tests.app_helpers import PASSWORD, add_users, app, fresh_streamlit_cache, sign_in  # noqa: F401
 
 CLI_PASSWORD = "cli-Secret-4711"

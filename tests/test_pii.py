@@ -8,11 +8,11 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from core.cli import main
-from core.db import session_scope
+from core.cli.main import main
 from core.ingest.pii import mask_pii
-from core.models import AuditEvent, ModerationItem, ModerationLabel, Prompt, Rating, Response
-from tests.app_helpers import fresh_streamlit_cache, texts  # noqa: F401
+from core.store.db import session_scope
+from core.store.models import AuditEvent, ModerationItem, ModerationLabel, Prompt, Rating, Response
+from tests.app_helpers import add_admin, fresh_streamlit_cache, texts  # noqa: F401
 from tests.test_app_data import data_page, upload
 
 
@@ -67,6 +67,7 @@ def _jsonl(path, *rows: dict):
 
 
 def test_import_with_mask_pii_stores_masked_texts_and_audits_the_counts(engine, tmp_path, capsys):
+    add_admin(engine)
     ratings = _jsonl(
         tmp_path / "ratings.jsonl",
         {
@@ -106,6 +107,7 @@ def test_import_with_mask_pii_stores_masked_texts_and_audits_the_counts(engine, 
 
 
 def test_import_without_the_option_keeps_texts_and_says_masking_was_off(engine, tmp_path):
+    add_admin(engine)
     path = _jsonl(
         tmp_path / "labels.jsonl", {"item_id": "m1", "text": "mail a@b.org", "annotator": "ann", "label": "toxic"}
     )

@@ -18,12 +18,12 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import func, select
 
-from core.db import StoreError, dispose_engines, get_engine, session_scope, upgrade_schema
-from core.feedback import RatingIn
-from core.models import Rating, WorkItem
-from core.review import next_to_rate, rate
+from core.review.judgments import RatingIn
+from core.review.service import next_item, rate
+from core.store.db import StoreError, dispose_engines, get_engine, session_scope, upgrade_schema
+from core.store.models import Rating, WorkItem
 from tests.live_app import free_port
-from tests.review_store import build
+from tests.review_store import actor, build
 
 GOOD = RatingIn(helpfulness=4, harmlessness=5, accuracy=4)
 T = TypeVar("T")
@@ -123,9 +123,14 @@ def test_reviewers_lose_nothing_when_the_server_restarts_under_them(server, stor
     deadline = time.monotonic() + 120
 
     def review(user_id: int) -> None:
+        who = actor(engine, user_id)
         try:
-            while view := retried(lambda: next_to_rate(user_id, engine=engine), outages, deadline):
-                rating_id = retried(lambda: rate(user_id, view.assignment_id, GOOD, engine=engine), outages, deadline)
+            while view := retried(lambda: next_item(actor=who, queue="rating", engine=engine), outages, deadline):
+                rating_id = retried(
+                    lambda: rate(actor=who, assignment_id=view.assignment_id, rating=GOOD, engine=engine),
+                    outages,
+                    deadline,
+                )
                 acknowledged.append((view.assignment_id, rating_id))
         except BaseException as error:  # the test fails on anything but the outage it expects
             failures.append(error)
@@ -158,13 +163,14 @@ def test_reviewers_lose_nothing_when_the_server_restarts_under_them(server, stor
 
 def test_a_submission_refused_while_the_server_is_down_is_stored_once_when_retried(server, store):
     engine, users = store
-    view = next_to_rate(users["expert0"], engine=engine)
+    expert = actor(engine, users["expert0"])
+    view = next_item(actor=expert, queue="rating", engine=engine)
     server.stop()
     try:
         with pytest.raises(StoreError, match=r"is unreachable .*Nothing was saved: try again\.$"):
-            rate(users["expert0"], view.assignment_id, GOOD, engine=engine)
+            rate(actor=expert, assignment_id=view.assignment_id, rating=GOOD, engine=engine)
     finally:
         server.start()
-    rating_id = rate(users["expert0"], view.assignment_id, GOOD, engine=engine)
-    assert rate(users["expert0"], view.assignment_id, GOOD, engine=engine) == rating_id  # a double retry: one row
+    rating_id = rate(actor=expert, assignment_id=view.assignment_id, rating=GOOD, engine=engine)
+    assert rate(actor=expert, assignment_id=view.assignment_id, rating=GOOD, engine=engine) == rating_id  # once
     assert list(stored(engine)) == [rating_id]

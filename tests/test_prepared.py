@@ -1,5 +1,6 @@
-"""The hot path's prepared statements (core.prepared) and its light write transaction (core.db.write_scope): the same
-rows read, the same values stored and the same errors as SQLAlchemy's own execution, on SQLite and PostgreSQL."""
+"""The hot path's prepared statements (core.store.prepared) and its light write transaction (core.store.db.write_scope):
+the same rows read, the same values stored and the same errors as SQLAlchemy's own execution, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import Select, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-from core import audit, prepared, queues
-from core.db import session_scope, write_scope
-from core.feedback import ComparisonIn, _claim_statement
-from core.models import AuditEvent, QueueConfig, Rating, WorkItem
-from core.queues import _held_statement
-from core.review import compare, next_to_compare
-from tests.review_store import build
+from core import audit
+from core.review import queues
+from core.review import service as review
+from core.review.judgments import ComparisonIn, RatingIn, _claim_statement
+from core.review.queues import _held_statement
+from core.review.service import compare, next_item
+from core.store import prepared
+from core.store.db import session_scope, write_scope
+from core.store.models import AuditEvent, QueueConfig, Rating, WorkItem
+from tests.review_store import actor, build
 
 LEFT = ComparisonIn(preferred="left", strength="clear")
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -90,18 +94,19 @@ def test_a_lease_taken_in_a_write_scope_is_held_then_expires_and_goes_to_another
 
 def test_the_page_path_stores_one_comparison_with_its_audit_event(any_engine, tmp_path):
     users = build(any_engine, tmp_path, prompts=2)
-    expert = users["expert0"]
-    view = next_to_compare(expert, engine=any_engine)
+    expert = actor(any_engine, users["expert0"])
+    view = next_item(actor=expert, queue="comparison", engine=any_engine)
     assert view.prompt.startswith("Question ") and {view.left[:2], view.right[:2]} == {"v1", "v2"}
-    comparison_id = compare(expert, view.assignment_id, LEFT, engine=any_engine)
-    assert compare(expert, view.assignment_id, LEFT, engine=any_engine) == comparison_id  # a retry: once
+    comparison_id = compare(actor=expert, assignment_id=view.assignment_id, comparison=LEFT, engine=any_engine)
+    again = compare(actor=expert, assignment_id=view.assignment_id, comparison=LEFT, engine=any_engine)
+    assert again == comparison_id  # a retry: stored once
     with session_scope(any_engine) as s:
         events = s.execute(
             select(AuditEvent.entity_id, AuditEvent.actor_id, AuditEvent.after).where(
                 AuditEvent.action == "comparison.create"
             )
         ).all()
-        assert [event[:2] for event in events] == [(comparison_id, expert)]
+        assert [event[:2] for event in events] == [(comparison_id, expert.id)]
         assert events[0].after["choice"] in ("a", "b") and events[0].after["strength"] == "clear"
         done = s.execute(select(WorkItem.done).where(WorkItem.queue == "comparison", WorkItem.done > 0)).scalars()
         assert list(done) == [1]
@@ -141,3 +146,53 @@ def test_a_lost_connection_leaves_the_pool_once(engine):
         run.driver_sql("BEGIN IMMEDIATE")
     run.rollback()
     assert raised.value.connection_invalidated and dropped == [1]
+
+
+def test_every_select_of_the_judgment_path_reads_what_sqlalchemy_reads(any_engine, tmp_path, monkeypatch):
+    """Each statement the judgment path compiles itself (take, view, rate, compare, skip, change, progress, the last
+    judgment) reads, on the same data, the rows and Python types SQLAlchemy's own execution reads: what breaks first
+    if a SQLAlchemy upgrade changes the compiler internals core.store.prepared relies on."""
+    users = build(any_engine, tmp_path, prompts=3)
+    seen: dict[str, tuple] = {}
+    original = prepared.Runner.rows
+
+    def recording(self, statement, values):
+        seen.setdefault(str(statement), (statement, dict(values)))
+        return original(self, statement, values)
+
+    monkeypatch.setattr(prepared.Runner, "rows", recording)
+    expert = actor(any_engine, users["expert0"])
+    for queue in ("rating", "comparison"):
+        review.progress_in(actor=expert, queue=queue)
+        view = review.next_item(actor=expert, queue=queue)
+        review.skip(actor=expert, queue=queue, assignment_id=view.assignment_id)
+        view = review.next_item(actor=expert, queue=queue)
+        if queue == "rating":
+            rating_id = review.rate(actor=expert, assignment_id=view.assignment_id, rating=RatingIn(4, 5, 4))
+            review.change_rating(actor=expert, rating_id=rating_id, rating=RatingIn(3, 5, 4))
+        else:
+            review.compare(actor=expert, assignment_id=view.assignment_id, comparison=LEFT)
+        review.last_judgment(actor=expert, queue=queue)
+    monkeypatch.setattr(prepared.Runner, "rows", original)
+    selects = [(statement, values) for statement, values in seen.values() if isinstance(statement, Select)]
+    assert len(selects) >= 8, "the path ran fewer of its own statements than it should"
+    compared = 0
+    with session_scope(any_engine) as s:
+        for statement, values in selects:
+            expected = s.connection().execute(statement, values).all()
+            assert typed(prepared.on(s).rows(statement, values)) == typed(expected), str(statement)
+            compared += bool(expected)
+    assert compared >= 6, "too few of the statements found rows to compare"
+
+
+def test_a_statement_run_once_expands_its_lists_as_sqlalchemy_does(any_engine, tmp_path):
+    users = build(any_engine, tmp_path, prompts=4)
+    items = select(WorkItem.id, WorkItem.queue, WorkItem.open).where(
+        WorkItem.subject_id.in_([1, 2, 3]), WorkItem.queue == "rating"
+    )
+    with session_scope(any_engine) as s:
+        expected = s.execute(items.order_by(WorkItem.id)).all()
+        assert expected, "the comparison proved nothing"
+        assert typed(prepared.on(s).execute(items.order_by(WorkItem.id))) == typed(expected)
+        assert prepared.on(s).execute(select(WorkItem.id).where(WorkItem.id.in_([]))) == []
+    assert users

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core import queues
-from core.db import session_scope
-from core.feedback import RatingIn, submit_rating
 from core.ingest import import_file
-from core.models import Assignment, Response, WorkItem, utcnow
+from core.review import queues, settings
+from core.review.judgments import RatingIn, submit_rating
+from core.store.db import session_scope
+from core.store.models import Assignment, Response, WorkItem, utcnow
 from tests.review_store import build
 
 GOOD = RatingIn(helpfulness=4, harmlessness=5, accuracy=4)
@@ -85,7 +85,7 @@ def test_skipped_items_go_to_others_and_never_back(any_engine, tmp_path):
     users = build(any_engine, tmp_path, prompts=1)
     lease = take(any_engine, users["expert0"])
     with session_scope(any_engine, write=True) as s:
-        queues.skip(s, assignment_id=lease.assignment_id, user_id=users["expert0"])
+        queues.skip(s, queue="rating", assignment_id=lease.assignment_id, user_id=users["expert0"])
     assert take(any_engine, users["expert1"]).work_item_id == lease.work_item_id
     nxt = take(any_engine, users["expert0"])
     assert nxt.work_item_id != lease.work_item_id
@@ -95,7 +95,7 @@ def test_skipped_items_go_to_others_and_never_back(any_engine, tmp_path):
 
 def test_comparisons_need_two_judgments_then_close(any_engine, tmp_path):
     users = build(any_engine, tmp_path, prompts=1)
-    from core.feedback import ComparisonIn, submit_comparison
+    from core.review.judgments import ComparisonIn, submit_comparison
 
     def compare(user):
         lease = take(any_engine, users[user], queue="comparison")
@@ -121,7 +121,7 @@ def test_gold_items_are_mixed_in_at_the_configured_share(engine, tmp_path):
     with session_scope(engine, write=True) as s:
         ids = s.execute(select(WorkItem.id).where(WorkItem.queue == "rating").limit(40)).scalars().all()
         for item_id in ids:
-            queues.mark_gold(s, work_item_id=item_id, answer={"accuracy": 4}, actor_id=users["admin"])
+            settings.mark_gold(s, work_item_id=item_id, answer={"accuracy": 4}, actor_id=users["admin"])
     rng, gold = random.Random(3), 0
     for _ in range(300):
         lease = take(engine, users["expert0"], rng=rng)
@@ -151,7 +151,7 @@ def test_judgments_already_in_the_store_count_and_are_not_served_again(engine, t
     )
     import_file(path, "ratings", engine=engine)
     with session_scope(engine, write=True) as s:
-        queues.configure(s, queue="rating", actor_id=None)  # re-sync
+        settings.configure(s, queue="rating", actor_id=None)  # re-sync
         status = {q.queue: q for q in queues.queue_status(s)}
         done = s.execute(select(func.count()).select_from(Assignment).where(Assignment.status == "done")).scalar()
     assert (status["rating"].waiting, status["rating"].done, done) == (1, 1, 1)
@@ -162,12 +162,12 @@ def test_judgments_already_in_the_store_count_and_are_not_served_again(engine, t
 def test_removing_a_version_closes_its_items_and_adding_it_back_reopens_them(engine, tmp_path):
     users = build(engine, tmp_path, prompts=2)
     with session_scope(engine, write=True) as s:
-        queues.configure(s, queue="rating", actor_id=users["admin"], versions=["bot-v2"])
-        queues.configure(s, queue="comparison", actor_id=users["admin"], versions=["bot-v2"])
+        settings.configure(s, queue="rating", actor_id=users["admin"], versions=["bot-v2"])
+        settings.configure(s, queue="comparison", actor_id=users["admin"], versions=["bot-v2"])
         status = {q.queue: q.waiting for q in queues.queue_status(s)}
     assert status == {"rating": 2, "comparison": 0, "moderation": 0, "adjudication": 0}
     with session_scope(engine, write=True) as s:
-        queues.configure(s, queue="comparison", actor_id=users["admin"], versions=["bot-v1", "bot-v2"])
+        settings.configure(s, queue="comparison", actor_id=users["admin"], versions=["bot-v1", "bot-v2"])
         assert {q.queue: q.waiting for q in queues.queue_status(s)}["comparison"] == 2
 
 
@@ -183,4 +183,4 @@ def test_removing_a_version_closes_its_items_and_adding_it_back_reopens_them(eng
 def test_bad_queue_settings_are_refused(engine, tmp_path, setting, message):
     build(engine, tmp_path, prompts=1)
     with pytest.raises(queues.QueueError, match=message), session_scope(engine, write=True) as s:
-        queues.configure(s, queue="rating", actor_id=None, **setting)
+        settings.configure(s, queue="rating", actor_id=None, **setting)

@@ -11,13 +11,13 @@ import pytest
 from scipy.stats import mannwhitneyu
 from sqlalchemy import select, update
 
-from core.db import session_scope
-from core.models import Comparison, ModelVersion, Prompt, Rating, Response
-from core.reports.ab import ALL, chatbot_report, compare_versions, report_choices
+from core.reports.ab.chatbot import ALL, chatbot_report, compare_versions, report_choices
+from core.reports.ab.leaderboard import battle_counts
 from core.reports.filters import Filters, ReportError
-from core.reports.leaderboard import battle_counts
 from core.stats.ab import wilson
 from core.stats.bradley_terry import Battles, fit, to_rating
+from core.store.db import session_scope
+from core.store.models import Comparison, ModelVersion, Prompt, Rating, Response
 from tests.ab_store import JUNE, RATINGS, build_ab_store
 
 JUNE_ONLY = Filters("bot-a", "bot-b", since=date(2026, 6, 1), until=date(2026, 6, 30))

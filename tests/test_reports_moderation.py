@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from core.db import session_scope
-from core.reports import moderation_ab
+from core.reports.ab import moderation as moderation_ab
+from core.reports.ab.moderation import moderation_report
 from core.reports.filters import Filters, ReportError
-from core.reports.moderation_ab import moderation_report
+from core.store.db import session_scope
 from tests.ab_store import build_ab_store
 
 MODS = Filters("mod-1", "mod-2")

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from core.cli import main
-from core.db import get_engine, session_scope, upgrade_schema
-from core.models import AuditEvent, ModelVersion, ModerationItem, ModerationLabel, ModerationScore, WorkItem
+from core.cli.main import main
 from core.moderation import ModerationError
 from core.moderation.borderline import DEFAULT_BAND
 from core.moderation.embeddings import MINILM, embed_missing, store_for
 from core.moderation.metrics import latest_retrain
 from core.moderation.retrain import retrain
+from core.store.db import get_engine, session_scope, upgrade_schema
+from core.store.models import AuditEvent, ModelVersion, ModerationItem, ModerationLabel, ModerationScore, WorkItem
+from tests.app_helpers import add_admin
 from tests.moderation_store import HashEmbedder, corpus, import_rows, item_ids, label_row, prefill_minilm, score_row
 
 N_ITEMS, N_LABELLED = 80, 60
@@ -134,6 +135,7 @@ def test_embedding_resumes_after_an_interruption(store, tmp_path):
 def test_the_command_line_retrains_from_stored_vectors(store, capsys):
     """The CLI uses MiniLM; with every vector stored it never loads the model."""
     prefill_minilm(store)
+    add_admin(store)
     assert main(["moderation", "retrain", "--name", "clf-cli"]) == 0
     out = capsys.readouterr().out
     assert "new version clf-cli (previous: clf-v1)" in out

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from core.auth import UserPublic
-from core.db import session_scope
 from core.ingest import import_file
-from core.models import AuditEvent, Comparison, Rating, Response
+from core.store.db import session_scope
+from core.store.models import AuditEvent, Comparison, Rating, Response
 from tests.review_store import build
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"

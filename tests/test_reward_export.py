@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select, update
 
-from core.db import session_scope
-from core.models import AuditEvent, Comparison, DatasetSnapshot
 from core.reward import RewardError
 from core.reward.registry import dataset_summary
 from core.reward.snapshot import export_snapshot, split_of
+from core.store.db import session_scope
+from core.store.models import AuditEvent, Comparison, DatasetSnapshot
 from tests.reward_store import add_answers, compare, preferred_store, rate, reviewer
 
 

@@ -10,14 +10,15 @@ import pytest
 from sqlalchemy import func, select
 from statsmodels.stats.weightstats import DescrStatsW
 
-from core.cli import main
-from core.db import session_scope
-from core.models import AuditEvent, DatasetSnapshot, ModelVersion, Response, RewardModelRun, RewardScore
-from core.reward import RewardError
-from core.reward.launch import start_training
+from core.cli.main import main
+from core.reward import RewardError, launch
+from core.reward import service as reward
 from core.reward.registry import active_run, compare_runs, get_run, list_runs, promote
 from core.reward.score import mean_reward_by_version, score_responses
 from core.reward.train import TrainParams
+from core.store.db import session_scope
+from core.store.models import AuditEvent, DatasetSnapshot, ModelVersion, Response, RewardModelRun, RewardScore
+from tests.app_helpers import add_admin, add_users
 from tests.reward_store import add_answers, preferred_store, tiny_bert
 
 
@@ -64,6 +65,7 @@ def test_only_a_finished_run_can_be_promoted(any_engine, capsys):
     failed = finished_run(any_engine, None, status="failed")
     with pytest.raises(RewardError, match="only a finished run"):
         promote(any_engine, failed)
+    add_admin(any_engine)
     assert main(["reward", "promote", "4242"]) == 1
     assert "error: no reward model run 4242" in capsys.readouterr().err
     assert active_run(any_engine) is None
@@ -132,6 +134,7 @@ def test_mean_reward_per_version_matches_statsmodels(any_engine, tiny_model):
 
 
 def test_score_cli_prints_the_mean_reward_per_version(engine, tiny_model, capsys):
+    add_admin(engine)
     add_answers(engine, 4)
     run_id = finished_run(engine, tiny_model)
     assert main(["reward", "score", "--run", str(run_id)]) == 0
@@ -140,12 +143,73 @@ def test_score_cli_prints_the_mean_reward_per_version(engine, tiny_model, capsys
     assert "bad-v1" in out and "good-v2" in out
 
 
+def run_events(engine) -> list[tuple[str, int | None]]:
+    """The audit events of snapshots and runs: (action, actor id)."""
+    entities = ("dataset_snapshot", "reward_model_run")
+    with session_scope(engine) as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(AuditEvent.action, AuditEvent.actor_id)
+                .where(AuditEvent.entity.in_(entities))
+                .order_by(AuditEvent.id)
+            )
+        ]
+
+
+def test_the_training_process_acts_as_the_user_who_started_it(engine, tiny_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    started = []
+    monkeypatch.setattr(launch, "_spawn", lambda command, engine, log: started.append(command))
+    add_users(engine)
+    ops = add_admin(engine, "ops")  # two admins: a command that names nobody cannot tell who acts
+    preferred_store(engine, 20)
+    params = TrainParams(epochs=1, max_length=128, batch_size=4)
+    run_id = reward.start_training(actor=ops, base_model=str(tiny_model), params=params)
+    (command,) = started
+    assert command[1:] == ["-m", "core", "reward", "train", "--run", str(run_id), "--as", "ops"]
+    assert main(command[3:-2]) == 1  # without --as the process would be refused
+    assert "2 active admins: say who acts with --as USER" in capsys.readouterr().err
+    assert get_run(engine, run_id).status == "queued"
+    assert main(command[3:]) == 0  # what the process runs
+    assert f"run {run_id} done" in capsys.readouterr().out
+    assert get_run(engine, run_id).status == "done"
+    assert run_events(engine) == [("dataset_snapshot.create", ops.id), ("reward_run.create", ops.id)]
+
+
+@pytest.mark.parametrize(
+    ("command", "refusal"),
+    [
+        (["reward", "runs"], "see the reward models"),
+        (["reward", "export"], "freeze a dataset snapshot"),
+        (["reward", "promote", "1"], "promote a reward model"),
+        (["reward", "score"], "score answers with a reward model"),
+    ],
+    ids=["runs", "export", "promote", "score"],
+)
+def test_reward_commands_refuse_a_user_who_is_not_an_admin(engine, tmp_path, monkeypatch, capsys, command, refusal):
+    monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    add_users(engine)
+    preferred_store(engine, 20)
+    run_id = finished_run(engine, None)
+    assert main([*command, "--as", "eve"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"error: Only admins may {refusal}; 'eve' is signed in as expert.\n" and not captured.out
+    assert active_run(engine) is None and run_events(engine) == [] and not (tmp_path / "artifacts").exists()
+    with session_scope(engine) as session:
+        assert session.execute(select(func.count()).select_from(DatasetSnapshot)).scalar_one() == 1  # finished_run's
+        assert session.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == 0
+    assert [r.id for r in list_runs(engine)] == [run_id]
+
+
 @pytest.mark.slow  # a fresh interpreter importing torch and trl: 10 to 20 s here
 def test_training_started_for_a_page_runs_in_a_detached_process(engine, tiny_model, tmp_path, monkeypatch):
     monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    add_users(engine)
+    ops = add_admin(engine, "ops")  # two admins: the process acts as the one who started it (--as)
     preferred_store(engine, 20)
     params = TrainParams(epochs=1, max_length=128, batch_size=4)
-    run_id = start_training(engine, base_model=str(tiny_model), params=params)
+    run_id = reward.start_training(actor=ops, base_model=str(tiny_model), params=params)
     assert get_run(engine, run_id).status in ("queued", "running", "done")
     deadline = time.monotonic() + 240
     while get_run(engine, run_id).status in ("queued", "running") and time.monotonic() < deadline:
@@ -155,3 +219,4 @@ def test_training_started_for_a_page_runs_in_a_detached_process(engine, tiny_mod
     assert run.status == "done", log.read_text()
     assert run.metrics["n_eval_pairs"] > 0 and run.progress["pid"] != __import__("os").getpid()
     assert f"run {run_id} done" in log.read_text()
+    assert run_events(engine) == [("dataset_snapshot.create", ops.id), ("reward_run.create", ops.id)]

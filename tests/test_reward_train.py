@@ -13,15 +13,16 @@ import torch
 from safetensors.torch import load_file
 from sqlalchemy import func, select
 
-from core.cli import main
-from core.db import session_scope
-from core.models import DatasetSnapshot, Response, RewardModelRun
+from core.cli.main import main
 from core.reward import RewardError
 from core.reward.inference import token_lengths
 from core.reward.mlflow_log import MISSING
 from core.reward.registry import get_run
 from core.reward.snapshot import export_snapshot
 from core.reward.train import TrainParams, create_run, train_reward_model, train_run
+from core.store.db import session_scope
+from core.store.models import AuditEvent, DatasetSnapshot, Response, RewardModelRun
+from tests.app_helpers import add_admin
 from tests.reward_store import preferred_store, tiny_bert
 
 FAST = TrainParams(epochs=3, max_length=128, batch_size=4, learning_rate=1e-3)
@@ -37,6 +38,12 @@ def artifacts(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return tmp_path / "artifacts"
+
+
+@pytest.fixture
+def admin(engine):
+    """The store's one admin, whom the commands act as."""
+    return add_admin(engine)
 
 
 def count(engine, model) -> int:
@@ -124,27 +131,27 @@ def test_a_run_that_fails_is_marked_failed_with_its_error(engine, artifacts, tin
         train_run(engine, run_id)
 
 
-def test_the_cli_refuses_a_bad_snapshot_id_and_writes_nothing(engine, artifacts, tiny_model, capsys):
+def test_the_cli_refuses_a_bad_snapshot_id_and_writes_nothing(engine, artifacts, admin, tiny_model, capsys):
     preferred_store(engine, 24)
     assert main(["reward", "train", "--snapshot", "999", "--base-model", str(tiny_model)]) == 1
     assert "error: no reward-pairs snapshot with id 999" in capsys.readouterr().err
     assert count(engine, RewardModelRun) == 0 and count(engine, DatasetSnapshot) == 0 and not artifacts.exists()
 
 
-def test_the_cli_refuses_an_empty_dataset_and_writes_nothing(engine, artifacts, tiny_model, capsys):
+def test_the_cli_refuses_an_empty_dataset_and_writes_nothing(engine, artifacts, admin, tiny_model, capsys):
     assert main(["reward", "train", "--base-model", str(tiny_model)]) == 1
     assert "error: no usable preference pairs in the store" in capsys.readouterr().err
     assert count(engine, RewardModelRun) == 0 and count(engine, DatasetSnapshot) == 0 and not artifacts.exists()
 
 
-def test_the_cli_refuses_a_base_model_that_is_not_a_model_folder(engine, artifacts, tmp_path, capsys):
+def test_the_cli_refuses_a_base_model_that_is_not_a_model_folder(engine, artifacts, admin, tmp_path, capsys):
     preferred_store(engine, 24)
     assert main(["reward", "train", "--base-model", str(tmp_path)]) == 1
     assert f"error: the base model {tmp_path} is not a model folder" in capsys.readouterr().err
     assert count(engine, RewardModelRun) == 0
 
 
-def test_the_cli_trains_exports_and_lists(engine, artifacts, tiny_model, capsys):
+def test_the_cli_trains_exports_and_lists(engine, artifacts, admin, tiny_model, capsys):
     preferred_store(engine, 24)
     assert main(["reward", "export"]) == 0
     out = capsys.readouterr().out
@@ -155,6 +162,15 @@ def test_the_cli_trains_exports_and_lists(engine, artifacts, tiny_model, capsys)
     assert main(["reward", "runs"]) == 0
     listing = capsys.readouterr().out
     assert "done" in listing and "1:" in listing
+    assert main(["reward", "promote", "1"]) == 0
+    assert "run 1 is the active reward model" in capsys.readouterr().out
+    with session_scope(engine) as session:  # audited as the user the commands act as
+        events = session.execute(select(AuditEvent.action, AuditEvent.actor_id).order_by(AuditEvent.id)).all()
+    assert events == [
+        ("dataset_snapshot.create", admin.id),
+        ("reward_run.create", admin.id),
+        ("reward_run.promote", admin.id),
+    ]
 
 
 def test_mlflow_missing_is_said_clearly_and_the_run_still_finishes(engine, artifacts, tiny_model, monkeypatch):
@@ -199,7 +215,7 @@ def test_mlflow_gets_parameters_metrics_and_the_model_where_configured(engine, a
 
 @pytest.mark.slow  # the real MiniLM on the demo data: one to two minutes on 2 cores
 def test_minilm_learns_the_demo_preferences_in_one_epoch(engine, artifacts):
-    from core.demo import load_demo
+    from core.demo.load import load_demo
 
     load_demo(engine)
     result = train_reward_model(engine, params=TrainParams(epochs=1, max_length=256))

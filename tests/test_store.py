@@ -6,8 +6,8 @@ from sqlalchemy import inspect, select, text
 from sqlmodel import SQLModel
 
 from core import audit
-from core.db import MIGRATIONS_DIR, get_engine, session_scope, upgrade_schema
-from core.models import AuditEvent, ModelVersion
+from core.store.db import MIGRATIONS_DIR, get_engine, session_scope, upgrade_schema
+from core.store.models import AuditEvent, ModelVersion
 
 HEAD = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("0*.py"))[-1][:4]
 

@@ -8,15 +8,18 @@ import io
 import pytest
 from sqlalchemy import func, select, text
 
-from core import audit, flags, queues, review
-from core.db import session_scope
-from core.feedback import ComparisonIn, RatingIn
-from core.models import AuditEvent, Response, User
+from core import audit
+from core.oversight import flags
+from core.oversight.history import ItemRef, find_item, item_history, item_of
+from core.oversight.trail import SYSTEM, Cursor, TrailFilter, page_query, trail_choices, trail_page, write_trail_csv
 from core.reports.csv_safe import safe_cell
-from core.reports.history import ItemRef, find_item, item_history, item_of
-from core.reports.trail import SYSTEM, Cursor, TrailFilter, page_query, trail_choices, trail_page, write_trail_csv
+from core.review import service as review
+from core.review import settings
+from core.review.judgments import ComparisonIn, RatingIn
+from core.store.db import session_scope
+from core.store.models import AuditEvent, Response, User
 from tests import audit_store as store
-from tests.review_store import build
+from tests.review_store import actor, build
 
 
 def _events(engine, n: int = 7) -> dict[str, int]:
@@ -126,16 +129,19 @@ def test_safe_cell_escapes_what_a_spreadsheet_would_run(value, cell):
 
 def test_an_answers_history_has_every_judgment_and_change_with_before_and_after(engine, tmp_path):
     users = build(engine, tmp_path, prompts=1, experts=2)
-    rating = review.rate(users["expert0"], review.next_to_rate(users["expert0"]).assignment_id, RatingIn(4, 5, 4))
-    review.change_rating(users["expert0"], rating, RatingIn(4, 5, 1, ("incorrect",), "wrong rate"))
+    expert0 = actor(engine, users["expert0"])
+    view = review.next_item(actor=expert0, queue="rating")
+    rating = review.rate(actor=expert0, assignment_id=view.assignment_id, rating=RatingIn(4, 5, 4))
+    review.change_rating(actor=expert0, rating_id=rating, rating=RatingIn(4, 5, 1, ("incorrect",), "wrong rate"))
     for expert in ("expert0", "expert1"):
-        view = review.next_to_compare(users[expert])
-        review.compare(users[expert], view.assignment_id, ComparisonIn("left", "clear"))
+        who = actor(engine, users[expert])
+        view = review.next_item(actor=who, queue="comparison")
+        review.compare(actor=who, assignment_id=view.assignment_id, comparison=ComparisonIn("left", "clear"))
     with session_scope(engine, write=True) as s:
         flags.triage(s, rating_id=rating, status="confirmed", note="rate is 19 %", actor_id=users["admin"])
         answer = s.execute(select(Response.id).where(Response.external_id == "r0-1")).scalar_one()
         item = s.execute(text("SELECT id FROM work_item WHERE queue = 'rating' AND subject_id = :a"), {"a": answer})
-        queues.mark_gold(s, work_item_id=item.scalar_one(), answer={"accuracy": 1}, actor_id=users["admin"])
+        settings.mark_gold(s, work_item_id=item.scalar_one(), answer={"accuracy": 1}, actor_id=users["admin"])
     with session_scope(engine) as s:
         ref = find_item(s, "r0-1")
         history = item_history(s, ref)

@@ -16,13 +16,14 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from core import audit
-from core.db import refresh_statistics, session_scope
 from core.ingest import bulk, labelstudio, schemas, write
 from core.ingest.context import Context, Numbered, WriteProblem
 from core.ingest.experiments import experiment_csv, write_experiment_events
 from core.ingest.pii import TOKENS, mask_row
 from core.ingest.read import Problem, Progress, parse_json_cell, read_csv, read_jsonl
-from core.models import (
+from core.review.sync import sync_all
+from core.store.db import refresh_statistics, session_scope
+from core.store.models import (
     Comparison,
     ExperimentEvent,
     ImportRun,
@@ -32,7 +33,6 @@ from core.models import (
     Response,
     utcnow,
 )
-from core.queue_sync import sync_all
 
 BATCH_ROWS = 5000
 SHOWN_PROBLEMS = 20

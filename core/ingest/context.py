@@ -1,5 +1,5 @@
 """What the batch writers share: one import's transaction (`Context`), its id look-ups, and its inserts that skip
-what is already present, compiled once (core.prepared) and fed tuples the driver takes as they are."""
+what is already present, compiled once (core.store.prepared) and fed tuples the driver takes as they are."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from core.ingest.read import Problem
-from core.models import ModelVersion, Prompt, Response, User, utcnow
-from core.prepared import prepare
+from core.store.models import ModelVersion, Prompt, Response, User, utcnow
+from core.store.prepared import prepare
 
 Numbered = Sequence[tuple[int, Any]]  # (line, row)
 IDS_CHUNK = 256  # values per id look-up: psycopg caches the parsing of a statement up to 4 kB long
@@ -39,7 +39,7 @@ def table(model: Any) -> Table:
 
 @cache
 def _insert_statement(dialect_name: str, target: Table, columns: tuple[str, ...]) -> Insert:
-    """Insert `columns`, skipping rows whose unique keys are present (built once; core.prepared compiles it once)."""
+    """Insert `columns`, skipping rows whose unique keys are present (built once, compiled once)."""
     insert = sqlite_insert if dialect_name == "sqlite" else pg_insert
     return insert(target).values({name: bindparam(name) for name in columns}).on_conflict_do_nothing()
 

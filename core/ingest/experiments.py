@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from core.ingest.context import Context, Numbered, WriteProblem, table
 from core.ingest.read import Problem
-from core.models import Experiment, ExperimentEvent
+from core.store.models import Experiment, ExperimentEvent
 
 FIXED = ("experiment", "unit_id", "variant", "at")
 

@@ -24,7 +24,7 @@ from core.ingest.read import Problem, Progress, nul_field
 from core.ingest.schemas import Id, Row, Text, When
 from core.ingest.write import moderation_item_ids
 from core.labelstudio import label_config
-from core.models import CATEGORIES, MODERATION_LABELS, ModerationLabel, User
+from core.store.models import CATEGORIES, MODERATION_LABELS, ModerationLabel, User
 from core.text import NUL_MESSAGE
 
 SOURCE = "labelstudio"

@@ -9,7 +9,7 @@ from typing import Any
 from core.ingest.context import Context, Numbered, WriteProblem, digest, json_text
 from core.ingest.read import Problem
 from core.ingest.schemas import JigsawRow
-from core.models import Comparison, ModerationItem, ModerationLabel, ModerationScore, Rating, Response
+from core.store.models import Comparison, ModerationItem, ModerationLabel, ModerationScore, Rating, Response
 
 HH_VERSION = "hh-rlhf"
 # Jigsaw's sub-labels that name one of our categories; any 1 among the six makes the item toxic.

@@ -10,7 +10,7 @@ from core.config import REPO_ROOT
 CONFIG_DIR = REPO_ROOT / "data" / "labelstudio"
 TEXT = "text"  # the <Text> tag: task data["text"]
 LABEL = "label"  # single choice: toxic | not_toxic
-CATEGORIES = "categories"  # multiple choice: core.models.CATEGORIES
+CATEGORIES = "categories"  # multiple choice: core.store.models.CATEGORIES
 NOTE = "note"  # text area
 
 

@@ -19,12 +19,12 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from core import audit
-from core.db import session_scope
 from core.ingest import ImportSummary, import_file
 from core.labelstudio.client import LabelStudioError, base_url, connect, talking_to
 from core.labelstudio.label_config import label_config
 from core.labelstudio.tasks import check_queue, open_items
-from core.models import LabelStudioProject, LabelStudioTask, ModerationItem
+from core.store.db import session_scope
+from core.store.models import LabelStudioProject, LabelStudioTask, ModerationItem
 
 DEFAULT_TITLE = "Workbench moderation"
 IMPORT_BATCH = 500  # tasks per import request

@@ -11,10 +11,10 @@ from typing import Any, TextIO
 from sqlalchemy import Engine, and_, func, select
 from sqlmodel import Session
 
-from core.db import session_scope
 from core.labelstudio import label_config
 from core.labelstudio.client import LabelStudioError
-from core.models import ModelVersion, ModerationItem, ModerationScore, WorkItem
+from core.store.db import session_scope
+from core.store.models import ModelVersion, ModerationItem, ModerationScore, WorkItem
 
 QUEUES = ("moderation",)  # the queues whose items Label Studio can label (a label config in data/labelstudio/)
 

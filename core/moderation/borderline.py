@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Integer, Select, cast, exists, false, func, literal, or_, select, union_all
+from sqlalchemy import Integer, Select, bindparam, cast, exists, false, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from core import audit
-from core.models import Adjudication, ModelVersion, ModerationItem, ModerationLabel, ModerationScore, QueueConfig
-from core.moderation import ModerationError
+from core.store import prepared
+from core.store.models import Adjudication, ModelVersion, ModerationItem, ModerationLabel, ModerationScore, QueueConfig
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BAND = 0.15
@@ -39,7 +39,8 @@ class VersionSettings:
     created_at: datetime
 
 
-def _settings(version: ModelVersion) -> VersionSettings:
+def version_settings(version: ModelVersion | tuple) -> VersionSettings:
+    """A version's threshold and band (kept in its meta), from its row."""
     meta = version.meta or {}
     return VersionSettings(
         version.id,
@@ -50,67 +51,38 @@ def _settings(version: ModelVersion) -> VersionSettings:
     )
 
 
-def moderation_versions(session: Session) -> list[VersionSettings]:
+@cache
+def _versions_statement() -> Select:
+    v = ModelVersion.__table__
+    return (
+        select(v.c.id, v.c.name, v.c.meta, v.c.created_at)
+        .where(v.c.kind == "moderation")
+        .order_by(v.c.created_at.desc(), v.c.id.desc())
+    )
+
+
+def moderation_versions(store: Session | prepared.Runner) -> list[VersionSettings]:
     """Every moderation classifier version with its threshold and band, newest (last registered) first."""
-    versions = session.execute(
-        select(ModelVersion)
-        .where(ModelVersion.kind == "moderation")
-        .order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
-    ).scalars()
-    return [_settings(v) for v in versions]
+    return [version_settings(row) for row in prepared.on(store).rows(_versions_statement(), {})]
 
 
-def feeding_versions(session: Session, config: QueueConfig) -> list[VersionSettings]:
+def feeding_versions(store: Session | prepared.Runner, config: QueueConfig) -> list[VersionSettings]:
     """The versions that feed the moderation queue, newest first: the first one's band decides, the others can
     disagree with it."""
-    versions = moderation_versions(session)
+    versions = moderation_versions(store)
     if config.versions:
         return [v for v in versions if v.name in config.versions]
     return versions[:2]
 
 
-def set_threshold(
-    session: Session, *, version: str, actor_id: int | None, threshold: float | None = None, band: float | None = None
-) -> VersionSettings:
-    """Change a version's threshold and/or band (an audit event), then rebuild the moderation queue."""
-    from core.queue_sync import sync_queue
-
-    stored = session.execute(select(ModelVersion).where(ModelVersion.name == version)).scalar_one_or_none()
-    if stored is None or stored.kind != "moderation":
-        names = ", ".join(v.name for v in moderation_versions(session)) or "none yet: import moderation scores"
-        raise ModerationError(f"no moderation classifier version {version!r}; versions: {names}")
-    if threshold is not None and not 0 < threshold < 1:
-        raise ModerationError("the threshold must lie between 0 and 1 (exclusive), e.g. 0.5")
-    if band is not None and not 0 < band <= 0.5:
-        raise ModerationError("the band must be above 0 and at most 0.5, e.g. 0.15 (scores within ±0.15)")
-    before = _settings(stored)
-    meta = dict(stored.meta or {})
-    meta["threshold"] = before.threshold if threshold is None else threshold
-    meta["band"] = before.band if band is None else band
-    stored.meta = meta
-    session.add(stored)
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action="model_version.threshold",
-        entity="model_version",
-        entity_id=stored.id,
-        before={"threshold": before.threshold, "band": before.band},
-        after={"threshold": meta["threshold"], "band": meta["band"]},
-    )
-    session.flush()
-    sync_queue(session, "moderation")
-    return _settings(stored)
-
-
-def borderline_subjects(session: Session, config: QueueConfig) -> Select:
-    """(item id, 0, arrival, priority) of every borderline item, for core.queue_sync. Each item is judged by the
+def borderline_subjects(store: Session | prepared.Runner, config: QueueConfig) -> Select:
+    """(item id, 0, arrival, priority) of every borderline item, for core.review.sync. Each item is judged by the
     newest feeding version that scored it (so items a newer version has not scored yet keep their place).
 
     One branch per version, joined by UNION ALL: each reads its own scores along the version's index with its own
     threshold and band as constants, and looks for newer scores only when there are newer versions. One query for
     all versions, with per-row CASEs over them, took two and a half times as long at a million scores."""
-    versions = feeding_versions(session, config)
+    versions = feeding_versions(store, config)
     if not versions:
         return select(ModerationItem.id, literal(0), ModerationItem.created_at, literal(0)).where(false())
     ids = [v.id for v in versions]
@@ -147,7 +119,7 @@ def _borderline_of(version: VersionSettings, newer: list[int], others: list[int]
 
 
 def disagreement_subjects() -> Select:
-    """(item id, 0, when the labels came, 0) of every item whose labels disagree, for core.queue_sync."""
+    """(item id, 0, when the labels came, 0) of every item whose labels disagree, for core.review.sync."""
     return (
         select(ModerationLabel.item_id, literal(0), func.max(ModerationLabel.created_at), literal(0))
         .group_by(ModerationLabel.item_id)
@@ -166,6 +138,12 @@ def adjudication_judgments() -> Select:
     return select(Adjudication.item_id, literal(0), Adjudication.user_id, Adjudication.id, Adjudication.created_at)
 
 
-def has_disagreement(session: Session, item_id: int) -> bool:
-    labels = select(func.count(func.distinct(ModerationLabel.label))).where(ModerationLabel.item_id == item_id)
-    return session.execute(labels).scalar_one() > 1
+def has_disagreement(store: Session | prepared.Runner, item_id: int) -> bool:
+    return prepared.on(store).scalar(_labels_statement(), {"item_id": item_id}) > 1
+
+
+@cache
+def _labels_statement() -> Select:
+    """How many different labels an item has (value: item_id)."""
+    labels = ModerationLabel.__table__
+    return select(func.count(func.distinct(labels.c.label))).where(labels.c.item_id == bindparam("item_id"))

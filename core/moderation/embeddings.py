@@ -24,9 +24,9 @@ import numpy as np
 from sqlalchemy import Engine, bindparam, select
 
 from core.config import get_settings
-from core.db import session_scope
-from core.models import ModerationItem
 from core.moderation import ModerationError
+from core.store.db import session_scope
+from core.store.models import ModerationItem
 
 SHARD_ROWS = 4096  # items per shard: an interrupted run loses at most this much work
 ENCODE_BATCH = 64  # texts per forward pass of the transformer

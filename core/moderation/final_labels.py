@@ -16,7 +16,7 @@ from collections.abc import Collection
 from sqlalchemy import Select, Subquery, case, exists, func, select
 from sqlmodel import Session
 
-from core.models import Adjudication, ModerationLabel, WorkItem
+from core.store.models import Adjudication, ModerationLabel, WorkItem
 
 
 def final_labels(items: Select | None = None) -> Subquery:

@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlmodel import Session
 
-from core.models import ModelVersion
+from core.store.models import ModelVersion
 
 METRICS = ("precision", "recall", "f1", "roc_auc")
 

@@ -22,16 +22,16 @@ from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from core import audit
-from core.db import refresh_statistics, session_scope
-from core.models import CATEGORIES, ModelVersion, ModerationScore, utcnow
 from core.moderation import ModerationError
 from core.moderation.borderline import DEFAULT_BAND, DEFAULT_THRESHOLD, VersionSettings, moderation_versions
 from core.moderation.embeddings import Embedder, default_embedder, embed_missing, store_for
 from core.moderation.final_labels import final_categories, final_labels
 from core.moderation.metrics import RetrainSummary, binary_metrics
 from core.moderation.scoring import CATEGORY_THRESHOLD, Classifier
-from core.queue_sync import sync_queue
-from core.queues import queue_status
+from core.review.queues import queue_status
+from core.review.sync import sync_queue
+from core.store.db import refresh_statistics, session_scope
+from core.store.models import CATEGORIES, ModelVersion, ModerationScore, utcnow
 
 MIN_PER_CLASS = 5  # final labels of each class needed to train at all
 MIN_CATEGORY_POSITIVES = 10  # training items with a category needed to train (and report) a classifier for it

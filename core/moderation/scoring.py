@@ -14,8 +14,8 @@ import numpy as np
 from sqlmodel import Session
 
 from core.config import get_settings
-from core.models import ModerationScore, utcnow
 from core.moderation.embeddings import EmbeddingStore
+from core.store.models import ModerationScore, utcnow
 
 CATEGORY_THRESHOLD = 0.5
 SCORE_COLUMNS = "item_id, model_version_id, score, predicted_label, categories, created_at"

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, select, true
 from sqlmodel import Session
 
-from core.models import ModelVersion, Prompt
+from core.store.models import ModelVersion, Prompt
 
 NO_TOPIC = "(no topic)"
 

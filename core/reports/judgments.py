@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, case, literal
 
-from core.models import CHOICES, MODERATION_LABELS, RUBRIC, Adjudication, Comparison, ModerationLabel, Rating
+from core.store.models import CHOICES, MODERATION_LABELS, RUBRIC, Adjudication, Comparison, ModerationLabel, Rating
 
 # A pair of answers as one number: the lower response id times PAIR_BASE plus the higher (ids stay below it). Not a
 # power of two: PostgreSQL hashes a bigint by folding its two 32-bit halves together, so low * 2**32 + high would

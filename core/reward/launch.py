@@ -1,5 +1,6 @@
 """Start a training run in a process of its own, detached from the caller (a page's script run, a browser tab), so
-that it goes on when the page reloads; the caller follows it through RewardModelRun.progress."""
+that it goes on when the page reloads; the caller follows it through RewardModelRun.progress. The process is the
+command line (`python -m core reward train --run ID --as USER`), acting as the user who started the run."""
 
 from __future__ import annotations
 
@@ -15,24 +16,26 @@ from core.reward.snapshot import export_snapshot
 from core.reward.train import TrainParams, create_run
 
 
-def training_command(run_id: int) -> list[str]:
-    return [sys.executable, "-m", "core", "reward", "train", "--run", str(run_id)]
+def training_command(run_id: int, as_user: str) -> list[str]:
+    return [sys.executable, "-m", "core", "reward", "train", "--run", str(run_id), "--as", as_user]
 
 
 def start_training(
     engine: Engine,
     *,
+    as_user: str,
     snapshot_id: int | None = None,
     with_ratings: bool = False,
     base_model: str | None = None,
     params: TrainParams | None = None,
     actor_id: int | None = None,
 ) -> int:
-    """Create a queued run (on a fresh snapshot unless one is named) and start its training process; its id."""
+    """Create a queued run (on a fresh snapshot unless one is named) and start its training process, acting as the
+    user named `as_user` (the one of `actor_id`); returns the run's id."""
     if snapshot_id is None:
         snapshot_id = export_snapshot(engine, with_ratings=with_ratings, actor_id=actor_id).id
     run_id = create_run(engine, snapshot_id=snapshot_id, base_model=base_model, params=params, actor_id=actor_id)
-    _spawn(training_command(run_id), engine, log=_log_path(engine, run_id))
+    _spawn(training_command(run_id, as_user), engine, log=_log_path(engine, run_id))
     return run_id
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from core.models import Comparison, ModelVersion, Prompt, Rating, Response
+from core.store.models import Comparison, ModelVersion, Prompt, Rating, Response
 
 # A rating pair needs this gap between the two answers' mean rubric scores (1 to 5) to say which is better.
 RATING_MARGIN = 1.0

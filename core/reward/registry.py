@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from core import audit
-from core.db import session_scope
-from core.models import DatasetSnapshot, RewardModelRun, utcnow
 from core.reward import RewardError
+from core.store.db import session_scope
+from core.store.models import DatasetSnapshot, RewardModelRun, utcnow
 
 STALE_MINUTES = 10  # a running run without a progress write for this long has probably lost its process
 

@@ -13,11 +13,11 @@ from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core.db import is_sqlite, refresh_statistics, session_scope
-from core.models import ModelVersion, Prompt, Response, RewardScore, utcnow
 from core.reward import RewardError
 from core.reward.inference import load_reward_model, reward_text, rewards
 from core.reward.registry import RunView, active_run, get_run
+from core.store.db import is_sqlite, refresh_statistics, session_scope
+from core.store.models import ModelVersion, Prompt, Response, RewardScore, utcnow
 
 CHUNK = 512  # answers read and written per transaction
 

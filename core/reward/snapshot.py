@@ -19,10 +19,10 @@ from sqlmodel import Session
 
 from core import audit
 from core.config import get_settings
-from core.db import session_scope
-from core.models import DatasetSnapshot
 from core.reward import RewardError
 from core.reward.pairs import PairRow, PairSummary, expert_votes, pair_summary, usable_pairs
+from core.store.db import session_scope
+from core.store.models import DatasetSnapshot
 
 KIND = "reward-pairs"
 FORMAT = 1  # bump when the rows' columns or their meaning change: the hash changes with it

@@ -20,8 +20,6 @@ from sqlalchemy import Engine, update
 
 from core import audit
 from core.config import get_settings
-from core.db import session_scope
-from core.models import DatasetSnapshot, RewardModelRun, utcnow
 from core.reward import RewardError
 from core.reward.card import model_card
 from core.reward.evaluate import pair_metrics, vote_agreement
@@ -36,6 +34,8 @@ from core.reward.inference import (
 )
 from core.reward.mlflow_log import log_to_mlflow
 from core.reward.snapshot import export_snapshot, get_snapshot, load_splits
+from core.store.db import session_scope
+from core.store.models import DatasetSnapshot, RewardModelRun, utcnow
 
 TRL_COLUMNS = ["prompt", "chosen", "rejected"]
 SAVE_EVERY_SECONDS = 2.0  # progress writes to the store at most this often (and at every logged loss)

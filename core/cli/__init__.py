@@ -1,0 +1,1 @@
+"""`python -m core <command>`: one module per command group, thin over the services."""

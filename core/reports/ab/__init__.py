@@ -1,0 +1,1 @@
+"""A/B reports: two chatbot versions, two moderation classifiers, online experiments; verdicts, charts, exports."""

@@ -1,0 +1,1 @@
+"""The audit report: agreement between reviewers, audit-sample pass rates and flag triage counts."""

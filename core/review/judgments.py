@@ -1,0 +1,343 @@
+"""The write path for judgments made in the app. One transaction writes the judgment, closes the reviewer's lease,
+counts the judgment on its work item and appends the audit event. A repeated submission (double click, retry) of
+the same assignment is the same row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Insert, Select, Update, bindparam, func, insert, select, update
+from sqlmodel import Session, SQLModel
+
+from core import audit
+from core.store import prepared
+from core.store.models import FLAGS, STRENGTHS, Assignment, Comparison, Rating, Response, WorkItem, utcnow
+from core.text import nul_problems
+
+
+class FeedbackError(Exception):
+    """A submission was refused; nothing was written. The message is safe to show."""
+
+
+class LeaseLost(FeedbackError):
+    pass
+
+
+@dataclass(frozen=True)
+class RatingIn:
+    helpfulness: int
+    harmlessness: int
+    accuracy: int
+    flags: tuple[str, ...] = ()
+    rationale: str = ""
+
+    def problems(self) -> list[str]:
+        found = [
+            f"{name} must be a whole number from 1 to 5"
+            for name in ("helpfulness", "harmlessness", "accuracy")
+            if getattr(self, name) not in (1, 2, 3, 4, 5)
+        ]
+        found += [f"unknown flag {flag!r}" for flag in self.flags if flag not in FLAGS]
+        if (self.accuracy <= 2 or self.flags) and not self.rationale.strip():
+            found.append("a rationale is required when accuracy is 2 or less or a flag is set")
+        return found + nul_problems("rationale", self.rationale)
+
+    def values(self) -> dict[str, Any]:
+        return asdict(self) | {"flags": sorted(set(self.flags)), "rationale": self.rationale.strip()}
+
+
+@dataclass(frozen=True)
+class ComparisonIn:
+    """What the reviewer saw and chose: `preferred` is left, right, tie or both_bad (never a model's name)."""
+
+    preferred: str
+    strength: str | None = None
+    rationale: str = ""
+
+    def problems(self) -> list[str]:
+        if self.preferred not in ("left", "right", "tie", "both_bad"):
+            return ["choose left, right, tie or both bad"]
+        if self.preferred in ("left", "right") and self.strength not in STRENGTHS:
+            return ["say how strong the preference is: slight, clear or strong"]
+        return nul_problems("rationale", self.rationale)
+
+
+# Built once, values bound at each call, compiled once and run on the bare driver connection (core.store.prepared),
+# as in core.review.queues: ORM objects, flushes and SQLAlchemy's execution of each statement cost more than the SQL.
+A, W = Assignment.__table__, WorkItem.__table__
+
+
+@cache
+def _claim_statement() -> Select:
+    """An assignment and its work item, both locked (value: assignment_id)."""
+    return (
+        select(
+            A.c.user_id,
+            A.c.status,
+            A.c.started_at,
+            A.c.expires_at,
+            A.c.left_response_id,
+            A.c.judgment_id,
+            W.c.id.label("item_id"),
+            W.c.queue,
+            W.c.subject_id,
+            W.c.subject_b_id,
+            W.c.is_gold,
+            W.c.k,
+            W.c.done,
+        )
+        .select_from(A.join(W, W.c.id == A.c.work_item_id))
+        .where(A.c.id == bindparam("assignment_id"))
+        .with_for_update()
+    )
+
+
+@cache
+def _others_statement() -> Select:
+    """Other reviewers' live leases on an item (values: item_id, user_id, now)."""
+    return (
+        select(func.count())
+        .select_from(A)
+        .where(
+            A.c.work_item_id == bindparam("item_id"),
+            A.c.user_id != bindparam("user_id"),
+            A.c.status == "leased",
+            A.c.expires_at > bindparam("now"),
+        )
+    )
+
+
+@cache
+def _pair_statement() -> Select:
+    """The prompt two answers answer and the versions that wrote them (values: a, b)."""
+    answer_a, answer_b = Response.__table__.alias("a"), Response.__table__.alias("b")
+    return (
+        select(answer_a.c.prompt_id, answer_a.c.model_version_id, answer_b.c.model_version_id)
+        .join_from(answer_a, answer_b, answer_b.c.id == bindparam("b"))
+        .where(answer_a.c.id == bindparam("a"))
+    )
+
+
+@cache
+def _close_statements() -> tuple[Update, Update]:
+    """The assignment done with its judgment, and the judgment counted on its item, closing it at k (values:
+    assignment_id, judgment_id, now, item_id)."""
+    done = update(A).where(A.c.id == bindparam("assignment_id"))
+    done = done.values(status="done", judgment_id=bindparam("judgment_id"), updated_at=bindparam("now"))
+    counted = update(W).where(W.c.id == bindparam("item_id"))
+    counted = counted.values(done=W.c.done + 1, open=W.c.is_gold | (W.c.done + 1 < W.c.k))
+    return done, counted
+
+
+@cache
+def _insert_statement(model: type[SQLModel], columns: tuple[str, ...]) -> Insert:
+    table = model.__table__
+    return insert(table).values({name: bindparam(name) for name in columns}).returning(table.c.id)
+
+
+def claim_assignment(
+    session: Session | prepared.Runner,
+    *,
+    user_id: int,
+    assignment_id: int,
+    queue: str,
+    problems: list[str],
+    now: datetime,
+) -> tuple:
+    """Lock the assignment and its item; refuse the submission's `problems` (its invalid values), an item that is
+    not the reviewer's, or one whose place went to another."""
+    if problems:
+        raise FeedbackError("; ".join(problems))
+    run = prepared.on(session)
+    claim = run.first(_claim_statement(), {"assignment_id": assignment_id})
+    if claim is None or claim.user_id != user_id or claim.queue != queue:
+        raise FeedbackError("This item is not yours: open the next item instead.")
+    if claim.status == "skipped":
+        raise FeedbackError("You skipped this item; it has gone back to the queue.")
+    if claim.status == "leased" and claim.expires_at <= now and not claim.is_gold:
+        values = {"item_id": claim.item_id, "user_id": user_id, "now": now}
+        if claim.done + run.scalar(_others_statement(), values) >= claim.k:
+            raise LeaseLost(
+                "Your time on this item ran out and another reviewer has taken it, so your answer was "
+                "not saved. Here is your next item."
+            )
+    return claim
+
+
+def store_judgment(
+    session: Session | prepared.Runner,
+    model: type[SQLModel],
+    claim: tuple,
+    assignment_id: int,
+    values: dict,
+    now: datetime,
+    *,
+    audited: dict,
+) -> int:
+    """Insert the judgment, close the assignment, count it on the item and append the `<table>.create` audit event
+    (`audited`: what it records); returns the judgment's id."""
+    run = prepared.on(session)
+    seconds = (now - claim.started_at).total_seconds()
+    row = values | {"user_id": claim.user_id, "seconds_spent": seconds, "created_at": now}
+    judgment_id = run.scalar(_insert_statement(model, tuple(row)), row)
+    done, counted = _close_statements()
+    run.rows(done, {"assignment_id": assignment_id, "judgment_id": judgment_id, "now": now})
+    run.rows(counted, {"item_id": claim.item_id})
+    entity = model.__tablename__
+    audit.record(
+        run, actor_id=claim.user_id, action=f"{entity}.create", entity=entity, entity_id=judgment_id, after=audited
+    )
+    return judgment_id
+
+
+def change_judgment(
+    store: Session | prepared.Runner,
+    model: type[SQLModel],
+    *,
+    judgment_id: int,
+    user_id: int,
+    values: Callable[[Any], dict[str, Any]],
+    refused: str,
+    editable: Callable[[Any], bool] = lambda stored: True,
+) -> Any:
+    """A reviewer changes their own judgment in place; `values(stored)` gives the new values. The earlier ones stay
+    in the `<table>.update` audit event. Returns the judgment as it was stored before."""
+    run = prepared.on(store)
+    stored = run.first(_judgment_statement(model), {"judgment_id": judgment_id})
+    if stored is None or stored.user_id != user_id or not editable(stored):
+        raise FeedbackError(refused)
+    after = values(stored)
+    before = {name: getattr(stored, name) for name in after}
+    changed = {f"new_{name}": value for name, value in after.items()}
+    run.rows(_change_statement(model, tuple(after)), changed | {"judgment_id": judgment_id, "now": utcnow()})
+    entity = model.__tablename__
+    audit.record(
+        run,
+        actor_id=user_id,
+        action=f"{entity}.update",
+        entity=entity,
+        entity_id=judgment_id,
+        before=before,
+        after=after,
+    )
+    return stored
+
+
+@cache
+def _judgment_statement(model: type[SQLModel]) -> Select:
+    """A judgment's row, locked (value: judgment_id)."""
+    table = model.__table__
+    return select(*table.c).where(table.c.id == bindparam("judgment_id")).with_for_update()
+
+
+@cache
+def _change_statement(model: type[SQLModel], columns: tuple[str, ...]) -> Update:
+    """A judgment's new values (values: judgment_id, now, new_<column> for each column)."""
+    table = model.__table__
+    changed = {name: bindparam(f"new_{name}") for name in columns} | {"updated_at": bindparam("now")}
+    return update(table).where(table.c.id == bindparam("judgment_id")).values(changed)
+
+
+def submit_rating(
+    session: Session | prepared.Runner,
+    *,
+    user_id: int,
+    assignment_id: int,
+    rating: RatingIn,
+    now: datetime | None = None,
+) -> int:
+    """Store a rating of the leased answer; returns the rating's id (the same id for a repeated submission)."""
+    now, run = now or utcnow(), prepared.on(session)
+    claim = claim_assignment(
+        run, user_id=user_id, assignment_id=assignment_id, queue="rating", problems=rating.problems(), now=now
+    )
+    if claim.status == "done":
+        return claim.judgment_id
+    values = rating.values() | {"response_id": claim.subject_id}
+    row = values | {"key": f"app:rating:{user_id}:{claim.item_id}", "source": "app"}
+    return store_judgment(run, Rating, claim, assignment_id, row, now, audited=values)
+
+
+def _choice(preferred: str, left_id: int, a_id: int, b_id: int) -> str:
+    if preferred in ("tie", "both_bad"):
+        return preferred
+    chosen = left_id if preferred == "left" else (b_id if left_id == a_id else a_id)
+    return "a" if chosen == a_id else "b"
+
+
+def _comparison_values(comparison: ComparisonIn, left_id: int, a_id: int, b_id: int) -> dict[str, Any]:
+    return {
+        "choice": _choice(comparison.preferred, left_id, a_id, b_id),
+        "strength": comparison.strength if comparison.preferred in ("left", "right") else None,
+        "rationale": comparison.rationale.strip(),
+    }
+
+
+def submit_comparison(
+    session: Session | prepared.Runner,
+    *,
+    user_id: int,
+    assignment_id: int,
+    comparison: ComparisonIn,
+    now: datetime | None = None,
+) -> int:
+    """Store a preference between the two leased answers, as shown left and right; returns the comparison's id."""
+    now, run = now or utcnow(), prepared.on(session)
+    problems = comparison.problems()
+    claim = claim_assignment(
+        run, user_id=user_id, assignment_id=assignment_id, queue="comparison", problems=problems, now=now
+    )
+    if claim.status == "done":
+        return claim.judgment_id
+    a_id, b_id = claim.subject_id, claim.subject_b_id
+    prompt_id, version_a, version_b = run.first(_pair_statement(), {"a": a_id, "b": b_id})
+    values = _comparison_values(comparison, claim.left_response_id, a_id, b_id)
+    values |= {"response_a_id": a_id, "response_b_id": b_id}
+    row = values | {
+        "key": f"app:comparison:{user_id}:{claim.item_id}",
+        "source": "app",
+        "prompt_id": prompt_id,
+        "version_a_id": version_a,
+        "version_b_id": version_b,
+        "left_response_id": claim.left_response_id,
+    }
+    return store_judgment(run, Comparison, claim, assignment_id, row, now, audited=values)
+
+
+def change_rating(store: Session | prepared.Runner, *, user_id: int, rating_id: int, rating: RatingIn) -> None:
+    """A reviewer changes their own rating; the old values stay in the audit trail."""
+    if problems := rating.problems():
+        raise FeedbackError("; ".join(problems))
+    change_judgment(
+        store,
+        Rating,
+        judgment_id=rating_id,
+        user_id=user_id,
+        values=lambda _stored: rating.values(),
+        refused="You can change only your own ratings.",
+    )
+
+
+def change_comparison(
+    store: Session | prepared.Runner, *, user_id: int, comparison_id: int, comparison: ComparisonIn
+) -> None:
+    """A reviewer changes their own preference (as left/right of what they were shown); the old one is audited."""
+    if problems := comparison.problems():
+        raise FeedbackError("; ".join(problems))
+
+    def values(stored: Any) -> dict[str, Any]:
+        left = stored.left_response_id or stored.response_a_id
+        return _comparison_values(comparison, left, stored.response_a_id, stored.response_b_id)
+
+    change_judgment(
+        store,
+        Comparison,
+        judgment_id=comparison_id,
+        user_id=user_id,
+        values=values,
+        refused="You can change only your own comparisons.",
+    )

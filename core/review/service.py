@@ -1,0 +1,144 @@
+"""What the review pages and the CLI call: one function per action, each checked against the rule table and run in
+its own transaction. Every judgment goes through the one write path (core.review.judgments) on a write_scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from core.auth import UserPublic, guarded
+from core.moderation import labels
+from core.moderation.labels import AdjudicationIn, LabelIn
+from core.review import judgments, progress, queues, settings, views
+from core.review.judgments import ComparisonIn, RatingIn
+from core.review.progress import Progress
+from core.review.settings import QueueOverview, QueueSettings
+from core.review.views import ItemView, LastComparison, LastLabel, LastRating
+from core.store.db import session_scope, write_scope
+
+# The action of judging each queue: taking, skipping, reading progress and changing a judgment fall under it.
+QUEUE_ACTIONS = {
+    "rating": "review.rate",
+    "comparison": "review.compare",
+    "moderation": "review.label",
+    "adjudication": "review.adjudicate",
+}
+
+
+@guarded(QUEUE_ACTIONS)
+def next_item(*, actor: UserPublic, queue: str, engine: Engine | None = None) -> ItemView | None:
+    """The item the reviewer holds in the queue, or a new lease on the best free one; None when nothing is left."""
+    with write_scope(engine) as run:
+        lease = queues.next_item(run, queue=queue, user_id=actor.id)
+        return None if lease is None else views.item_view(run, lease)
+
+
+@guarded("review.rate")
+def rate(*, actor: UserPublic, assignment_id: int, rating: RatingIn, engine: Engine | None = None) -> int:
+    """Store the rating of the leased answer; returns its id (the same id for a repeated submission)."""
+    with write_scope(engine) as run:
+        return judgments.submit_rating(run, user_id=actor.id, assignment_id=assignment_id, rating=rating)
+
+
+@guarded("review.compare")
+def compare(*, actor: UserPublic, assignment_id: int, comparison: ComparisonIn, engine: Engine | None = None) -> int:
+    with write_scope(engine) as run:
+        return judgments.submit_comparison(run, user_id=actor.id, assignment_id=assignment_id, comparison=comparison)
+
+
+@guarded("review.label")
+def label(*, actor: UserPublic, assignment_id: int, label: LabelIn, engine: Engine | None = None) -> int:
+    with write_scope(engine) as run:
+        return labels.submit_label(run, user_id=actor.id, assignment_id=assignment_id, label=label)
+
+
+@guarded("review.adjudicate")
+def adjudicate(
+    *, actor: UserPublic, assignment_id: int, adjudication: AdjudicationIn, engine: Engine | None = None
+) -> int:
+    with write_scope(engine) as run:
+        return labels.submit_adjudication(run, user_id=actor.id, assignment_id=assignment_id, adjudication=adjudication)
+
+
+@guarded(QUEUE_ACTIONS)
+def skip(*, actor: UserPublic, queue: str, assignment_id: int, engine: Engine | None = None) -> None:
+    """Pass on the leased item: it goes back to the others and never comes back to this reviewer."""
+    with write_scope(engine) as run:
+        queues.skip(run, queue=queue, assignment_id=assignment_id, user_id=actor.id)
+
+
+@guarded(QUEUE_ACTIONS)
+def progress_in(*, actor: UserPublic, queue: str, engine: Engine | None = None) -> Progress:
+    """The reviewer's judgments of the queue today and the items left for them."""
+    with write_scope(engine, write=False) as run:
+        return progress.progress(run, actor.id, queue)
+
+
+@guarded(QUEUE_ACTIONS)
+def last_judgment(
+    *, actor: UserPublic, queue: str, engine: Engine | None = None
+) -> LastRating | LastComparison | LastLabel | None:
+    """The reviewer's latest judgment in the queue, to reopen and change."""
+    with write_scope(engine, write=False) as run:
+        return views.last_view(run, actor.id, queue)
+
+
+@guarded("review.rate")
+def change_rating(*, actor: UserPublic, rating_id: int, rating: RatingIn, engine: Engine | None = None) -> None:
+    """Change one's own rating; the earlier values stay in the audit trail."""
+    with write_scope(engine) as run:
+        judgments.change_rating(run, user_id=actor.id, rating_id=rating_id, rating=rating)
+
+
+@guarded("review.compare")
+def change_comparison(
+    *, actor: UserPublic, comparison_id: int, comparison: ComparisonIn, engine: Engine | None = None
+) -> None:
+    with write_scope(engine) as run:
+        judgments.change_comparison(run, user_id=actor.id, comparison_id=comparison_id, comparison=comparison)
+
+
+@guarded("review.label")
+def change_label(*, actor: UserPublic, label_id: int, label: LabelIn, engine: Engine | None = None) -> None:
+    with write_scope(engine) as run:
+        labels.change_label(run, user_id=actor.id, label_id=label_id, label=label)
+
+
+@guarded("queue.read")
+def queue_overview(*, actor: UserPublic, engine: Engine | None = None) -> QueueOverview:
+    """Every queue's state and settings, and the versions each can serve."""
+    with session_scope(engine) as session:
+        return settings.queue_overview(session)
+
+
+@guarded("queue.configure")
+def configure_queue(
+    *,
+    actor: UserPublic,
+    queue: str,
+    versions: list[str] | None = None,
+    k: int | None = None,
+    gold_share: float | None = None,
+    lease_minutes: int | None = None,
+    engine: Engine | None = None,
+) -> QueueSettings:
+    """Save a queue's settings (audited) and bring its work items in line; raises QueueError when refused."""
+    with session_scope(engine, write=True) as session:
+        config = settings.configure(
+            session,
+            queue=queue,
+            actor_id=actor.id,
+            versions=versions,
+            k=k,
+            gold_share=gold_share,
+            lease_minutes=lease_minutes,
+        )
+        return settings.settings_of(config)
+
+
+@guarded("queue.gold")
+def mark_gold(*, actor: UserPublic, work_item_id: int, answer: dict[str, Any], engine: Engine | None = None) -> None:
+    """Make a work item a gold item with its known answer (audited)."""
+    with session_scope(engine, write=True) as session:
+        settings.mark_gold(session, work_item_id=work_item_id, answer=answer, actor_id=actor.id)

@@ -1,0 +1,113 @@
+"""A queue's settings: what the admin's Review queues page shows and changes, and gold items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from core import audit
+from core.review.queues import DEFAULT_K, WITHOUT_VERSIONS, QueueError, QueueStatus, get_config, queue_status
+from core.review.sync import sync_queue
+from core.store.models import ModelVersion, QueueConfig, WorkItem, utcnow
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    queue: str
+    versions: tuple[str, ...]
+    k: int
+    gold_share: float
+    lease_minutes: int
+
+
+@dataclass(frozen=True)
+class QueueOverview:
+    status: list[QueueStatus]
+    settings: list[QueueSettings]
+    chatbot_versions: list[str]  # what the rating and comparison queues can serve, newest first
+    moderation_versions: list[str]  # what can feed the borderline (moderation) queue, newest first
+
+    def choices(self, queue: str) -> list[str] | None:
+        """The versions a queue can be set to serve; None for a queue that serves none (adjudication)."""
+        if queue in WITHOUT_VERSIONS:
+            return None
+        return self.moderation_versions if queue == "moderation" else self.chatbot_versions
+
+
+def queue_overview(session: Session) -> QueueOverview:
+    settings = [settings_of(get_config(session, queue)) for queue in DEFAULT_K]
+    newest_first = ModelVersion.created_at.desc(), ModelVersion.id.desc()
+    versions = session.execute(select(ModelVersion.kind, ModelVersion.name).order_by(*newest_first)).all()
+    kinds = {kind: [name for k, name in versions if k == kind] for kind in ("chatbot", "moderation")}
+    return QueueOverview(queue_status(session), settings, kinds["chatbot"], kinds["moderation"])
+
+
+def settings_of(config: QueueConfig) -> QueueSettings:
+    return QueueSettings(config.name, tuple(config.versions), config.k, config.gold_share, config.lease_minutes)
+
+
+def configure(
+    session: Session,
+    *,
+    queue: str,
+    actor_id: int | None,
+    versions: list[str] | None = None,
+    k: int | None = None,
+    gold_share: float | None = None,
+    lease_minutes: int | None = None,
+) -> QueueConfig:
+    """Change a queue's settings (an audit event), then bring its items in line with them."""
+    config = get_config(session, queue)
+    before = config.model_dump(include={"versions", "k", "gold_share", "lease_minutes"})
+    if k is not None and not 1 <= k <= 10:
+        raise QueueError("k (judgments per item) must be between 1 and 10")
+    if gold_share is not None and not 0 <= gold_share <= 0.5:
+        raise QueueError("the gold share must be between 0 and 0.5")
+    if lease_minutes is not None and not 1 <= lease_minutes <= 24 * 60:
+        raise QueueError("a lease lasts between 1 minute and 24 hours")
+    if versions and queue in WITHOUT_VERSIONS:
+        raise QueueError(f"the {queue} queue serves items whose labels disagree, not model versions: drop --versions")
+    if versions:
+        known = set(session.execute(select(ModelVersion.name).where(ModelVersion.name.in_(versions))).scalars())
+        if unknown := sorted(set(versions) - known):
+            raise QueueError(f"no model version named {', '.join(unknown)}; see the model versions on the data page")
+    for name, value in (("versions", versions), ("k", k), ("gold_share", gold_share), ("lease_minutes", lease_minutes)):
+        if value is not None:
+            setattr(config, name, sorted(set(value)) if name == "versions" else value)
+    config.updated_at = utcnow()
+    config = session.merge(config)  # a saved row, or a new one with the defaults
+    session.flush()
+    if k is not None:
+        session.execute(update(WorkItem).where(WorkItem.queue == queue).values(k=k))
+    after = config.model_dump(include={"versions", "k", "gold_share", "lease_minutes"})
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="queue.configure",
+        entity="queue_config",
+        before=before,
+        after={"queue": queue, **after},
+    )
+    sync_queue(session, queue)
+    return config
+
+
+def mark_gold(session: Session, *, work_item_id: int, answer: dict, actor_id: int | None) -> None:
+    """Make an item a gold item with a known answer; it is then mixed in for every reviewer, unannounced."""
+    item = session.get(WorkItem, work_item_id)
+    if item is None:
+        raise QueueError(f"no work item {work_item_id}")
+    before = {"is_gold": item.is_gold, "gold_answer": item.gold_answer}
+    item.is_gold, item.gold_answer, item.open = True, answer, True
+    session.add(item)
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="work_item.gold",
+        entity="work_item",
+        entity_id=item.id,
+        before=before,
+        after={"is_gold": True, "gold_answer": answer},
+    )
