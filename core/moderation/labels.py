@@ -67,7 +67,13 @@ def _sync_adjudication(run: prepared.Runner, item_id: int) -> None:
 
 
 def submit_label(
-    store: Session | prepared.Runner, *, user_id: int, assignment_id: int, label: LabelIn, now: datetime | None = None
+    store: Session | prepared.Runner,
+    *,
+    user_id: int,
+    assignment_id: int,
+    label: LabelIn,
+    now: datetime | None = None,
+    hidden_seconds: float = 0.0,
 ) -> int:
     """Store a label of the leased moderation item; returns the label's id (the same id for a repeated submission)."""
     now, run = now or utcnow(), prepared.on(store)
@@ -78,7 +84,9 @@ def submit_label(
         return claim.judgment_id
     values = label.values() | {"item_id": claim.subject_id}
     row = values | {"key": f"app:label:{user_id}:{claim.subject_id}", "source": "app"}
-    label_id = store_judgment(run, ModerationLabel, claim, assignment_id, row, now, audited=values)
+    label_id = store_judgment(
+        run, ModerationLabel, claim, assignment_id, row, now, audited=values, hidden_seconds=hidden_seconds
+    )
     if has_disagreement(run, claim.subject_id):
         _sync_adjudication(run, claim.subject_id)
     return label_id
@@ -109,6 +117,7 @@ def submit_adjudication(
     assignment_id: int,
     adjudication: AdjudicationIn,
     now: datetime | None = None,
+    hidden_seconds: float = 0.0,
 ) -> int:
     """Store an expert's final label of a disputed item; returns the adjudication's id."""
     now, run = now or utcnow(), prepared.on(store)
@@ -121,7 +130,9 @@ def submit_adjudication(
     if run.first(_adjudicated_statement(), {"item_id": claim.subject_id}) is not None:
         raise FeedbackError("This item has been adjudicated already: open the next item instead.")
     row = adjudication.values() | {"item_id": claim.subject_id}
-    adjudication_id = store_judgment(run, Adjudication, claim, assignment_id, row, now, audited=row)
+    adjudication_id = store_judgment(
+        run, Adjudication, claim, assignment_id, row, now, audited=row, hidden_seconds=hidden_seconds
+    )
     sync_queue(run, "moderation", subject_ids=[claim.subject_id])
     return adjudication_id
 

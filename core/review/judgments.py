@@ -177,11 +177,13 @@ def store_judgment(
     now: datetime,
     *,
     audited: dict,
+    hidden_seconds: float = 0.0,
 ) -> int:
     """Insert the judgment, close the assignment, count it on the item and append the `<table>.create` audit event
-    (`audited`: what it records); returns the judgment's id."""
+    (`audited`: what it records); returns the judgment's id. Time spent runs from the lease to now, less the seconds
+    the reviewer's tab was hidden."""
     run = prepared.on(session)
-    seconds = (now - claim.started_at).total_seconds()
+    seconds = max(0.0, (now - claim.started_at).total_seconds() - max(0.0, hidden_seconds))
     row = values | {"user_id": claim.user_id, "seconds_spent": seconds, "created_at": now}
     judgment_id = run.scalar(_insert_statement(model, tuple(row)), row)
     done, counted = _close_statements()
@@ -249,6 +251,7 @@ def submit_rating(
     assignment_id: int,
     rating: RatingIn,
     now: datetime | None = None,
+    hidden_seconds: float = 0.0,
 ) -> int:
     """Store a rating of the leased answer; returns the rating's id (the same id for a repeated submission)."""
     now, run = now or utcnow(), prepared.on(session)
@@ -259,7 +262,7 @@ def submit_rating(
         return claim.judgment_id
     values = rating.values() | {"response_id": claim.subject_id}
     row = values | {"key": f"app:rating:{user_id}:{claim.item_id}", "source": "app"}
-    return store_judgment(run, Rating, claim, assignment_id, row, now, audited=values)
+    return store_judgment(run, Rating, claim, assignment_id, row, now, audited=values, hidden_seconds=hidden_seconds)
 
 
 def _choice(preferred: str, left_id: int, a_id: int, b_id: int) -> str:
@@ -284,6 +287,7 @@ def submit_comparison(
     assignment_id: int,
     comparison: ComparisonIn,
     now: datetime | None = None,
+    hidden_seconds: float = 0.0,
 ) -> int:
     """Store a preference between the two leased answers, as shown left and right; returns the comparison's id."""
     now, run = now or utcnow(), prepared.on(session)
@@ -305,7 +309,9 @@ def submit_comparison(
         "version_b_id": version_b,
         "left_response_id": claim.left_response_id,
     }
-    return store_judgment(run, Comparison, claim, assignment_id, row, now, audited=values)
+    return store_judgment(
+        run, Comparison, claim, assignment_id, row, now, audited=values, hidden_seconds=hidden_seconds
+    )
 
 
 def change_rating(store: Session | prepared.Runner, *, user_id: int, rating_id: int, rating: RatingIn) -> None:

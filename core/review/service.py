@@ -35,30 +35,56 @@ def next_item(*, actor: UserPublic, queue: str, engine: Engine | None = None) ->
 
 
 @guarded("review.rate")
-def rate(*, actor: UserPublic, assignment_id: int, rating: RatingIn, engine: Engine | None = None) -> int:
-    """Store the rating of the leased answer; returns its id (the same id for a repeated submission)."""
+def rate(
+    *, actor: UserPublic, assignment_id: int, rating: RatingIn, hidden_seconds: float = 0, engine: Engine | None = None
+) -> int:
+    """Store the rating of the leased answer; returns its id (the same id for a repeated submission).
+    `hidden_seconds`, here and below: how long the reviewer's tab was hidden while the item was shown, which does
+    not count as time spent on it."""
     with write_scope(engine) as run:
-        return judgments.submit_rating(run, user_id=actor.id, assignment_id=assignment_id, rating=rating)
+        return judgments.submit_rating(
+            run, user_id=actor.id, assignment_id=assignment_id, rating=rating, hidden_seconds=hidden_seconds
+        )
 
 
 @guarded("review.compare")
-def compare(*, actor: UserPublic, assignment_id: int, comparison: ComparisonIn, engine: Engine | None = None) -> int:
+def compare(
+    *,
+    actor: UserPublic,
+    assignment_id: int,
+    comparison: ComparisonIn,
+    hidden_seconds: float = 0,
+    engine: Engine | None = None,
+) -> int:
     with write_scope(engine) as run:
-        return judgments.submit_comparison(run, user_id=actor.id, assignment_id=assignment_id, comparison=comparison)
+        return judgments.submit_comparison(
+            run, user_id=actor.id, assignment_id=assignment_id, comparison=comparison, hidden_seconds=hidden_seconds
+        )
 
 
 @guarded("review.label")
-def label(*, actor: UserPublic, assignment_id: int, label: LabelIn, engine: Engine | None = None) -> int:
+def label(
+    *, actor: UserPublic, assignment_id: int, label: LabelIn, hidden_seconds: float = 0, engine: Engine | None = None
+) -> int:
     with write_scope(engine) as run:
-        return labels.submit_label(run, user_id=actor.id, assignment_id=assignment_id, label=label)
+        return labels.submit_label(
+            run, user_id=actor.id, assignment_id=assignment_id, label=label, hidden_seconds=hidden_seconds
+        )
 
 
 @guarded("review.adjudicate")
 def adjudicate(
-    *, actor: UserPublic, assignment_id: int, adjudication: AdjudicationIn, engine: Engine | None = None
+    *,
+    actor: UserPublic,
+    assignment_id: int,
+    adjudication: AdjudicationIn,
+    hidden_seconds: float = 0,
+    engine: Engine | None = None,
 ) -> int:
     with write_scope(engine) as run:
-        return labels.submit_adjudication(run, user_id=actor.id, assignment_id=assignment_id, adjudication=adjudication)
+        return labels.submit_adjudication(
+            run, user_id=actor.id, assignment_id=assignment_id, adjudication=adjudication, hidden_seconds=hidden_seconds
+        )
 
 
 @guarded(QUEUE_ACTIONS)

@@ -1,0 +1,210 @@
+"""The four judging forms (rate, compare, label, adjudicate): compact controls that each show their hotkey, what a
+submission reads back from them, and the keys each page lists in its cheat sheet.
+
+Every widget is keyed `{prefix}-{field}`: app/hotkeys.js finds the controls by those keys."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from core.moderation.labels import AdjudicationIn, LabelIn
+from core.review.guidelines import rubric
+from core.review.judgments import ComparisonIn, RatingIn
+from core.store.models import CATEGORIES, FLAGS, RUBRIC, STRENGTHS
+
+CHOICES = {"left": "Left (1)", "right": "Right (2)", "tie": "Tie (3)", "both_bad": "Both bad (4)"}
+STRENGTH_KEYS = {"slight": "q", "clear": "w", "strong": "e"}
+LABELS = {"toxic": "Toxic", "not_toxic": "Not toxic"}
+CATEGORY_NAMES = {
+    "harassment": "Harassment",
+    "hate": "Hate",
+    "sexual": "Sexual",
+    "violence": "Violence",
+    "self_harm": "Self-harm",
+    "spam": "Spam",
+    "personal_data": "Personal data",
+}
+# A letter per category, none of them a key the page uses already (s skips, n focuses the note, r the reason).
+CATEGORY_KEYS = dict(zip(CATEGORIES, "htxvemp", strict=True))
+
+Judgment = RatingIn | ComparisonIn | LabelIn | AdjudicationIn
+
+
+class Incomplete(Exception):
+    """A submission that misses a required choice: the message says which; nothing is stored."""
+
+
+@dataclass(frozen=True)
+class Form:
+    draw: Callable[[str, Any], None]  # (prefix, initial values or None): the fields
+    read: Callable[[str], Judgment]  # prefix -> what was entered; raises Incomplete
+    keys: tuple[tuple[str, str], ...]  # the page's own keys for the cheat sheet: (key, what it does)
+
+
+def _value(prefix: str, field: str) -> Any:
+    return st.session_state.get(f"{prefix}-{field}")
+
+
+def _anchor_line(dimension: str, prefix: str) -> None:
+    """One line under a dimension's buttons: app/hotkeys.js writes the anchor of the hovered or chosen level here."""
+    anchors = json.dumps(rubric()[dimension]["anchors"])
+    st.html(
+        f'<div class="wb-anchor" data-for="{prefix}-{dimension}" data-anchors="{html.escape(anchors, quote=True)}">'
+        "&nbsp;</div>"
+    )
+
+
+def _rating_fields(prefix: str, initial: RatingIn | None) -> None:
+    for dimension in RUBRIC:
+        st.segmented_control(
+            f"**{dimension.title()}** · {rubric()[dimension]['question']}",
+            options=[1, 2, 3, 4, 5],
+            default=getattr(initial, dimension) if initial else None,
+            key=f"{prefix}-{dimension}",
+        )
+        _anchor_line(dimension, prefix)
+    st.multiselect(
+        "Flags (f)",
+        options=list(FLAGS),
+        default=list(initial.flags) if initial else [],
+        format_func=lambda flag: rubric()["flags"][flag],
+        placeholder="None",
+        key=f"{prefix}-flags",
+    )
+    st.text_area(
+        "Rationale (r): required when accuracy is 2 or less or a flag is set",
+        value=initial.rationale if initial else "",
+        height=68,
+        key=f"{prefix}-rationale",
+    )
+
+
+def _read_rating(prefix: str) -> RatingIn:
+    scores = {dimension: _value(prefix, dimension) for dimension in RUBRIC}
+    missing = [dimension for dimension, score in scores.items() if score is None]
+    if missing:
+        names = " and ".join(missing) if len(missing) < 3 else "helpfulness, harmlessness and accuracy"
+        raise Incomplete(f"Score every dimension: {names} {'is' if len(missing) == 1 else 'are'} missing.")
+    flags = tuple(_value(prefix, "flags") or ())
+    return RatingIn(**scores, flags=flags, rationale=_value(prefix, "rationale") or "")
+
+
+def _comparison_fields(prefix: str, initial: ComparisonIn | None) -> None:
+    st.segmented_control(
+        "**Which answer would you rather give the user?**",
+        options=list(CHOICES),
+        format_func=CHOICES.get,
+        default=initial.preferred if initial else None,
+        key=f"{prefix}-choice",
+    )
+    st.segmented_control(
+        "How strong is the preference? (for left or right)",
+        options=list(STRENGTHS),
+        format_func=lambda strength: f"{strength.title()} ({STRENGTH_KEYS[strength]})",
+        default=initial.strength if initial else None,
+        key=f"{prefix}-strength",
+    )
+    st.text_area("Rationale (r)", value=initial.rationale if initial else "", height=68, key=f"{prefix}-rationale")
+
+
+def _read_comparison(prefix: str) -> ComparisonIn:
+    preferred = _value(prefix, "choice")
+    if preferred is None:
+        raise Incomplete("Choose left, right, tie or both bad.")
+    return ComparisonIn(preferred, _value(prefix, "strength"), _value(prefix, "rationale") or "")
+
+
+def _label_fields(prefix: str, initial: LabelIn | AdjudicationIn | None, question: str) -> None:
+    st.segmented_control(
+        f"**{question}**",
+        options=list(LABELS),
+        format_func=lambda option: f"{LABELS[option]} ({list(LABELS).index(option) + 1})",
+        default=initial.label if initial else None,
+        key=f"{prefix}-label",
+    )
+    st.pills(
+        "Categories (for a toxic item: every one that applies)",
+        options=list(CATEGORIES),
+        selection_mode="multi",
+        format_func=lambda category: f"{CATEGORY_NAMES[category]} ({CATEGORY_KEYS[category]})",
+        default=list(initial.categories) if initial else [],
+        key=f"{prefix}-categories",
+    )
+
+
+def _moderation_fields(prefix: str, initial: LabelIn | None) -> None:
+    _label_fields(prefix, initial, "Is this comment toxic?")
+    st.text_area(
+        "Note (n): optional, why, when the case is close",
+        value=initial.note if initial else "",
+        height=68,
+        key=f"{prefix}-note",
+    )
+
+
+def _read_label(prefix: str) -> LabelIn:
+    return LabelIn(_value(prefix, "label"), tuple(_value(prefix, "categories") or ()), _value(prefix, "note") or "")
+
+
+def _adjudication_fields(prefix: str, initial: AdjudicationIn | None) -> None:
+    _label_fields(prefix, initial, "Final label")
+    st.text_area("Reason (r): required, it is kept with the decision", height=68, key=f"{prefix}-reason")
+
+
+def _read_adjudication(prefix: str) -> AdjudicationIn:
+    return AdjudicationIn(
+        _value(prefix, "label"), tuple(_value(prefix, "categories") or ()), _value(prefix, "reason") or ""
+    )
+
+
+_CATEGORY_KEY_LINE = (
+    " ".join(CATEGORY_KEYS.values()),
+    "toggle a category: " + ", ".join(f"{key} {CATEGORY_NAMES[c].lower()}" for c, key in CATEGORY_KEYS.items()),
+)
+
+FORMS: dict[str, Form] = {
+    "rating": Form(
+        _rating_fields,
+        _read_rating,
+        (
+            ("1 – 5", "score the active dimension (▸) and move to the next"),
+            ("↑ ↓", "change the active dimension"),
+            ("f", "open the flags"),
+            ("r", "write the rationale"),
+        ),
+    ),
+    "comparison": Form(
+        _comparison_fields,
+        _read_comparison,
+        (
+            ("1 2 3 4", "left is better, right is better, tie, both bad"),
+            ("q w e", "slight, clear, strong preference"),
+            ("r", "write the rationale"),
+        ),
+    ),
+    "moderation": Form(
+        _moderation_fields,
+        _read_label,
+        (("1 2", "toxic, not toxic"), _CATEGORY_KEY_LINE, ("n", "write the note")),
+    ),
+    "adjudication": Form(
+        _adjudication_fields,
+        _read_adjudication,
+        (("1 2", "toxic, not toxic"), _CATEGORY_KEY_LINE, ("r", "write the reason")),
+    ),
+}
+
+COMMON_KEYS = (
+    ("Enter", "submit"),
+    ("Ctrl/⌘ + Enter", "submit, even while typing"),
+    ("s", "skip"),
+    ("u", "change my last judgment"),
+    ("Esc", "leave a text field"),
+    ("?", "show these keys"),
+)

@@ -1,0 +1,205 @@
+"""The one skeleton of the four judging pages: the item's texts on the left, its form on the right, all on one screen;
+keys for everything (app/hotkeys.js); and only the judging part reruns on a submission (st.fragment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from app import hotkeys
+from app.review_forms import COMMON_KEYS, FORMS, Incomplete
+from app.session import require_page
+from core.auth import Forbidden, UserPublic
+from core.review import service as review
+from core.review.guidelines import guidelines, rubric
+from core.review.judgments import FeedbackError, LeaseLost
+from core.review.progress import Progress
+from core.review.views import ItemView, LastComparison, LastLabel, LastRating
+from core.store.db import StoreError
+from core.store.models import RUBRIC
+
+NOTICE_KEY = "review_notice"  # (level, text) left by a callback for the next run: shown as a toast
+ERROR_KEY = "review_error"  # (form prefix, text): why the last submission of that form was refused
+
+Last = LastRating | LastComparison | LastLabel
+
+STYLE = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 1rem; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 1.75rem; padding: 0.25rem 0; }
+.st-key-wb-question { max-height: 22vh; overflow-y: auto; }
+.st-key-wb-answer, .st-key-wb-left, .st-key-wb-right, .st-key-wb-comment {
+  max-height: calc(100vh - 22vh - 13rem); overflow-y: auto;
+}
+.st-key-wb-labels { max-height: calc(50vh - 8rem); overflow-y: auto; }
+.st-key-wb-form [data-testid="stVerticalBlock"] { gap: 0.45rem; }
+.wb-anchor { font-size: 0.85rem; opacity: 0.75; margin-top: -0.4rem; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
+.wb-anchor.wb-hovered { opacity: 1; }
+.wb-active [data-testid="stWidgetLabel"] p::before { content: "▸ "; color: #ff4b4b; font-size: 1.1rem; }
+</style>"""
+
+
+@dataclass(frozen=True)
+class Change:
+    """Reopening the reviewer's last judgment of the queue."""
+
+    title: str  # "Change my last rating"
+    id_of: Callable[[Any], int]
+    show: Callable[[Any], None]
+    save: Callable[..., None]  # (actor=, judgment_id=, values=)
+
+
+@dataclass(frozen=True)
+class Judging:
+    queue: str
+    page: str  # the page key its role check uses
+    title: str
+    noun: str  # what one item is: "answer", "pair", "item"
+    passes_to: str  # who gets a skipped item: "another reviewer"
+    empty: str
+    guidelines: str  # the queue whose guidelines apply
+    layout: tuple[float, float]  # widths of the texts and the form
+    show: Callable[[ItemView], None]
+    submit: Callable[..., Any]  # (actor=, assignment_id=, values=, hidden_seconds=)
+    change: Change | None = None
+
+
+def judging_page(judging: Judging) -> None:
+    user = require_page(judging.page)
+    st.html(STYLE)
+    hotkeys.listen()
+    _judging(judging, user)
+
+
+@st.fragment
+def _judging(judging: Judging, user: UserPublic) -> None:
+    try:
+        _judge(judging, user)
+    except StoreError as error:
+        st.error(str(error), icon=":material/cloud_off:")
+
+
+def _judge(judging: Judging, user: UserPublic) -> None:
+    view = review.next_item(actor=user, queue=judging.queue)
+    last = review.last_judgment(actor=user, queue=judging.queue) if judging.change else None
+    _header(judging, review.progress_in(actor=user, queue=judging.queue), last, user)
+    if notice := st.session_state.pop(NOTICE_KEY, None):
+        level, text = notice
+        st.toast(text, icon=":material/warning:" if level == "warning" else ":material/check_circle:")
+    if view is None:
+        st.info(judging.empty, icon=":material/done_all:")
+        return
+    prefix = f"{judging.queue}-{view.assignment_id}"
+    st.html(f'<span data-wb-item="{prefix}" data-wb-kind="{judging.queue}" data-wb-prefix="{prefix}"></span>')
+    texts, form = st.columns(judging.layout, gap="medium")
+    with texts:
+        judging.show(view)
+    with form, st.container(key="wb-form"), st.form(prefix, border=False, enter_to_submit=False):
+        FORMS[judging.queue].draw(prefix, None)
+        _refusal(prefix)
+        submit, skip = st.columns(2)
+        submit.form_submit_button(
+            "Submit (Enter)",
+            type="primary",
+            width="stretch",
+            key=f"{prefix}-submit",
+            on_click=_on_submit,
+            args=(judging, user, view.assignment_id, prefix),
+        )
+        skip.form_submit_button(
+            "Skip (s)", width="stretch", key=f"{prefix}-skip", on_click=_on_skip, args=(judging, user, view)
+        )
+
+
+def _header(judging: Judging, progress: Progress, last: Last | None, user: UserPublic) -> None:
+    title, counts = st.columns([3, 2], vertical_alignment="center")
+    with title, st.container(horizontal=True, vertical_alignment="center"):
+        st.title(judging.title, anchor=False, width="content")
+        with st.popover("Guidelines", icon=":material/menu_book:"):
+            _guidelines(judging.guidelines)
+        with st.container(key="keys-help", width="content"), st.popover("Keys (?)", icon=":material/keyboard:"):
+            keys = FORMS[judging.queue].keys + COMMON_KEYS
+            st.markdown("| Key | Does |\n|---|---|\n" + "\n".join(f"| `{key}` | {does} |" for key, does in keys))
+    with counts, st.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center"):
+        counted = f"Done today **{progress.done_today:,}** · Left in the queue **{progress.left:,}**"
+        st.markdown(counted, width="content")
+        changeable = judging.change is not None and last is not None
+        if changeable and st.button("Change last (u)", key="change-last", icon=":material/undo:"):
+            _open_change(judging.change, judging.queue, user, last)
+
+
+def _guidelines(queue: str) -> None:
+    st.markdown(guidelines(queue))
+    if queue == "rating":
+        for dimension in RUBRIC:
+            spec = rubric()[dimension]
+            st.markdown(f"**{dimension.title()}**: {spec['question']}")
+            st.markdown("\n".join(f"- **{level}**: {spec['anchors'][level]}" for level in sorted(spec["anchors"])))
+
+
+def _refusal(prefix: str) -> None:
+    refused = st.session_state.get(ERROR_KEY)
+    if refused and refused[0] == prefix:
+        st.error(refused[1], icon=":material/error:")
+
+
+def _on_submit(judging: Judging, user: UserPublic, assignment_id: int, prefix: str) -> None:
+    st.session_state.pop(ERROR_KEY, None)
+    try:
+        values = FORMS[judging.queue].read(prefix)
+        judging.submit(
+            actor=user, assignment_id=assignment_id, values=values, hidden_seconds=hotkeys.hidden_seconds(prefix)
+        )
+    except LeaseLost as error:
+        st.session_state[NOTICE_KEY] = ("warning", str(error))
+    except (Incomplete, FeedbackError, Forbidden, StoreError) as error:
+        st.session_state[ERROR_KEY] = (prefix, str(error))
+    else:
+        st.session_state[NOTICE_KEY] = ("success", f"Saved. Here is the next {judging.noun}.")
+
+
+def _on_skip(judging: Judging, user: UserPublic, view: ItemView) -> None:
+    st.session_state.pop(ERROR_KEY, None)
+    try:
+        review.skip(actor=user, queue=judging.queue, assignment_id=view.assignment_id)
+    except (Forbidden, StoreError) as error:
+        st.session_state[NOTICE_KEY] = ("warning", str(error))
+    else:
+        st.session_state[NOTICE_KEY] = ("success", f"Skipped: the {judging.noun} goes to {judging.passes_to}.")
+
+
+def _open_change(change: Change, queue: str, user: UserPublic, last: Last) -> None:
+    st.dialog(change.title, width="large")(_change_last)(change, queue, user, last)
+
+
+def _change_last(change: Change, queue: str, user: UserPublic, last: Last) -> None:
+    """The last judgment with its values, to correct; saved as a new version (the earlier one stays audited)."""
+    judgment_id = change.id_of(last)
+    prefix = f"change-{queue}-{judgment_id}"
+    st.caption("The change is saved; the earlier values stay in the audit trail.")
+    change.show(last)
+    with st.form(prefix, border=False, enter_to_submit=False):
+        FORMS[queue].draw(prefix, last.values)
+        _refusal(prefix)
+        st.form_submit_button(
+            "Save change",
+            type="primary",
+            key=f"{prefix}-save",
+            on_click=_on_change,
+            args=(change, user, judgment_id, queue, prefix),
+        )
+    if st.session_state.get(NOTICE_KEY) == ("success", f"{change.title.replace('Change my', 'Your')} was changed."):
+        st.rerun()  # close the dialog; the page shows the notice
+
+
+def _on_change(change: Change, user: UserPublic, judgment_id: int, queue: str, prefix: str) -> None:
+    st.session_state.pop(ERROR_KEY, None)
+    try:
+        change.save(actor=user, judgment_id=judgment_id, values=FORMS[queue].read(prefix))
+    except (Incomplete, FeedbackError, Forbidden, StoreError) as error:
+        st.session_state[ERROR_KEY] = (prefix, str(error))
+    else:
+        st.session_state[NOTICE_KEY] = ("success", f"{change.title.replace('Change my', 'Your')} was changed.")
