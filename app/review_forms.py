@@ -78,7 +78,7 @@ def _rating_fields(prefix: str, initial: RatingIn | None) -> None:
         key=f"{prefix}-flags",
     )
     st.text_area(
-        "Rationale (r): required when accuracy is 2 or less or a flag is set",
+        "Rationale (r): needed when accuracy is 2 or less or a flag is set",
         value=initial.rationale if initial else "",
         height=68,
         key=f"{prefix}-rationale",

@@ -65,6 +65,7 @@ class Judging:
     show: Callable[[ItemView], None]
     submit: Callable[..., Any]  # (actor=, assignment_id=, values=, hidden_seconds=)
     change: Change | None = None
+    saved: str = ""  # the notice after a submission; by default "Saved. Here is the next {noun}."
 
 
 def judging_page(judging: Judging) -> None:
@@ -115,20 +116,21 @@ def _judge(judging: Judging, user: UserPublic) -> None:
 
 
 def _header(judging: Judging, progress: Progress, last: Last | None, user: UserPublic) -> None:
-    title, counts = st.columns([3, 2], vertical_alignment="center")
-    with title, st.container(horizontal=True, vertical_alignment="center"):
-        st.title(judging.title, anchor=False, width="content")
-        with st.popover("Guidelines", icon=":material/menu_book:"):
-            _guidelines(judging.guidelines)
-        with st.container(key="keys-help", width="content"), st.popover("Keys (?)", icon=":material/keyboard:"):
-            keys = FORMS[judging.queue].keys + COMMON_KEYS
-            st.markdown("| Key | Does |\n|---|---|\n" + "\n".join(f"| `{key}` | {does} |" for key, does in keys))
-    with counts, st.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center"):
-        counted = f"Done today **{progress.done_today:,}** · Left in the queue **{progress.left:,}**"
-        st.markdown(counted, width="content")
-        changeable = judging.change is not None and last is not None
-        if changeable and st.button("Change last (u)", key="change-last", icon=":material/undo:"):
-            _open_change(judging.change, judging.queue, user, last)
+    title, tools = st.columns(2, vertical_alignment="bottom")
+    title.title(judging.title, anchor=False)
+    with tools:
+        with st.container(horizontal=True, horizontal_alignment="right"):
+            counted = f"Done today **{progress.done_today:,}** · Left in the queue **{progress.left:,}**"
+            st.markdown(counted, width="content")
+        with st.container(horizontal=True, horizontal_alignment="right"):
+            with st.popover("Guidelines", icon=":material/menu_book:"):
+                _guidelines(judging.guidelines)
+            with st.container(key="keys-help", width="content"), st.popover("Keys (?)", icon=":material/keyboard:"):
+                keys = FORMS[judging.queue].keys + COMMON_KEYS
+                st.markdown("| Key | Does |\n|---|---|\n" + "\n".join(f"| `{key}` | {does} |" for key, does in keys))
+            changeable = judging.change is not None and last is not None
+            if changeable and st.button("Change last (u)", key="change-last", icon=":material/undo:"):
+                _open_change(judging.change, judging.queue, user, last)
 
 
 def _guidelines(queue: str) -> None:
@@ -158,7 +160,7 @@ def _on_submit(judging: Judging, user: UserPublic, assignment_id: int, prefix: s
     except (Incomplete, FeedbackError, Forbidden, StoreError) as error:
         st.session_state[ERROR_KEY] = (prefix, str(error))
     else:
-        st.session_state[NOTICE_KEY] = ("success", f"Saved. Here is the next {judging.noun}.")
+        st.session_state[NOTICE_KEY] = ("success", judging.saved or f"Saved. Here is the next {judging.noun}.")
 
 
 def _on_skip(judging: Judging, user: UserPublic, view: ItemView) -> None:

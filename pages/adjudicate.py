@@ -27,5 +27,6 @@ judging_page(
         layout=(3, 2),
         show=show,
         submit=lambda values, **kwargs: review.adjudicate(adjudication=values, **kwargs),
+        saved="Decided: the final label is stored. Here is the next item.",
     )
 )

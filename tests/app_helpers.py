@@ -81,3 +81,18 @@ def page(name: str) -> str:
 
 def texts(elements) -> list[str]:
     return [element.value for element in elements]
+
+
+def field(at: AppTest, name: str, *, change: bool = False):
+    """The judging form's widget for `name` (keys are `{queue}-{assignment}-{name}`); change=True: the dialog's
+    form that changes the last judgment (keys `change-...`)."""
+    for kind in (at.button_group, at.multiselect, at.text_area, at.button):
+        for widget in kind:
+            key = widget.key or ""
+            if key.endswith(f"-{name}") and key.startswith("change-") == change:
+                return widget
+    raise LookupError(f"no {'change ' if change else ''}field {name!r} on the page")
+
+
+def toasts(at: AppTest) -> list[str]:
+    return [toast.value for toast in at.toast]

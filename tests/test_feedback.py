@@ -213,3 +213,21 @@ def test_eight_concurrent_reviewers_lose_and_duplicate_nothing(any_engine, tmp_p
         events = s.execute(select(func.count()).where(AuditEvent.action == "rating.create")).scalar_one()
     assert tuple(rows) == (WRITERS * EACH, WRITERS * EACH)  # k = 1: every answer rated once
     assert done == events == WRITERS * EACH
+
+
+@pytest.mark.parametrize(("hidden", "expected"), [(0, 90.0), (60, 30.0), (500, 0.0)])
+def test_time_spent_runs_from_the_item_shown_to_its_submission_less_the_hidden_tab(engine, tmp_path, hidden, expected):
+    users = build(engine, tmp_path, prompts=1)
+    shown = utcnow()
+    lease = take(engine, users["expert0"], now=shown)
+    with session_scope(engine, write=True) as s:
+        rating_id = submit_rating(
+            s,
+            user_id=users["expert0"],
+            assignment_id=lease.assignment_id,
+            rating=GOOD,
+            now=shown + timedelta(seconds=90),
+            hidden_seconds=hidden,
+        )
+    with session_scope(engine) as s:
+        assert s.get(Rating, rating_id).seconds_spent == pytest.approx(expected)

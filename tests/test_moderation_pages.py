@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from core.auth import UserPublic
 from core.store.db import session_scope
 from core.store.models import Adjudication, AuditEvent, ModelVersion, ModerationLabel, ModerationScore
+from tests.app_helpers import field, toasts
 from tests.moderation_store import add_people, corpus, import_rows, label_row, prefill_minilm, score_row
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
@@ -56,11 +57,19 @@ def everything(at: AppTest) -> str:
     return "\n".join(parts)
 
 
-def choose(at: AppTest, label: str, categories=(), note: str = "", form: int = 0) -> None:
-    at.radio[form].set_value(label)
-    at.multiselect[form].set_value(list(categories))
+def choose(at: AppTest, label: str, categories=(), note: str = "", *, change: bool = False) -> None:
+    field(at, "label", change=change).set_value(label)
+    field(at, "categories", change=change).set_value(list(categories))
     if note:
-        at.text_area[form].input(note)
+        field(at, "note", change=change).input(note)
+
+
+def submit(at: AppTest) -> AppTest:
+    return field(at, "submit").click().run()
+
+
+def counts(at: AppTest) -> str:
+    return next(str(m.value) for m in at.markdown if str(m.value).startswith("Done today"))
 
 
 def count(engine, model, *where) -> int:
@@ -76,17 +85,27 @@ def test_the_label_page_shows_the_text_as_written_and_nothing_of_the_classifier(
     assert all(EVIL not in str(m.value) for m in at.markdown)
     shown = everything(at)
     assert "secretclf" not in shown and "0.512" not in shown
-    assert at.expander[0].label == "Guidelines" and "Label one comment at a time" in shown
-    assert [(m.label, m.value) for m in at.metric] == [("Done today", "0"), ("Left in the queue", "3")]
+    assert "Label one comment at a time" in shown  # the guidelines, in their popover
+    assert counts(at) == "Done today **0** · Left in the queue **3**"
+    categories = [o.content for o in field(at, "categories").proto.options]
+    assert categories == [
+        "Harassment (h)",
+        "Hate (t)",
+        "Sexual (x)",
+        "Violence (v)",
+        "Self-harm (e)",
+        "Spam (m)",
+        "Personal data (p)",
+    ]
 
 
 def test_submitting_a_label_stores_it_and_shows_the_next_item(store):
     engine, users = store
     at = page("moderation", users["ann0"], "ann0")
     choose(at, "toxic", ["spam"], "a link nobody asked for")
-    at.button[0].click().run()
+    submit(at)
     assert not at.exception
-    assert at.success[0].value == "Saved. Here is the next item."
+    assert toasts(at) == ["Saved. Here is the next item."]
     assert at.text[0].value == "Nobody asked for your opinion, @kai. Go away."  # 0.43: the next most uncertain
     with session_scope(engine) as s:
         label = s.execute(select(ModerationLabel)).scalar_one()
@@ -96,14 +115,14 @@ def test_submitting_a_label_stores_it_and_shows_the_next_item(store):
         "a link nobody asked for",
         users["ann0"],
     )
-    assert [m.value for m in at.metric] == ["1", "2"]
+    assert counts(at) == "Done today **1** · Left in the queue **2**"
 
 
 def test_a_toxic_label_without_a_category_is_refused_on_the_page(store):
     engine, users = store
     at = page("moderation", users["ann0"], "ann0")
     choose(at, "toxic")
-    at.button[0].click().run()
+    submit(at)
     assert at.error[0].value == "choose the categories that apply (at least one for a toxic item)"
     assert count(engine, ModerationLabel) == 0
 
@@ -111,8 +130,8 @@ def test_a_toxic_label_without_a_category_is_refused_on_the_page(store):
 def test_skip_moves_on_and_writes_no_label(store):
     engine, users = store
     at = page("moderation", users["ann0"], "ann0")
-    at.button[1].click().run()
-    assert at.success[0].value == "Skipped: the item goes to another annotator."
+    field(at, "skip").click().run()
+    assert toasts(at) == ["Skipped: the item goes to another annotator."]
     assert at.text[0].value != EVIL
     assert count(engine, ModerationLabel) == 0
 
@@ -121,11 +140,11 @@ def test_the_last_label_can_be_reopened_and_changed(store):
     engine, users = store
     at = page("moderation", users["ann0"], "ann0")
     choose(at, "toxic", ["harassment"])
-    at.button[0].click().run()
-    assert [e.label for e in at.expander] == ["Guidelines", "Change my last label"]
-    choose(at, "not_toxic", [], "it quotes markup, harmless", form=1)
-    next(b for b in at.button if b.label == "Save change").click().run()
-    assert at.success[0].value == "Your last label was changed."
+    submit(at)
+    at.button(key="change-last").click().run()
+    choose(at, "not_toxic", [], "it quotes markup, harmless", change=True)
+    field(at, "save", change=True).click().run()
+    assert toasts(at) == ["Your last label was changed."]
     with session_scope(engine) as s:
         assert s.execute(select(ModerationLabel.label, ModerationLabel.note)).one() == (
             "not_toxic",
@@ -157,13 +176,13 @@ def test_the_expert_sees_every_label_note_and_annotator_and_decides(store, tmp_p
     assert table["Annotator"].tolist() == ["Annotator 0", "Annotator 1"]
     assert table["Label"].tolist() == ["Toxic", "Not toxic"]
     assert table["Note"].tolist() == ["", "rude, but <b>no</b> insult"]
-    at.radio[0].set_value("toxic")
-    at.multiselect[0].set_value(["harassment"])
-    at.button[0].click().run()
+    field(at, "label").set_value("toxic")
+    field(at, "categories").set_value(["harassment"])
+    submit(at)
     assert at.error[0].value == "give the reason for the final label (it is kept with the decision)"
-    at.text_area[0].input("Targets a person by name: harassment.")
-    at.button[0].click().run()
-    assert at.success[0].value == "Decided: the final label is stored. Here is the next item."
+    field(at, "reason").input("Targets a person by name: harassment.")
+    submit(at)
+    assert toasts(at) == ["Decided: the final label is stored. Here is the next item."]
     assert at.info[0].value == "No disagreements are waiting for you. Thank you!"
     with session_scope(engine) as s:
         decision = s.execute(select(Adjudication)).scalar_one()

@@ -14,6 +14,7 @@ from core.auth import UserPublic
 from core.ingest import import_file
 from core.store.db import session_scope
 from core.store.models import AuditEvent, Comparison, Rating, Response
+from tests.app_helpers import field, toasts
 from tests.review_store import build
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
@@ -38,9 +39,17 @@ def texts(at: AppTest) -> str:
     return "\n".join(str(m.value) for m in at.markdown)
 
 
-def pick(at: AppTest, helpfulness=4, harmlessness=5, accuracy=4) -> None:
-    for radio, value in zip(at.radio[:3], (helpfulness, harmlessness, accuracy), strict=True):
-        radio.set_value(value)
+def pick(at: AppTest, helpfulness=4, harmlessness=5, accuracy=4, *, change: bool = False) -> None:
+    for name, value in (("helpfulness", helpfulness), ("harmlessness", harmlessness), ("accuracy", accuracy)):
+        field(at, name, change=change).set_value(value)
+
+
+def submit(at: AppTest) -> AppTest:
+    return field(at, "submit").click().run()
+
+
+def counts(at: AppTest) -> str:
+    return next(str(m.value) for m in at.markdown if str(m.value).startswith("Done today"))
 
 
 def count(engine, model) -> int:
@@ -55,21 +64,22 @@ def test_rate_shows_question_answer_and_guidelines_but_never_the_model(store):
     shown = texts(at)
     assert "Question 0?" in shown and "v1 answer 0" in shown
     assert "bot-v1" not in shown and "bot-v2" not in shown
-    assert at.expander[0].label == "Guidelines"
+    assert [p.proto.popover.label for p in at.get("popover")] == ["Guidelines", "Keys (?)"]
     assert "Score what is written" in shown  # from data/guidelines/rating.md
-    assert [m.label for m in at.metric] == ["Done today", "Left in the queue"]
-    assert [m.value for m in at.metric] == ["0", "4"]
+    assert "| `1 – 5` | score the active dimension" in shown  # the cheat sheet
+    assert counts(at) == "Done today **0** · Left in the queue **4**"
+    assert [b.label for b in at.button] == ["Submit (Enter)", "Skip (s)"]
 
 
 def test_submitting_a_rating_stores_it_and_shows_the_next_answer(store):
     engine, users = store
     at = page("rate", users["expert0"])
     pick(at)
-    at.button[0].click().run()
+    submit(at)
     assert not at.exception
-    assert at.success[0].value == "Saved. Here is the next answer."
+    assert toasts(at) == ["Saved. Here is the next answer."]
     assert "v2 answer 0" in texts(at)
-    assert [m.value for m in at.metric] == ["1", "3"]
+    assert counts(at) == "Done today **1** · Left in the queue **3**"
     with session_scope(engine) as s:
         rating = s.execute(select(Rating)).scalar_one()
         answer = s.get(Response, rating.response_id).text
@@ -80,29 +90,29 @@ def test_a_low_accuracy_without_a_rationale_is_refused_on_the_page(store):
     engine, users = store
     at = page("rate", users["expert0"])
     pick(at, accuracy=1)
-    at.button[0].click().run()
+    submit(at)
     assert at.error[0].value == "a rationale is required when accuracy is 2 or less or a flag is set"
     assert count(engine, Rating) == 0
-    at.text_area[0].input("States the wrong VAT rate.")
-    pick(at, accuracy=1)
-    at.button[0].click().run()
+    assert field(at, "accuracy").value == 1  # the form keeps what was entered
+    field(at, "rationale").input("States the wrong VAT rate.")
+    submit(at)
     assert count(engine, Rating) == 1
 
 
 def test_an_incomplete_rating_says_what_is_missing(store):
     engine, users = store
     at = page("rate", users["expert0"])
-    at.radio[0].set_value(3)
-    at.button[0].click().run()
-    assert at.error[0].value == "Score every dimension: harmlessness, accuracy is missing."
+    field(at, "helpfulness").set_value(3)
+    submit(at)
+    assert at.error[0].value == "Score every dimension: harmlessness and accuracy are missing."
     assert count(engine, Rating) == 0
 
 
 def test_skip_moves_on_and_writes_no_rating(store):
     engine, users = store
     at = page("rate", users["expert0"])
-    at.button[1].click().run()
-    assert at.success[0].value == "Skipped: the answer goes to another reviewer."
+    field(at, "skip").click().run()
+    assert toasts(at) == ["Skipped: the answer goes to another reviewer."]
     assert "v2 answer 0" in texts(at)
     assert count(engine, Rating) == 0
 
@@ -111,12 +121,13 @@ def test_the_last_rating_can_be_reopened_and_changed(store):
     engine, users = store
     at = page("rate", users["expert0"])
     pick(at)
-    at.button[0].click().run()
-    change = next(b for b in at.button if b.label == "Save change")
-    at.radio[5].set_value(2)  # accuracy of the change form
-    at.text_area[1].input("On reflection the threshold is wrong.")
-    change.click().run()
-    assert at.success[0].value == "Your last rating was changed."
+    submit(at)
+    at.button(key="change-last").click().run()
+    assert field(at, "accuracy", change=True).value == 4  # the dialog opens with the stored values
+    field(at, "accuracy", change=True).set_value(2)
+    field(at, "rationale", change=True).input("On reflection the threshold is wrong.")
+    field(at, "save", change=True).click().run()
+    assert toasts(at) == ["Your last rating was changed."]
     with session_scope(engine) as s:
         assert s.execute(select(Rating.accuracy)).scalar_one() == 2
         event = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).scalar_one()
@@ -152,12 +163,18 @@ def test_compare_shows_two_answers_side_by_side_and_stores_the_choice(store):
     assert not at.exception
     shown = texts(at)
     assert "v1 answer 0" in shown and "v2 answer 0" in shown and "bot-v" not in shown
-    assert [s.value for s in at.subheader][:3] == ["Question", "Left", "Right"]
-    at.radio[0].set_value("left")
-    at.radio[1].set_value("strong")
-    at.text_area[0].input("Left cites the rule.")
-    at.button[0].click().run()
-    assert at.success[0].value == "Saved. Here is the next pair."
+    assert ["**Left**", "**Right**"] == [m.value for m in at.markdown if m.value in ("**Left**", "**Right**")]
+    assert [o.content for o in field(at, "choice").proto.options] == [
+        "Left (1)",
+        "Right (2)",
+        "Tie (3)",
+        "Both bad (4)",
+    ]
+    field(at, "choice").set_value("left")
+    field(at, "strength").set_value("strong")
+    field(at, "rationale").input("Left cites the rule.")
+    submit(at)
+    assert toasts(at) == ["Saved. Here is the next pair."]
     with session_scope(engine) as s:
         c = s.execute(select(Comparison)).scalar_one()
     winner = c.response_a_id if c.choice == "a" else c.response_b_id
@@ -167,7 +184,7 @@ def test_compare_shows_two_answers_side_by_side_and_stores_the_choice(store):
 def test_compare_without_a_strength_is_refused(store):
     engine, users = store
     at = page("compare", users["expert0"])
-    at.radio[0].set_value("right")
-    at.button[0].click().run()
+    field(at, "choice").set_value("right")
+    submit(at)
     assert at.error[0].value == "say how strong the preference is: slight, clear or strong"
     assert count(engine, Comparison) == 0
