@@ -1,4 +1,4 @@
-"""The sign-in screen: the only page anyone sees before signing in."""
+"""The sign-in screen: what anyone sees before signing in, whatever page they asked for; then they get that page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import streamlit as st
 from app.session import OIDC_REFUSED_KEY, oidc_configured, sign_in
 
 
-def login_page() -> None:
+def login_page(next_path: str = "/") -> None:
     _, middle, _ = st.columns([1, 1.6, 1])
     with middle:
         st.space("large")
@@ -23,11 +23,7 @@ def login_page() -> None:
             if not username.strip() or not password:
                 st.error("Enter your username and password.")
                 return
-            refused = sign_in(username, password)
-            if refused:
-                st.error(refused)
-                return
-            st.rerun()
+            st.error(sign_in(username, password, next_path))
 
 
 def single_sign_on() -> None:

@@ -43,22 +43,33 @@ PAGES: dict[str, PageSpec] = {
 }
 
 
-def page_keys(role: str) -> list[str]:
-    """Keys of the pages this role may open and that exist, in registry order."""
-    allowed = set(pages_for(role))
-    return [key for key in PAGES if key in allowed]
+# The sidebar's sections, in order, with their pages (Home comes first, above them).
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "Review": ("rate", "compare", "moderation", "adjudicate"),
+    "Oversight": ("audit", "agreement", "audit_sample", "flags"),
+    "Reports": ("kpi", "ab_report"),
+    "Admin": ("data", "queues", "reward_model"),
+}
 
 
-def navigation_pages(role: str) -> list[st.Page]:
-    return [
-        st.Page(PAGES[key].path, title=PAGES[key].title, icon=PAGES[key].icon, default=key == "home")
-        for key in page_keys(role)
-    ]
+def all_pages() -> dict[str, st.Page]:
+    """Every page, by key: all are registered for everyone, so a link never lands on "page not found"."""
+    return {
+        key: st.Page(spec.path, title=spec.title, icon=spec.icon, default=key == "home") for key, spec in PAGES.items()
+    }
 
 
-def account_sidebar(user: UserPublic) -> None:
-    """Who is signed in, and the way out (below the page links, where there are any)."""
+def sidebar(user: UserPublic, pages: dict[str, st.Page]) -> None:
+    """Links to the pages this role may open, by section; who is signed in, and the way out."""
+    allowed = set(pages_for(user.role))
     with st.sidebar:
+        st.page_link(pages["home"])
+        for section, keys in SECTIONS.items():
+            if shown := [key for key in keys if key in allowed]:
+                st.caption(section)
+                for key in shown:
+                    st.page_link(pages[key])
+        st.divider()
         st.markdown(f"**{user.display_name}**")
         st.caption(f"{ROLE_TITLES.get(user.role, user.role)} · signed in as `{user.username}`")
         if st.button("Sign out", icon=":material/logout:", width="stretch"):

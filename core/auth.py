@@ -41,6 +41,7 @@ RULES: dict[str, Rule] = {
     "store.backup": Rule(ADMIN, "back up the store"),
     "users.read": Rule(ADMIN, "list users"),
     "users.add": Rule(ADMIN, "add users"),
+    "users.deactivate": Rule(ADMIN, "deactivate users"),
     "moderation.read": Rule(ADMIN, "see the moderation classifier's settings"),
     "moderation.threshold": Rule(ADMIN, "change a classifier's threshold"),
     "moderation.retrain": Rule(ADMIN, "retrain the moderation classifier"),

@@ -18,6 +18,7 @@ class Settings:
     label_studio_api_key: str | None
     lockout_attempts: int
     lockout_minutes: int
+    session_idle_minutes: int  # a sign-in session ends after this long without use
     oidc_role_claim: str
     oidc_role_map: str
     db_pool_size: int  # PostgreSQL connections each app process keeps open
@@ -44,6 +45,7 @@ def get_settings() -> Settings:
         label_studio_api_key=_secret("LABEL_STUDIO_API_KEY"),
         lockout_attempts=int(env.get("LOGIN_LOCKOUT_ATTEMPTS", "5")),
         lockout_minutes=int(env.get("LOGIN_LOCKOUT_MINUTES", "5")),
+        session_idle_minutes=int(env.get("SESSION_IDLE_MINUTES", "480")),
         oidc_role_claim=env.get("OIDC_ROLE_CLAIM") or "groups",
         oidc_role_map=env.get("OIDC_ROLE_MAP", ""),
         db_pool_size=int(env.get("DB_POOL_SIZE", "5")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.navigation import PAGES
+from app.navigation import PAGES, SECTIONS
 from app.session import NO_ACCESS
 from core.auth import PAGE_ACTIONS, UserPublic, can_open
 from core.store.models import ROLES
@@ -50,6 +50,7 @@ VISITORS = [*ROLES, None]  # None: signed out
 
 def test_every_registered_page_is_gated_by_a_role_and_has_its_file():
     assert set(PAGES) == set(PAGE_ACTIONS) == set(HEADINGS)
+    assert sorted(["home", *(key for keys in SECTIONS.values() for key in keys)]) == sorted(PAGES)
     for spec in PAGES.values():
         assert (REPO_ROOT / "app" / spec.path).resolve().is_file()
 
@@ -76,21 +77,25 @@ def _assert_refused(at: AppTest, key: str) -> None:
 
 @pytest.mark.parametrize("role", VISITORS, ids=[str(role) for role in VISITORS])
 def test_each_visitor_opens_exactly_the_pages_its_role_may_open(engine, role):
-    """One row of the matrix (pages x roles and a signed-out visitor): allowed pages open through the navigation
-    and show their own heading; every other page is missing from the navigation and refuses a direct link."""
+    """One row of the matrix (pages x roles and a signed-out visitor): allowed pages are linked in the sidebar, open
+    and show their own heading; every other page is unlisted and, reached by a link, says so (signed out: the sign-in
+    form); its own script refuses too."""
     for (cell_role, key), allowed in KEY_CELLS.items():
         assert (cell_role is not None and can_open(cell_role, key)) == allowed, (cell_role, key)
     user = add_users(engine).get(role)
     at = app(user)
     assert not at.exception
-    if user is None:  # only the sign-in form: no page is registered, whatever the link
-        assert [t.label for t in at.text_input] == ["Username", "Password"]
-        assert not set(texts(at.title)) & set(HEADINGS.values())
+    linked = [link.proto.label for link in at.get("page_link")]
+    in_order = ["home", *(key for keys in SECTIONS.values() for key in keys)]  # Home, then section by section
+    assert linked == [PAGES[key].title for key in in_order if role is not None and can_open(role, key)]
     for key in PAGES:
-        if user is not None and can_open(role, key):
-            at.switch_page(page(key)).run()
+        at.switch_page(page(key)).run()
+        if user is None:  # any page asked for: the sign-in form, then that page
+            assert [t.label for t in at.text_input] == ["Username", "Password"], key
+            assert not set(texts(at.title)) & set(HEADINGS.values()), key
+        elif can_open(role, key):
             _assert_opened(at, key, user)
         else:
-            with pytest.raises(ValueError, match="Could not find a navigation page"):
-                at.switch_page(page(key))
+            assert texts(at.error) == [NO_ACCESS], key
+        if user is None or not can_open(role, key):
             _assert_refused(_direct(key, user), key)

@@ -156,7 +156,7 @@ def test_a_signed_in_identity_with_a_mapped_group_lands_on_its_home_page(engine)
     assert not at.exception and not at.error, texts(at.error)
     assert at.title[0].value == "Welcome, Rosa Diaz"
     assert at.session_state["user"].role == "expert"
-    assert [action for action, _ in _events(engine)] == ["user.create"]
+    assert [action for action, _ in _events(engine)] == ["user.create", "session.create"]
 
 
 def test_a_signed_in_identity_without_a_mapped_group_is_refused_with_a_way_out(engine):

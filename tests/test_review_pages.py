@@ -163,7 +163,7 @@ def test_compare_shows_two_answers_side_by_side_and_stores_the_choice(store):
     assert not at.exception
     shown = texts(at)
     assert "v1 answer 0" in shown and "v2 answer 0" in shown and "bot-v" not in shown
-    assert ["**Left**", "**Right**"] == [m.value for m in at.markdown if m.value in ("**Left**", "**Right**")]
+    assert [m.value for m in at.markdown if m.value in ("**Left**", "**Right**")] == ["**Left**", "**Right**"]
     assert [o.content for o in field(at, "choice").proto.options] == [
         "Left (1)",
         "Right (2)",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import io
+import itertools
 import json
 import shutil
 from collections.abc import Callable
@@ -39,16 +40,20 @@ SERVICES = [
     "core.reward.service",
     "core.store.service",
 ]
-# Entries that are not actions of a signed-in person: signing in itself, who a command acts as, the first admin of
-# an empty store, and whether Label Studio is configured.
+# Entries that are not actions of a signed-in person: signing in and out and finding a session's user, who a command
+# acts as, the first admin of an empty store, and whether Label Studio is configured.
 UNGUARDED = {
     "core.accounts.service.sign_in",
     "core.accounts.service.sign_in_external",
     "core.accounts.service.command_line_user",
     "core.accounts.service.create_first_admin",
     "core.accounts.service.has_active_admin",
+    "core.accounts.service.redeem_handoff",
+    "core.accounts.service.session_user",
+    "core.accounts.service.sign_out",
     "core.labelstudio.service.configuration_problem",
 }
+LEAVERS = itertools.count()
 DEMO_USERS = {"admin": "admin", "expert": "expert", "annotator": "annotator", "product_owner": "owner"}
 
 
@@ -119,6 +124,13 @@ class Store:
                 .first()
             )
 
+    def someone(self, actor: UserPublic) -> str:
+        """A new active annotator (one per call), to be deactivated."""
+        username = f"leaver-{actor.id}-{next(LEAVERS)}"
+        with session_scope(self.engine, write=True) as s:
+            s.add(User(username=username, role="annotator", password_hash="x"))
+        return username
+
     def flagged_rating(self) -> int:
         with session_scope(self.engine) as s:
             return s.execute(select(Rating.id).where(func.json_array_length(Rating.flags) > 0)).scalars().first()
@@ -159,6 +171,7 @@ CASES: dict[str, Case] = {
         lambda s, a: {"username": f"new-{a.id}", "role": "annotator", "password": "long-enough-1"}
     ),
     "core.accounts.service.list_users": Case(),
+    "core.accounts.service.deactivate_user": Case(lambda s, a: {"username": s.someone(a)}),
     "core.ingest.service.import_data": Case(conversations_file),
     "core.labelstudio.service.push": Case(lambda s, a: {"title": "Rules"}, stub="core.labelstudio.sync.push"),
     "core.labelstudio.service.pull": Case(lambda s, a: {"title": "Rules"}, stub="core.labelstudio.sync.pull"),
@@ -293,6 +306,7 @@ EXPECTED = {
     "store.backup": "admin",
     "users.read": "admin",
     "users.add": "admin",
+    "users.deactivate": "admin",
     "moderation.read": "admin",
     "moderation.threshold": "admin",
     "moderation.retrain": "admin",

@@ -5,30 +5,60 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from core.accounts import AuthError, signin, users
+from core.accounts import AuthError, sessions, signin, users
 from core.auth import UserPublic, guarded
 from core.store.db import session_scope
 
 
-def sign_in(*, username: str, password: str, engine: Engine | None = None) -> UserPublic:
-    """The user whose password this is; raises AuthError. A refusal is written too (failed attempts count towards
-    the lock-out), so the transaction commits before the error is raised."""
+@dataclass(frozen=True)
+class SignedIn:
+    """A sign-in that succeeded: the user, and the one-time code that hands the session's token to the browser."""
+
+    user: UserPublic
+    handoff: str
+
+
+def sign_in(*, username: str, password: str, engine: Engine | None = None) -> SignedIn:
+    """Check the password and open a session; raises AuthError. A refusal is written too (failed attempts count
+    towards the lock-out), so the transaction commits before the error is raised."""
     refused: AuthError | None = None
     with session_scope(engine, write=True) as session:
         try:
-            return signin.authenticate(session, username=username.strip(), password=password)
+            user = signin.authenticate(session, username=username.strip(), password=password)
         except AuthError as error:
             refused = error
+        else:
+            return SignedIn(user, sessions.start(session, user.id))
     raise refused
 
 
-def sign_in_external(*, claims: Mapping[str, object], engine: Engine | None = None) -> UserPublic:
-    """The user of a single sign-on identity (st.user's claims), created or linked on the first sign-in."""
+def sign_in_external(*, claims: Mapping[str, object], engine: Engine | None = None) -> SignedIn:
+    """The user of a single sign-on identity (st.user's claims), created or linked on the first sign-in, with a new
+    session."""
     with session_scope(engine, write=True) as session:
-        return signin.sign_in_external(session, claims=claims)
+        user = signin.sign_in_external(session, claims=claims)
+        return SignedIn(user, sessions.start(session, user.id))
+
+
+def redeem_handoff(*, handoff: str, engine: Engine | None = None) -> str | None:
+    """The session token for a sign-in's one-time code (None: unknown, used or expired)."""
+    with session_scope(engine, write=True) as session:
+        return sessions.redeem(session, handoff)
+
+
+def session_user(*, token: str, engine: Engine | None = None) -> UserPublic | None:
+    """Who holds this session token, while the session lives and the account is active and unlocked."""
+    with session_scope(engine, write=True) as session:
+        return sessions.user_of(session, token)
+
+
+def sign_out(*, token: str, engine: Engine | None = None) -> None:
+    with session_scope(engine, write=True) as session:
+        sessions.end(session, token)
 
 
 @guarded("users.add")
@@ -52,6 +82,15 @@ def add_user(
             email=email,
             actor_id=actor.id,
         )
+
+
+@guarded("users.deactivate")
+def deactivate_user(*, actor: UserPublic | None, username: str, engine: Engine | None = None) -> UserPublic:
+    """Deactivate an account and end its sessions at once (audited); the store's only active admin stays."""
+    with session_scope(engine, write=True) as session:
+        user = users.deactivate(session, username=username, actor_id=actor.id)
+        sessions.end_all(session, user.id, "deactivated")
+        return user
 
 
 @guarded("users.read")

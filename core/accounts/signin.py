@@ -11,7 +11,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from core import audit
-from core.accounts import AuthError
+from core.accounts import AuthError, sessions
 from core.accounts.passwords import dummy_hash, verify
 from core.accounts.users import USERNAME_PATTERN
 from core.auth import UserPublic
@@ -37,6 +37,7 @@ def authenticate(session: Session, *, username: str, password: str, now: datetim
             user.failed_logins = 0
             user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
             audit.record(session, actor_id=None, action="user.lock", entity="user", entity_id=user.id)
+            sessions.end_all(session, user.id, "locked")
             session.add(user)
             raise AuthError(f"Too many failed sign-ins: this account is locked for {settings.lockout_minutes} minutes.")
         session.add(user)

@@ -70,3 +70,25 @@ def find_user(session: Session, username: str) -> UserPublic | None:
 def active_admins(session: Session) -> list[UserPublic]:
     query = select(User).where(User.role == "admin", User.active).order_by(User.username)
     return [UserPublic.of(u) for u in session.exec(query)]
+
+
+def deactivate(session: Session, *, username: str, actor_id: int | None) -> UserPublic:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise AuthError(f"user {username!r}: no such user (python -m core users list shows them)")
+    if not user.active:
+        raise AuthError(f"user {username!r} is inactive already")
+    if user.role == "admin" and [admin.id for admin in active_admins(session)] == [user.id]:
+        raise AuthError(f"user {username!r} is the only active admin: add another admin first")
+    user.active = False
+    session.add(user)
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="user.deactivate",
+        entity="user",
+        entity_id=user.id,
+        before={"active": True},
+        after={"active": False},
+    )
+    return UserPublic.of(user)

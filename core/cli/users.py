@@ -1,4 +1,4 @@
-"""`python -m core users ...`: add users and list them."""
+"""`python -m core users ...`: add, list and deactivate users."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--display-name", default="")
     add.add_argument("--email", default=None)
     add_command(group, "list", _list, "list users and their roles")
+    deactivate = add_command(group, "deactivate", _deactivate, "deactivate a user and end their sign-in sessions")
+    deactivate.add_argument("username")
 
 
 def _password() -> str:
@@ -48,3 +50,8 @@ def _add(args: argparse.Namespace) -> None:
 def _list(args: argparse.Namespace) -> None:
     for user in accounts.list_users(actor=actor(args)):
         print(f"{user.username:<24} {user.role:<14} {'active' if user.active else 'inactive'}")
+
+
+def _deactivate(args: argparse.Namespace) -> None:
+    user = accounts.deactivate_user(actor=actor(args), username=args.username)
+    print(f"user {user.username} is inactive; their sign-in sessions have ended")

@@ -53,6 +53,23 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class UserSession(SQLModel, table=True):
+    """A sign-in: the browser holds the token in a cookie; the store keeps only hashes of it and of the one-time code
+    that hands it over."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    token_hash: str | None = Field(default=None, unique=True, max_length=64)  # set when the code is redeemed
+    handoff_hash: str | None = Field(default=None, unique=True, max_length=64)  # cleared when redeemed
+    handoff_expires: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+
 class ModelVersion(SQLModel, table=True):
     __tablename__ = "model_version"
     __table_args__ = (CheckConstraint(_in("kind", MODEL_KINDS), name="ck_model_version_kind"),)
