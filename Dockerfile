@@ -10,4 +10,4 @@ RUN pip install --no-cache-dir --no-deps -e . && useradd --create-home workbench
 USER workbench
 EXPOSE 8501
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=2)"
-CMD ["python", "-m", "streamlit", "run", "app/main.py", "--server.address", "0.0.0.0", "--server.port", "8501", "--server.headless", "true"]
+CMD ["python", "-m", "streamlit", "run", "app/server.py", "--server.address", "0.0.0.0", "--server.port", "8501", "--server.headless", "true"]

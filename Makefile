@@ -25,7 +25,7 @@ demo: init
 	$(PY) -m core demo --if-empty
 
 run: demo
-	$(PY) -m streamlit run app/main.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
+	$(PY) -m streamlit run app/server.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
 
 test: install
 	$(PY) -m pytest -m "not slow"

@@ -59,16 +59,22 @@ def all_pages() -> dict[str, st.Page]:
     }
 
 
+def sections_for(role: str) -> list[tuple[str, list[str]]]:
+    """The sidebar of a role: (section, page keys) with only the pages it may open; Home first, in a section of
+    its own (named "")."""
+    allowed = set(pages_for(role))
+    found = [("", ["home"])] + [(name, [key for key in keys if key in allowed]) for name, keys in SECTIONS.items()]
+    return [(name, keys) for name, keys in found if keys]
+
+
 def sidebar(user: UserPublic, pages: dict[str, st.Page]) -> None:
     """Links to the pages this role may open, by section; who is signed in, and the way out."""
-    allowed = set(pages_for(user.role))
     with st.sidebar:
-        st.page_link(pages["home"])
-        for section, keys in SECTIONS.items():
-            if shown := [key for key in keys if key in allowed]:
+        for section, keys in sections_for(user.role):
+            if section:
                 st.caption(section)
-                for key in shown:
-                    st.page_link(pages[key])
+            for key in keys:
+                st.page_link(pages[key])
         st.divider()
         st.markdown(f"**{user.display_name}**")
         st.caption(f"{ROLE_TITLES.get(user.role, user.role)} · signed in as `{user.username}`")

@@ -73,8 +73,10 @@ def _rating_fields(prefix: str, initial: RatingIn | None) -> None:
         "Flags (f)",
         options=list(FLAGS),
         default=list(initial.flags) if initial else [],
-        format_func=lambda flag: rubric()["flags"][flag],
-        placeholder="None",
+        format_func=lambda flag: rubric()["flags"][flag].split(":")[0],
+        placeholder="None: type to find one, Enter to add it",
+        select_all=False,
+        wrap=False,
         key=f"{prefix}-flags",
     )
     st.text_area(

@@ -8,7 +8,7 @@ if the server is unreachable):
 - build: `benchmarks.dashboard_store` (a year of N judgments with their work items, assignments and audit events,
   by bulk Core inserts), R reviewer accounts made by `core.auth.create_user`, and a backlog of fresh answers queued
   for rating by `core.review.sync.sync_queue` (as an import queues them), then settled (untimed);
-- app: `streamlit run app/main.py`, headless on a free loopback port, DATABASE_URL pointing at the store; with
+- app: `streamlit run app/server.py`, headless on a free loopback port, DATABASE_URL pointing at the store; with
   `--apps A`, A such processes on A ports, the reviewers spread over them in turn (a team deployment's replicas
   behind a sticky proxy, docs/deploy.md);
 - load: R browser-less sessions, each its own websocket speaking Streamlit's protocol (protobuf BackMsg/ForwardMsg,

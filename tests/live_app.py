@@ -46,11 +46,11 @@ def _healthy(base_url: str) -> bool:
 
 @contextmanager
 def running_app(database_url: str, *, timeout: float = START_TIMEOUT) -> Iterator[str]:
-    """Start `streamlit run app/main.py` on a free local port against `database_url`; yield its base URL."""
+    """Start `streamlit run app/server.py` on a free local port against `database_url`; yield its base URL."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = os.environ | {"DATABASE_URL": database_url, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    command = [sys.executable, "-m", "streamlit", "run", "app/main.py"]
+    command = [sys.executable, "-m", "streamlit", "run", "app/server.py"]
     command += ["--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -107,7 +107,7 @@ def sign_in(page, base_url: str, username: str, password: str) -> None:
 
 def open_page(page, title: str) -> None:
     """Click a page's link in the sidebar navigation (a new URL would start a new, signed-out session)."""
-    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).first.click()
+    page.locator('[data-testid="stPageLink-NavLink"]', has_text=title).first.click()
     page.get_by_role("heading", level=1).first.wait_for()
     wait_until_idle(page)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.navigation import PAGES, SECTIONS
+from app.navigation import PAGES, SECTIONS, sections_for
 from app.session import NO_ACCESS
 from core.auth import PAGE_ACTIONS, UserPublic, can_open
 from core.store.models import ROLES
@@ -88,6 +88,8 @@ def test_each_visitor_opens_exactly_the_pages_its_role_may_open(engine, role):
     linked = [link.proto.label for link in at.get("page_link")]
     in_order = ["home", *(key for keys in SECTIONS.values() for key in keys)]  # Home, then section by section
     assert linked == [PAGES[key].title for key in in_order if role is not None and can_open(role, key)]
+    if role is not None:
+        assert [key for _, keys in sections_for(role) for key in keys] == [k for k in in_order if can_open(role, k)]
     for key in PAGES:
         at.switch_page(page(key)).run()
         if user is None:  # any page asked for: the sign-in form, then that page

@@ -40,7 +40,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_a_product_owner_opens_the_kpi_dashboard(base_url, page):
     sign_in(page, base_url, "olivia", PASSWORD)
-    links = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
+    links = page.locator('[data-testid="stPageLink-NavLink"]').all_inner_texts()
     titles = [link.split("\n")[-1] for link in links]
     assert "KPIs" in titles and "Audit trail" not in titles
     open_page(page, "KPIs")
