@@ -49,7 +49,7 @@ function isChosen(button) {
 }
 
 function choose(container, index, toggle) {
-  const buttons = container ? container.querySelectorAll("button") : [];
+  const buttons = container ? container.querySelectorAll("button[data-variant]") : [];
   const button = buttons[index];
   if (!button || (!toggle && isChosen(button))) return;
   button.click();
@@ -74,12 +74,25 @@ function showAnchors(hovered) {
     const box = document.querySelector(`.st-key-${line.dataset.for}`);
     if (!box) return;
     const anchors = JSON.parse(line.dataset.anchors || "{}");
-    const buttons = [...box.querySelectorAll("button")];
+    const buttons = [...box.querySelectorAll("button[data-variant]")];
     let level = null;
     if (hovered && box.contains(hovered)) level = buttons.indexOf(hovered.closest("button")) + 1;
     if (!level) level = buttons.findIndex(isChosen) + 1;
     line.textContent = level ? `${level} · ${anchors[String(level)]}` : "\u00a0";
     line.classList.toggle("wb-hovered", Boolean(hovered && box.contains(hovered)));
+  });
+}
+
+// The text boxes reach down to the window's bottom edge, no further: the page never scrolls, a long text scrolls in
+// its own box. Boxes stacked below one (the adjudicator's table of labels) keep their room.
+const BOXES = ".st-key-wb-answer, .st-key-wb-left, .st-key-wb-right, .st-key-wb-comment";
+
+function fitBoxes() {
+  document.querySelectorAll(BOXES).forEach((box) => {
+    const below = document.querySelector(".st-key-wb-labels");
+    const room = below ? below.getBoundingClientRect().height + 16 : 0;
+    const height = Math.max(120, window.innerHeight - box.getBoundingClientRect().top - 16 - room);
+    if (box.style.maxHeight !== `${height}px`) box.style.maxHeight = `${height}px`;
   });
 }
 
@@ -166,6 +179,7 @@ function newItem(mark) {
 }
 
 function onChange() {
+  fitBoxes();
   const mark = marker();
   if (!mark) {
     wb.item = null;
@@ -195,6 +209,7 @@ export default function (component) {
   document.addEventListener("keydown", onKey, true);
   document.addEventListener("visibilitychange", onVisibility);
   document.addEventListener("mouseover", (event) => showAnchors(event.target), true);
+  window.addEventListener("resize", fitBoxes);
   document.addEventListener("click", () => setTimeout(() => showAnchors(null), 50), true);
   new MutationObserver(onChange).observe(document.body, { childList: true, subtree: true });
   onChange();

@@ -63,8 +63,9 @@ def _anchor_line(dimension: str, prefix: str) -> None:
 def _rating_fields(prefix: str, initial: RatingIn | None) -> None:
     for dimension in RUBRIC:
         st.segmented_control(
-            f"**{dimension.title()}** · {rubric()[dimension]['question']}",
+            f"**{dimension.title()}**",
             options=[1, 2, 3, 4, 5],
+            help=rubric()[dimension]["question"],
             default=getattr(initial, dimension) if initial else None,
             key=f"{prefix}-{dimension}",
         )

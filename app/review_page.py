@@ -28,10 +28,10 @@ Last = LastRating | LastComparison | LastLabel
 
 STYLE = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 1rem; }
-[data-testid="stMainBlockContainer"] h1 { font-size: 1.75rem; padding: 0.25rem 0; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 1.75rem; padding: 0; }
 .st-key-wb-question { max-height: 22vh; overflow-y: auto; }
 .st-key-wb-answer, .st-key-wb-left, .st-key-wb-right, .st-key-wb-comment {
-  max-height: calc(100vh - 22vh - 13rem); overflow-y: auto;
+  max-height: calc(100vh - 22vh - 11rem); overflow-y: auto;  /* app/hotkeys.js fits them to the window */
 }
 .st-key-wb-labels { max-height: calc(50vh - 8rem); overflow-y: auto; }
 .st-key-wb-form [data-testid="stVerticalBlock"] { gap: 0.45rem; }
@@ -116,21 +116,19 @@ def _judge(judging: Judging, user: UserPublic) -> None:
 
 
 def _header(judging: Judging, progress: Progress, last: Last | None, user: UserPublic) -> None:
-    title, tools = st.columns(2, vertical_alignment="bottom")
-    title.title(judging.title, anchor=False)
-    with tools:
-        with st.container(horizontal=True, horizontal_alignment="right"):
-            counted = f"Done today **{progress.done_today:,}** · Left in the queue **{progress.left:,}**"
-            st.markdown(counted, width="content")
-        with st.container(horizontal=True, horizontal_alignment="right"):
-            with st.popover("Guidelines", icon=":material/menu_book:"):
-                _guidelines(judging.guidelines)
-            with st.container(key="keys-help", width="content"), st.popover("Keys (?)", icon=":material/keyboard:"):
-                keys = FORMS[judging.queue].keys + COMMON_KEYS
-                st.markdown("| Key | Does |\n|---|---|\n" + "\n".join(f"| `{key}` | {does} |" for key, does in keys))
-            changeable = judging.change is not None and last is not None
-            if changeable and st.button("Change last (u)", key="change-last", icon=":material/undo:"):
-                _open_change(judging.change, judging.queue, user, last)
+    title, tools = st.columns(2, vertical_alignment="center")
+    with title:
+        st.title(judging.title, anchor=False)
+        st.caption(f"Done today **{progress.done_today:,}** · Left in the queue **{progress.left:,}**")
+    with tools, st.container(horizontal=True, horizontal_alignment="right", gap="small"):
+        with st.popover("Guidelines", icon=":material/menu_book:"):
+            _guidelines(judging.guidelines)
+        with st.container(key="keys-help", width="content"), st.popover("Keys (?)", icon=":material/keyboard:"):
+            keys = FORMS[judging.queue].keys + COMMON_KEYS
+            st.markdown("| Key | Does |\n|---|---|\n" + "\n".join(f"| `{key}` | {does} |" for key, does in keys))
+        changeable = judging.change is not None and last is not None
+        if changeable and st.button("Change last (u)", key="change-last", icon=":material/undo:"):
+            _open_change(judging.change, judging.queue, user, last)
 
 
 def _guidelines(queue: str) -> None:

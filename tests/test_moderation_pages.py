@@ -69,7 +69,7 @@ def submit(at: AppTest) -> AppTest:
 
 
 def counts(at: AppTest) -> str:
-    return next(str(m.value) for m in at.markdown if str(m.value).startswith("Done today"))
+    return next(str(m.value) for m in at.caption if str(m.value).startswith("Done today"))
 
 
 def count(engine, model, *where) -> int:
