@@ -24,7 +24,7 @@ judging_page(
         passes_to="another expert",
         empty="No disagreements are waiting for you. Thank you!",
         guidelines="moderation",
-        layout=(3, 2),
+        layout=(3.3, 1.7),
         show=show,
         submit=lambda values, **kwargs: review.adjudicate(adjudication=values, **kwargs),
         saved="Decided: the final label is stored. Here is the next item.",

@@ -14,7 +14,7 @@ judging_page(
         passes_to="another annotator",
         empty="Nothing left to label for you right now. Thank you!",
         guidelines="moderation",
-        layout=(3, 2),
+        layout=(3.3, 1.7),
         show=lambda view: show_plain(view.text, key="wb-comment"),
         submit=lambda values, **kwargs: review.label(label=values, **kwargs),
         change=Change(

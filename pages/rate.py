@@ -24,7 +24,7 @@ judging_page(
         passes_to="another reviewer",
         empty="Nothing left to rate for you right now. Thank you!",
         guidelines="rating",
-        layout=(3, 2),
+        layout=(3.3, 1.7),
         show=show,
         submit=lambda values, **kwargs: review.rate(rating=values, **kwargs),
         change=Change(

@@ -99,7 +99,10 @@ def test_after_signing_out_the_back_button_shows_nothing_of_the_signed_in_pages(
     page.go_back()
     page.get_by_role("textbox", name="Username").wait_for(timeout=30_000)
     wait_until_idle(page)
-    assert page.get_by_role("heading", name="Rate answers").count() == 0 and page.get_by_role("button", name="Sign out").count() == 0
+    assert (
+        page.get_by_role("heading", name="Rate answers").count() == 0
+        and page.get_by_role("button", name="Sign out").count() == 0
+    )
 
 
 def test_an_idle_session_ends(app_url, page):
