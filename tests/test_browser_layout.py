@@ -93,8 +93,8 @@ def test_each_judging_page_fits_the_window(base_url, browser, width, height):
         )
         assert not scrolls, path
         for key, box in found.items():
-            assert 0 <= box["top"] and box["bottom"] <= height, (path, key, box)
-        assert 0 <= submit["y"] and submit["y"] + submit["height"] <= height, (path, submit)
+            assert box["top"] >= 0 and box["bottom"] <= height, (path, key, box)
+        assert submit["y"] >= 0 and submit["y"] + submit["height"] <= height, (path, submit)
         if path == "/rate":
             assert found["wb-answer"]["whole"], "a 1,200-character answer is shown whole"
     context.close()
