@@ -11,14 +11,14 @@ if the server is unreachable):
 - app: `streamlit run app/server.py`, headless on a free loopback port, DATABASE_URL pointing at the store; with
   `--apps A`, A such processes on A ports, the reviewers spread over them in turn (a team deployment's replicas
   behind a sticky proxy, docs/deploy.md);
-- load: R browser-less sessions, each its own websocket speaking Streamlit's protocol (protobuf BackMsg/ForwardMsg,
-  as the browser's JavaScript does): sign in through the login form, open "Rate answers", then until the time is up:
-  score the answer shown (the form's radios, then its Submit button) and wait for the page that follows: the success
-  notice and the next answer. "Page time" is the wall clock from sending that click to the end of the page's last
-  script run (`script_finished`): what a reviewer waits between Submit and the next answer on screen. Two legs of
-  S seconds each: paced (every reviewer reads before each Submit, T seconds on average, default 5, each time
-  drawn between T/2 and 3T/2: people at work, not in step; the page-time target is judged here), then flat out
-  (no reading: the app's capacity, and its page time saturated);
+- load: R browser-less sessions, each its own websocket speaking Streamlit's protocol (protobuf BackMsg/ForwardMsg, as
+  the browser's JavaScript does): sign in through the login form, open "Rate answers", then until the time is up:
+  score the answer shown (the form's three score buttons, then its Submit button, which reruns the judging fragment)
+  and wait for what follows: the "Saved" toast and the next answer. "Page time" is the wall clock from sending that
+  click to the end of the page's last script run (`script_finished`): what a reviewer waits between Submit and the
+  next answer on screen. Two legs of S seconds each: paced (every reviewer reads before each Submit, T seconds on
+  average, default 5, each time drawn between T/2 and 3T/2: people at work, not in step; the page-time target is
+  judged here), then flat out (no reading: the app's capacity, and its page time saturated);
 - check: acknowledged submissions (the page said "Saved") against the ratings found in the store afterwards, made
   by these reviewers with their audit events: the difference is lost judgments.
 
@@ -55,7 +55,7 @@ from benchmarks.common import (
 )
 from benchmarks.dashboard_store import CHATBOTS, build_dashboard_store
 from benchmarks.report_store import TEXT
-from benchmarks.st_session import BrowserlessSession, SessionError, choose, trigger, write
+from benchmarks.st_session import BrowserlessSession, SessionError, press, trigger, write
 from core.accounts.users import create_user
 from core.review.sync import sync_queue
 from core.store.db import get_engine, session_scope
@@ -127,7 +127,7 @@ async def sign_in(session: BrowserlessSession, username: str) -> Any:
         write(login.widget("text_input", "Password"), PASSWORD),
         trigger(login.widget("button", "Sign in")),
     ])  # fmt: skip
-    if RATE_PAGE not in signed_in.pages:
+    if not any(kind == "button" and element.label == "Sign out" for kind, element in signed_in.elements):
         raise SessionError(f"{username} could not sign in: {signed_in.alerts() or signed_in.texts()[:3]}")
     return await session.open(RATE_PAGE)
 
@@ -151,11 +151,11 @@ async def _rate(session: BrowserlessSession, page: Any) -> Any:
     """Score the answer on the page and submit; the page that follows, which must say it was saved."""
     if any("Nothing left to rate" in text for text in page.alerts()):
         raise SessionError("the rating queue ran dry: the backlog is too small for the load")
-    radios = [page.widget("radio", f"**{name}**") for name in ("Helpfulness", "Harmlessness", "Accuracy")]
+    scales = [page.widget("button_group", f"**{name}**") for name in ("Helpfulness", "Harmlessness", "Accuracy")]
     submit = page.widget("button", "Submit")
-    widgets = [choose(radio, score - 1) for radio, score in zip(radios, SCORES, strict=True)]
-    after = await session.run([*widgets, trigger(submit)])
-    if SAVED not in after.alerts("SUCCESS"):
+    widgets = [press(scale, score - 1) for scale, score in zip(scales, SCORES, strict=True)]
+    after = await session.run([*widgets, trigger(submit)], fragment_id=page.fragments.get(submit.id, ""))
+    if SAVED not in after.toasts:
         raise SessionError(f"the rating was not saved: {after.alerts() or after.texts()[:3]}")
     return after
 
@@ -331,9 +331,9 @@ def report(out: dict[str, Any], dbs: list[str]) -> None:
          for db, leg in legs],
     )  # fmt: skip
     print(
-        "page time: from the click on Submit to the end of the page showing the next answer (two script runs: the "
-        "submission, then st.rerun with the next answer); paced: reviewers read for the think time before each "
-        "Submit; flat: they submit as soon as the page is there (the capacity)"
+        "page time: from the click on Submit to the end of the page showing the next answer (one run of the judging "
+        "fragment: it stores the rating, then draws the next answer); paced: reviewers read for the think time "
+        "before each Submit; flat: they submit as soon as the page is there (the capacity)"
     )
     ok = True
     for db, leg in legs:

@@ -4,7 +4,8 @@ The browser and the server speak protobuf over `ws://HOST/_stcore/stream`: the b
 `rerun_script` carries the page to run and the widget values (a form's values go with its submit button's trigger),
 and the server answers with `ForwardMsg`s (a `new_session`, the page's elements as deltas, the navigation) and ends
 the run with `script_finished`. A script that calls `st.rerun()` ends its run early and starts again by itself; the
-page a person sees is the one drawn by the last run, so `run` waits for that one."""
+page a person sees is the one drawn by the last run, so `run` waits for that one. A widget inside an `st.fragment`
+reruns only that fragment, as the browser asks (the `fragment_id` its deltas carried)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class Page:
     the run's wall clock from the request to its end, and how many script runs it took (st.rerun adds one)."""
 
     elements: list[tuple[str, Any]] = field(default_factory=list)
+    toasts: list[str] = field(default_factory=list)
+    fragments: dict[str, str] = field(default_factory=dict)  # widget id -> the fragment that drew it
     pages: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     runs: int = 0
@@ -83,12 +86,13 @@ class BrowserlessSession:
         self.page_hash = self.pages[title] if title else ""
         return await self.run()
 
-    async def run(self, widgets: Iterable[WidgetState] = ()) -> Page:
-        """Rerun the current page with these widget values; the page drawn by its last run."""
+    async def run(self, widgets: Iterable[WidgetState] = (), fragment_id: str = "") -> Page:
+        """Rerun the current page (or one fragment of it) with these widget values; what its last run drew."""
         state = ClientState(
             page_script_hash=self.page_hash,
             widget_states=WidgetStates(widgets=list(widgets)),
             context_info=ContextInfo(timezone="UTC", timezone_offset=0, locale="en-US", url=self.base_url),
+            fragment_id=fragment_id,
         )
         started = perf_counter()
         await self._ws.send(BackMsg(rerun_script=state).SerializeToString())
@@ -101,7 +105,16 @@ class BrowserlessSession:
                 page.elements, page.runs = [], page.runs + 1
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 element = msg.delta.new_element
-                page.elements.append((element.WhichOneof("type"), getattr(element, element.WhichOneof("type"))))
+                drawn = getattr(element, element.WhichOneof("type"))
+                page.elements.append((element.WhichOneof("type"), drawn))
+                if element.WhichOneof("type") == "toast":
+                    page.toasts.append(drawn.body)
+                if msg.delta.fragment_id and getattr(drawn, "id", ""):
+                    page.fragments[drawn.id] = msg.delta.fragment_id
+            elif kind == "delta" and msg.delta.WhichOneof("type") == "new_transient":
+                page.toasts += [
+                    e.toast.body for e in msg.delta.new_transient.elements if e.WhichOneof("type") == "toast"
+                ]
             elif kind == "navigation":
                 self.pages = {p.page_name: p.page_script_hash for p in msg.navigation.app_pages}
                 page.pages = dict(self.pages)
@@ -130,9 +143,9 @@ def trigger(element: Any) -> WidgetState:
     return WidgetState(id=element.id, trigger_value=True)
 
 
-def choose(element: Any, index: int) -> WidgetState:
-    """A radio's option, by position (the browser sends the option's text as shown)."""
-    return WidgetState(id=element.id, string_value=element.options[index])
+def press(element: Any, index: int) -> WidgetState:
+    """A segmented control's or pills' option, by position (sent as its text, in a list)."""
+    return WidgetState(id=element.id, string_array_value={"data": [element.options[index].content]})
 
 
 def write(element: Any, value: str) -> WidgetState:
