@@ -41,6 +41,7 @@ from core.store.models import (
     RewardModelRun,
     RewardScore,
     User,
+    UserSession,
     WorkItem,
 )
 from tests import review_store
@@ -61,6 +62,7 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
 
         user = create_user(s, username="awkward.user", role="expert", password=AWKWARD, display_name=AWKWARD)
         locked = add(User(username="locked", role="annotator", email="", failed_logins=5, locked_until=WHEN))
+        add(UserSession(user_id=locked.id, token_hash="f" * 64, created_at=WHEN, last_seen_at=WHEN, end_reason="idle"))
         bot = add(ModelVersion(name="bot-ü\n", kind="chatbot", notes=AWKWARD, meta=NESTED, created_at=WHEN))
         prompt = add(Prompt(external_id="p-ü", text=AWKWARD, topic=None, meta={}, created_at=WHEN))
         a, b = (

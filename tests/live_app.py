@@ -45,15 +45,20 @@ def _healthy(base_url: str) -> bool:
 
 
 @contextmanager
-def running_app(database_url: str, *, timeout: float = START_TIMEOUT) -> Iterator[str]:
-    """Start `streamlit run app/server.py` on a free local port against `database_url`; yield its base URL."""
+def running_app(
+    database_url: str, *, timeout: float = START_TIMEOUT, root: Path = REPO_ROOT, script: str = "app/server.py"
+) -> Iterator[str]:
+    """Start `streamlit run app/server.py` on a free local port against `database_url`; yield its base URL. `root`:
+    another checkout of the repository to serve instead (its packages come first on the path)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = os.environ | {"DATABASE_URL": database_url, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    command = [sys.executable, "-m", "streamlit", "run", "app/server.py"]
+    if root != REPO_ROOT:
+        env["PYTHONPATH"] = str(root)
+    command = [sys.executable, "-m", "streamlit", "run", script]
     command += ["--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port)]
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + timeout
             while not _healthy(base_url):
@@ -101,6 +106,18 @@ def submit_sign_in(page, base_url: str, username: str, password: str) -> None:
 
 def sign_in(page, base_url: str, username: str, password: str) -> None:
     submit_sign_in(page, base_url, username, password)
+    signed_in(page)
+
+
+def signed_in(page) -> None:
+    """Wait until the sign-in is complete: the session cookie set (the browser has been to /session/open and back)
+    and the page asked for drawn."""
+    page.get_by_role("button", name="Sign out").wait_for(timeout=30_000)
+    page.wait_for_function("() => !location.pathname.startsWith('/session/')", timeout=30_000)
+    for _ in range(150):
+        if any(cookie["name"] == "wb_session" for cookie in page.context.cookies()):
+            break
+        page.wait_for_timeout(100)
     page.get_by_role("button", name="Sign out").wait_for(timeout=30_000)
     wait_until_idle(page)
 

@@ -10,7 +10,7 @@ import pytest
 
 from core.review import settings
 from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
-from tests.live_app import running_app, wait_until_idle
+from tests.live_app import running_app, signed_in, wait_until_idle
 from tests.moderation_store import PASSWORD, add_people, import_rows, label_row, score_row
 
 pytestmark = pytest.mark.browser
@@ -80,7 +80,7 @@ def test_each_judging_page_fits_the_window(base_url, browser, width, height):
     page.get_by_role("textbox", name="Username").fill("lead")
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Sign out").wait_for(timeout=30_000)
+    signed_in(page)
     for path, keys in PAGES.items():
         page.goto(f"{base_url}{path}")
         page.wait_for_function("Boolean(document.body.dataset.wbItem)", timeout=30_000)

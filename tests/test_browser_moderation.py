@@ -1,4 +1,4 @@
-"""An annotator labels three moderation items in a real browser; the labels land in the store."""
+"""An annotator labels three moderation items in a real browser, by mouse; the labels land in the store."""
 
 from __future__ import annotations
 
@@ -39,15 +39,15 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
 
 def label(page, choice: str, categories: list[str], note: str = "") -> None:
     form = page.locator('[data-testid="stForm"]').first
-    form.get_by_text(choice, exact=True).click()
+    shown = page.evaluate("document.body.dataset.wbItem")
+    form.locator("button[data-variant]", has_text=choice).first.click()
     for category in categories:
-        form.locator('[data-testid="stMultiSelect"]').click()
-        page.get_by_role("option", name=category, exact=True).click()
-        page.keyboard.press("Escape")  # close the list, which would cover the buttons
+        form.locator("button[data-variant]", has_text=category).click()
     if note:
-        form.get_by_label("Note (optional: why, when the case is close)").fill(note)
-    form.get_by_role("button", name="Submit").click()
+        form.get_by_label("Note (n): optional, why, when the case is close").fill(note)
+    form.get_by_role("button", name="Submit (Enter)").click()
     page.get_by_text("Saved.").first.wait_for()
+    page.wait_for_function(f"document.body.dataset.wbItem !== {shown!r}")
     wait_until_idle(page)
 
 
@@ -57,11 +57,11 @@ def test_an_annotator_labels_three_items(store, page):
     open_page(page, "Label items")
     texts = list(ITEMS)
     page.get_by_text(texts[0], exact=True).wait_for()
-    label(page, "Toxic", ["Harassment"], "targets a person")
+    label(page, "Toxic (1)", ["Harassment (h)"], "targets a person")
     page.get_by_text(texts[1], exact=True).wait_for()
-    label(page, "Toxic", ["Spam"])
+    label(page, "Toxic (1)", ["Spam (m)"])
     page.get_by_text(texts[2], exact=True).wait_for()
-    label(page, "Not toxic", [])
+    label(page, "Not toxic (2)", [])
     page.get_by_text("Nothing left to label for you right now. Thank you!").wait_for()
     with session_scope(get_engine(url)) as session:
         stored = session.execute(

@@ -1,4 +1,5 @@
-"""An expert's review session in a real browser: rate two answers, compare two pairs, and find them in the store."""
+"""An expert's review session in a real browser, by mouse: rate two answers, compare two pairs, and find them in the
+store."""
 
 from __future__ import annotations
 
@@ -27,15 +28,17 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[
         yield url, users, base_url
 
 
-def choose(page, group: str, option: str) -> None:
-    """Click an option of the radio group whose label starts with `group`."""
-    radio = page.locator('[data-testid="stRadio"]').filter(has_text=group)
-    radio.locator("label").filter(has_text=option).first.click()
+def choose(page, field: str, option: str) -> None:
+    """Click an option of the form's button group keyed `...-{field}`."""
+    group = page.locator(f'[class*="-{field} "] button[data-variant]')
+    group.filter(has_text=option).first.click()
 
 
 def submit_and_wait(page, saved: str) -> None:
-    page.get_by_role("button", name="Submit").click()
+    shown = page.evaluate("document.body.dataset.wbItem")
+    page.get_by_role("button", name="Submit (Enter)").click()
     page.get_by_text(saved).wait_for()
+    page.wait_for_function(f"document.body.dataset.wbItem !== {shown!r}")
     wait_until_idle(page)
 
 
@@ -43,16 +46,16 @@ def test_an_expert_rates_two_answers_and_compares_two_pairs(store, page):
     url, users, base_url = store
     sign_in(page, base_url, "expert0", PASSWORD)
     open_page(page, "Rate answers")
-    for accuracy in ("4:", "5:"):
+    for accuracy in ("4", "5"):
         assert page.get_by_text("bot-v1").count() == 0 and page.get_by_text("bot-v2").count() == 0
-        choose(page, "Helpfulness", "4:")
-        choose(page, "Harmlessness", "5:")
-        choose(page, "Accuracy", accuracy)
+        choose(page, "helpfulness", "4")
+        choose(page, "harmlessness", "5")
+        choose(page, "accuracy", accuracy)
         submit_and_wait(page, "Saved. Here is the next answer.")
     open_page(page, "Compare answers")
-    for preferred in ("Left is better", "Right is better"):
-        choose(page, "Which answer", preferred)
-        choose(page, "How strong", "clear")
+    for preferred in ("Left (1)", "Right (2)"):
+        choose(page, "choice", preferred)
+        choose(page, "strength", "Clear (w)")
         submit_and_wait(page, "Saved. Here is the next pair.")
     with session_scope(get_engine(url)) as s:
         mine = users["expert0"]

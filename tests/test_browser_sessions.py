@@ -13,7 +13,7 @@ from sqlalchemy import update
 from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from core.store.models import UserSession, utcnow
 from tests.app_helpers import PASSWORD, add_users
-from tests.live_app import running_app, wait_until_idle
+from tests.live_app import running_app, signed_in, wait_until_idle
 
 pytestmark = pytest.mark.browser
 REVIEW_PAGES = {
@@ -54,7 +54,7 @@ def signed_in_at(page, base_url: str, path: str, username: str) -> None:
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Sign out").wait_for(timeout=30_000)
+    signed_in(page)
 
 
 def test_a_reload_keeps_the_reviewer_signed_in_on_each_review_page(app_url, page):

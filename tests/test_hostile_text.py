@@ -24,12 +24,18 @@ ANSWER = (
 )
 
 
+# The only modules that draw HTML or run script of their own, none of it with a text from the store or a person: the
+# judging pages' style and item marker (ids), the rubric's anchor lines (escaped), the keyboard listener and the
+# redirect after signing in (a path of this app).
+RAW_HTML_ALLOWED = ["hotkeys.py", "review_forms.py", "review_page.py", "session.py"]
+
+
 def test_no_page_or_widget_renders_raw_html():
     sources = [*Path(REPO_ROOT, "pages").glob("*.py"), *Path(REPO_ROOT, "app").glob("*.py")]
     found = [
         p.name for p in sources if any(s in p.read_text() for s in ("unsafe_allow_html", "st.html(", "components"))
     ]
-    assert sources and found == []
+    assert sources and sorted(found) == RAW_HTML_ALLOWED
 
 
 def test_the_rate_page_shows_a_hostile_answer_exactly_as_imported(engine, tmp_path):

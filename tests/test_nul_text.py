@@ -18,7 +18,7 @@ from core.oversight.samples import SampleError, review
 from core.review.judgments import ComparisonIn, RatingIn
 from core.store.db import session_scope
 from tests import audit_store
-from tests.app_helpers import APP
+from tests.app_helpers import APP, field
 from tests.review_store import build
 
 NUL_TEXT = "looks fine\x00but is not"
@@ -54,10 +54,10 @@ def test_the_rate_page_refuses_a_nul_rationale_and_writes_nothing(any_engine, tm
     at.run()
     at.switch_page("../pages/rate.py").run()
     before = counts(any_engine)
-    for radio in at.radio[:3]:
-        radio.set_value(4)
-    at.text_area[0].input(NUL_TEXT)
-    at.button[0].click().run()
+    for name in ("helpfulness", "harmlessness", "accuracy"):
+        field(at, name).set_value(4)
+    field(at, "rationale").input(NUL_TEXT)
+    field(at, "submit").click().run()
     assert not at.exception
     assert "NUL character" in at.error[0].value and counts(any_engine) == before
 
