@@ -24,6 +24,8 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 SHOT_ROLES = ("expert", "annotator", "product_owner", "admin")
 # role -> (username, password): the first demo user of each role
 DEMO_LOGINS = {role: (name, password) for name, password, role, _ in reversed(DEMO_USERS)}
+# The judging pages fill the window (1440x900), part way through a judgment made by keys.
+JUDGING_KEYS = {"rate": ("4", "5"), "compare": ("1", "w"), "moderation": ("1", "h"), "adjudicate": ("2",)}
 
 
 def demo_store(folder: Path) -> str:
@@ -55,7 +57,14 @@ def shoot(base_url: str, out: Path) -> list[Path]:
             if key != "home":
                 open_page(page, spec.title)
             shots.append(out / f"{key}.png")
-            full_page_png(page, shots[-1])
+            if key in JUDGING_KEYS:
+                for pressed in JUDGING_KEYS[key]:
+                    page.keyboard.press(pressed)
+                page.mouse.move(0, 0)
+                wait_until_idle(page)
+                page.screenshot(path=str(shots[-1]))
+            else:
+                full_page_png(page, shots[-1])
             context.close()
     return shots
 
