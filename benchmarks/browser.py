@@ -6,10 +6,10 @@ SQLite only (one app process, as the goals are set). Steps:
 
 - build: the load benchmark's store (`benchmarks.load.build_store`: a year of N judgments, R expert accounts and a
   backlog of answers queued for rating), untimed;
-- keys: the app (`streamlit run app/server.py`); R Chromium pages (Playwright, Debian's chromium), each signed in as
-  its own reviewer on Rate answers. Each rates by keyboard alone: `4`, `5`, `4`, `Enter`. The time is from pressing
-  Enter to the next answer fully shown: a new item on the page, its Submit button drawn and the app idle again
-  (polled at each animation frame);
+- keys: the app (`streamlit run app/server.py`); R pages of one Chromium (Playwright, Debian's chromium), each in
+  its own browser context, signed in as its own reviewer on Rate answers (a few at a time, before the clock starts).
+  Each rates by keyboard alone: `4`, `5`, `4`, `Enter`. The time is from pressing Enter to the next answer fully
+  shown: a new item on the page, its Submit button drawn and the app idle again (polled at each animation frame);
 - click: the same reviewers rating by mouse on the same page (three score buttons, then Submit: timed from the click on
   Submit);
 - baseline (with `--baseline REF`, e.g. the commit before the keyboard work): the app as it was at that git revision,
@@ -25,13 +25,13 @@ is a lost judgment and fails the run (exit 1). Ends with one JSON line."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from time import perf_counter
@@ -53,7 +53,7 @@ from benchmarks.common import (
 from benchmarks.load import PASSWORD, USERNAME, build_store
 from core.store.db import get_engine, session_scope
 from core.store.models import Rating, User
-from tests.live_app import REPO_ROOT, chromium, running_app, signed_in, wait_until_idle
+from tests.live_app import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, running_app
 
 DEFAULT_SCALE = 1_000_000
 REVIEWERS = 20
@@ -77,43 +77,53 @@ SHOWN = {
 }
 
 
-def _open_rate_page(page: Any, base_url: str, username: str, ui: str) -> str:
-    page.goto(base_url)
-    page.get_by_role("textbox", name="Username").fill(username)
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    if ui == "new":
-        signed_in(page)
-    else:
-        page.get_by_role("button", name="Sign out").wait_for(timeout=60_000)
-        wait_until_idle(page)
-    if ui == "new":
-        page.goto(f"{base_url}/rate")
-    else:  # a new address signed a reviewer out then
-        page.locator('[data-testid="stSidebarNavLink"]', has_text="Rate answers").first.click()
-    handle = page.wait_for_function(SHOWN[ui], arg="", timeout=60_000)
-    wait_until_idle(page)
-    return handle.json_value()
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+SIGNING_IN_AT_ONCE = 4  # sign-ins (untimed) a few at a time: 20 pages loading at once starve 2 cores
 
 
-def _score_by_keys(page: Any) -> None:
+async def _idle(page: Any) -> None:
+    await page.wait_for_selector(IDLE, timeout=120_000)
+    await page.wait_for_load_state("networkidle")
+
+
+async def _open_rate_page(page: Any, base_url: str, username: str, ui: str) -> str:
+    """Sign in on the form and open Rate answers; the item shown."""
+    await page.goto(base_url, timeout=120_000)
+    await page.get_by_role("textbox", name="Username").fill(username)
+    await page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("button", name="Sign out").wait_for(timeout=120_000)
+    if ui == "new":  # the browser fetches the session cookie, then the page; then the rate page by its address
+        await page.wait_for_function("() => !location.pathname.startsWith('/session/')", timeout=120_000)
+        await page.get_by_role("button", name="Sign out").wait_for(timeout=120_000)
+        await _idle(page)
+        await page.goto(f"{base_url}/rate", timeout=120_000)
+    else:  # a new address signed a reviewer out then: the sidebar link
+        await _idle(page)
+        await page.locator('[data-testid="stSidebarNavLink"]', has_text="Rate answers").first.click()
+    item = await (await page.wait_for_function(SHOWN[ui], arg="", timeout=120_000)).json_value()
+    await _idle(page)
+    return item
+
+
+async def _score_by_keys(page: Any) -> None:
     for key in SCORES:
-        page.keyboard.press(key)
+        await page.keyboard.press(key)
 
 
-def _score_by_mouse(page: Any) -> None:
+async def _score_by_mouse(page: Any) -> None:
     for field, score in zip(("helpfulness", "harmlessness", "accuracy"), SCORES, strict=True):
-        page.locator(f'[class*="-{field} "] button[data-variant]').nth(int(score) - 1).click()
+        await page.locator(f'[class*="-{field} "] button[data-variant]').nth(int(score) - 1).click()
 
 
-def _score_by_mouse_then(page: Any) -> None:
+async def _score_by_mouse_then(page: Any) -> None:
     """The rate page before the keyboard work: three radio groups whose options read "4: ..."."""
-    for group, score in zip(page.locator('[data-testid="stRadio"]').all()[:3], SCORES, strict=True):
-        group.locator("label").filter(has_text=f"{score}:").first.click()
+    for group, score in zip((await page.locator('[data-testid="stRadio"]').all())[:3], SCORES, strict=True):
+        await group.locator("label").filter(has_text=f"{score}:").first.click()
 
 
 # path -> (the page it runs on, how the scores are given (untimed), how the rating is submitted (timed from here))
-PATHS: dict[str, tuple[str, Callable[[Any], None], Callable[[Any], None]]] = {
+PATHS: dict[str, tuple[str, Callable[[Any], Awaitable[None]], Callable[[Any], Awaitable[None]]]] = {
     "keys": ("new", _score_by_keys, lambda page: page.keyboard.press("Enter")),
     "click": ("new", _score_by_mouse, lambda page: page.get_by_role("button", name="Submit (Enter)").click()),
     "baseline click": (
@@ -124,48 +134,53 @@ PATHS: dict[str, tuple[str, Callable[[Any], None], Callable[[Any], None]]] = {
 }
 
 
-def reviewer(browser: Any, base_url: str, username: str, path: str, think: float, seed: int, out: dict) -> None:
-    """One reviewer rating until the deadline; each submission's wall clock to the next answer fully shown."""
+async def reviewer(browser: Any, base_url: str, username: str, path: str, think: float, n: int, out: dict) -> None:
+    """One reviewer rating until the deadline; each submission's wall clock to the next answer fully shown.
+    Never raises: a failure is counted as an error and ends this reviewer's work."""
     ui, score, submit = PATHS[path]
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    rng = random.Random(seed)
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    rng = random.Random(n)
     try:
-        page = context.new_page()
-        item = _open_rate_page(page, base_url, username, ui)
-        out["ready"].append(username)
-        out["go"].wait()
+        page = await context.new_page()
+        async with out["signing_in"]:
+            item = await _open_rate_page(page, base_url, username, ui)
+        out["ready"] += 1
+        await out["go"].wait()
         while perf_counter() < out["deadline"]:
-            page.wait_for_timeout(think * rng.uniform(0.5, 1.5) * 1000)
-            score(page)
+            await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+            await score(page)
             started = perf_counter()
-            submit(page)
-            item = page.wait_for_function(SHOWN[ui], arg=item, polling="raf", timeout=60_000).json_value()
+            await submit(page)
+            shown = await page.wait_for_function(SHOWN[ui], arg=item, polling="raf", timeout=60_000)
+            item = await shown.json_value()
             out["ms"].append((perf_counter() - started) * 1000)
     except Exception as error:  # counted and reported: the run requires none
         out["errors"].append(f"{username}: {type(error).__name__}: {str(error)[:300]}")
     finally:
-        context.close()
+        await context.close()
+
+
+async def _leg(base_url: str, users: list[str], path: str, seconds: float, think: float) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    out: dict[str, Any] = {"ms": [], "errors": [], "ready": 0, "deadline": 0.0}
+    out |= {"go": asyncio.Event(), "signing_in": asyncio.Semaphore(SIGNING_IN_AT_ONCE)}
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        work = [asyncio.create_task(reviewer(browser, base_url, u, path, think, n, out)) for n, u in enumerate(users)]
+        while out["ready"] + len(out["errors"]) < len(users):
+            await asyncio.sleep(0.2)
+        out["deadline"] = perf_counter() + seconds
+        out["go"].set()
+        await asyncio.gather(*work)
+        await browser.close()
+    return out
 
 
 def leg(base_url: str, users: list[str], path: str, seconds: float, think: float) -> dict[str, Any]:
-    """The reviewers at once, each in its own Chromium (one browser process per thread: Playwright's sync API
-    is per thread)."""
-    out: dict[str, Any] = {"ms": [], "errors": [], "ready": [], "go": threading.Event(), "deadline": 0.0}
-
-    def work(n: int, username: str) -> None:
-        with chromium() as browser:
-            reviewer(browser, base_url, username, path, think, n, out)
-
-    threads = [threading.Thread(target=work, args=(n, name)) for n, name in enumerate(users)]
-    for thread in threads:
-        thread.start()
-    signing_in = perf_counter() + 600
-    while len(out["ready"]) + len(out["errors"]) < len(users) and perf_counter() < signing_in:
-        threading.Event().wait(0.2)
-    out["deadline"] = perf_counter() + seconds
-    out["go"].set()
-    for thread in threads:
-        thread.join()
+    """The reviewers at once, each in its own browser context (its own cookies) of one Chromium, all signed in
+    before the clock starts."""
+    out = asyncio.run(_leg(base_url, users, path, seconds, think))
     ms = out["ms"]
     return {
         "ratings": len(ms),

@@ -98,6 +98,14 @@ def test_a_shift_by_keyboard_alone_lands_every_judgment_with_its_audit_event(dem
     typed(page, "States the 2019 rate; it changed in 2021.")
     submitted(page, shown, "Control+Enter")
 
+    keys(page, "?")  # the cheat sheet
+    page.get_by_text("score the active dimension (▸) and move to the next").wait_for()
+    keys(page, "Escape")
+    keys(page, "u")  # change my last rating: it opens with the values stored
+    page.get_by_role("dialog").get_by_text("Change my last rating").wait_for()
+    keys(page, "Escape")
+    page.get_by_role("dialog").wait_for(state="detached")
+
     go(page, base_url, "/compare")
     for n in range(10):
         shown = item(page)
@@ -148,3 +156,36 @@ def test_a_shift_by_keyboard_alone_lands_every_judgment_with_its_audit_event(dem
     assert flagged.flags == ["incorrect"] and flagged.rationale == "States the 2019 rate; it changed in 2021."
     assert categories[-10:][0] == ["harassment"] and categories[-10:][1] == ["hate", "spam"]
     assert clicks == []
+
+
+HIDE = """(hidden) => {
+    Object.defineProperty(document, "hidden", {value: hidden, configurable: true});
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def test_time_spent_leaves_out_a_hidden_tab(demo, page):
+    url, base_url = demo
+    sign_in(page, base_url, "expert2", "expert2-demo")
+    go(page, base_url, "/rate")
+    shown = item(page)
+    page.evaluate(HIDE, True)  # the reviewer switches to another tab for 3 seconds
+    page.wait_for_timeout(3000)
+    page.evaluate(HIDE, False)
+    page.wait_for_timeout(1500)  # the page reports the hidden time; a rerun follows
+    wait_until_idle(page)
+    keys(page, "3", "3", "3")
+    submitted(page, shown)
+    with session_scope(get_engine(url)) as s:
+        rating = (
+            s.execute(
+                select(Rating)
+                .join(User, User.id == Rating.user_id)
+                .where(User.username == "expert2")
+                .order_by(Rating.id.desc())
+            )
+            .scalars()
+            .first()
+        )
+    assert (rating.helpfulness, rating.harmlessness, rating.accuracy) == (3, 3, 3)
+    assert rating.seconds_spent < 3.5  # about 5 s on the page, 3 of them hidden
