@@ -1,6 +1,6 @@
 // Keys for the judging pages. Streamlit has no key events, so one document-level listener clicks the page's own
-// controls, found by their widget keys (`.st-key-{prefix}-{field}`). The marker `[data-wb-item]` that each item
-// renders says which item is shown, of which queue, and the prefix of its widgets. The listener also adds up the
+// controls, found by their widget keys (`.st-key-{item}-{field}`). The marker `span[data-wb-item]` that each item
+// renders says which item is shown (also the prefix of its widgets' keys) and of which queue. The listener also adds up the
 // time the tab is hidden while an item is shown and reports it (state "hidden": {item, seconds}).
 const FIELDS = {
   rating: ["helpfulness", "harmlessness", "accuracy"],
@@ -13,8 +13,6 @@ const DIGITS = {
 };
 const LETTERS = {
   comparison: { q: ["strength", 0], w: ["strength", 1], e: ["strength", 2] },
-  moderation: {},
-  adjudication: {},
 };
 const CATEGORY_LETTERS = "htxvemp";
 const TEXTS = {
@@ -123,7 +121,7 @@ function submit(prefix) {
 function onKey(event) {
   const mark = marker();
   if (!mark || document.querySelector('[role="dialog"]')) return;
-  const { wbKind: kind, wbPrefix: prefix } = mark.dataset;
+  const { wbKind: kind, wbItem: prefix } = mark.dataset;
   const key = event.key;
   if (key === "Enter" && (event.ctrlKey || event.metaKey)) {
     event.preventDefault();
@@ -174,7 +172,7 @@ function newItem(mark) {
   const main = document.querySelector('[data-testid="stMain"]') || document.querySelector(".stMain");
   if (main) main.scrollTop = 0;
   window.scrollTo(0, 0);
-  showActive(mark.dataset.wbKind, mark.dataset.wbPrefix);
+  showActive(mark.dataset.wbKind, mark.dataset.wbItem);
   showAnchors(null);
 }
 
@@ -187,7 +185,7 @@ function onChange() {
     return;
   }
   if (mark.dataset.wbItem !== wb.item) newItem(mark);
-  else showActive(mark.dataset.wbKind, mark.dataset.wbPrefix);
+  else showActive(mark.dataset.wbKind, mark.dataset.wbItem);
 }
 
 function onVisibility() {

@@ -23,6 +23,7 @@ from core.store.models import RUBRIC
 
 NOTICE_KEY = "review_notice"  # (level, text) left by a callback for the next run: shown as a toast
 ERROR_KEY = "review_error"  # (form prefix, text): why the last submission of that form was refused
+CHANGED_KEY = "review_changed"  # the last judgment was changed: the dialog closes
 
 Last = LastRating | LastComparison | LastLabel
 
@@ -46,7 +47,7 @@ STYLE = """<style>
 class Change:
     """Reopening the reviewer's last judgment of the queue."""
 
-    title: str  # "Change my last rating"
+    noun: str  # "rating": the dialog is "Change my last rating"
     id_of: Callable[[Any], int]
     show: Callable[[Any], None]
     save: Callable[..., None]  # (actor=, judgment_id=, values=)
@@ -94,7 +95,7 @@ def _judge(judging: Judging, user: UserPublic) -> None:
         st.info(judging.empty, icon=":material/done_all:")
         return
     prefix = f"{judging.queue}-{view.assignment_id}"
-    st.html(f'<span data-wb-item="{prefix}" data-wb-kind="{judging.queue}" data-wb-prefix="{prefix}"></span>')
+    st.html(f'<span data-wb-item="{prefix}" data-wb-kind="{judging.queue}"></span>')  # for app/hotkeys.js
     texts, form = st.columns(judging.layout, gap="medium")
     with texts:
         judging.show(view)
@@ -172,7 +173,7 @@ def _on_skip(judging: Judging, user: UserPublic, view: ItemView) -> None:
 
 
 def _open_change(change: Change, queue: str, user: UserPublic, last: Last) -> None:
-    st.dialog(change.title, width="large")(_change_last)(change, queue, user, last)
+    st.dialog(f"Change my last {change.noun}", width="large")(_change_last)(change, queue, user, last)
 
 
 def _change_last(change: Change, queue: str, user: UserPublic, last: Last) -> None:
@@ -191,7 +192,7 @@ def _change_last(change: Change, queue: str, user: UserPublic, last: Last) -> No
             on_click=_on_change,
             args=(change, user, judgment_id, queue, prefix),
         )
-    if st.session_state.get(NOTICE_KEY) == ("success", f"{change.title.replace('Change my', 'Your')} was changed."):
+    if st.session_state.pop(CHANGED_KEY, False):
         st.rerun()  # close the dialog; the page shows the notice
 
 
@@ -202,4 +203,5 @@ def _on_change(change: Change, user: UserPublic, judgment_id: int, queue: str, p
     except (Incomplete, FeedbackError, Forbidden, StoreError) as error:
         st.session_state[ERROR_KEY] = (prefix, str(error))
     else:
-        st.session_state[NOTICE_KEY] = ("success", f"{change.title.replace('Change my', 'Your')} was changed.")
+        st.session_state[NOTICE_KEY] = ("success", f"Your last {change.noun} was changed.")
+        st.session_state[CHANGED_KEY] = True

@@ -31,7 +31,7 @@ judging_page(
         show=lambda view: side_by_side(view.prompt, view.left, view.right, "wb"),
         submit=lambda values, **kwargs: review.compare(comparison=values, **kwargs),
         change=Change(
-            title="Change my last comparison",
+            noun="comparison",
             id_of=lambda last: last.comparison_id,
             show=lambda last: side_by_side(last.prompt, last.left, last.right, "wbc"),
             save=lambda judgment_id, values, **kwargs: review.change_comparison(

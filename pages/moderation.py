@@ -18,7 +18,7 @@ judging_page(
         show=lambda view: show_plain(view.text, key="wb-comment"),
         submit=lambda values, **kwargs: review.label(label=values, **kwargs),
         change=Change(
-            title="Change my last label",
+            noun="label",
             id_of=lambda last: last.label_id,
             show=lambda last: show_plain(last.text, key="wbc-comment"),
             save=lambda judgment_id, values, **kwargs: review.change_label(

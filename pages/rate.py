@@ -28,7 +28,7 @@ judging_page(
         show=show,
         submit=lambda values, **kwargs: review.rate(rating=values, **kwargs),
         change=Change(
-            title="Change my last rating",
+            noun="rating",
             id_of=lambda last: last.rating_id,
             show=show_last,
             save=lambda judgment_id, values, **kwargs: review.change_rating(
