@@ -20,7 +20,7 @@ from core.store.db import session_scope
 from core.store.models import ModerationLabel, Rating
 from core.text import NUL
 from tests import audit_store
-from tests.app_helpers import APP, add_users
+from tests.app_helpers import APP, add_users, field
 from tests.app_helpers import page as page_path
 from tests.moderation_store import add_people, import_rows, label_row, score_row
 from tests.review_store import build
@@ -91,10 +91,10 @@ def test_the_rating_form_takes_any_rationale(review, rationale, accuracy):
     at = open_page("rate", users["expert0"], "expert0", "expert")
     open_item(at)
     before = row_counts(engine)
-    for radio, value in zip(at.radio[:3], (4, 4, accuracy), strict=True):
-        radio.set_value(value)
-    at.text_area[0].input(rationale)
-    at.button[0].click().run()
+    for name, value in (("helpfulness", 4), ("harmlessness", 4), ("accuracy", accuracy)):
+        field(at, name).set_value(value)
+    field(at, "rationale").input(rationale)
+    field(at, "submit").click().run()
     if submitted(engine, at, before, "rating"):
         with session_scope(engine) as s:
             newest = s.execute(select(Rating.rationale).order_by(Rating.id.desc()).limit(1)).scalar_one()
@@ -110,11 +110,11 @@ def test_the_comparison_form_takes_any_rationale(review, rationale, choice, stre
     at = open_page("compare", users["expert0"], "expert0", "expert")
     open_item(at)
     before = row_counts(engine)
-    at.radio[0].set_value(choice)
+    field(at, "choice").set_value(choice)
     if strength:
-        at.radio[1].set_value("clear")
-    at.text_area[0].input(rationale)
-    at.button[0].click().run()
+        field(at, "strength").set_value("clear")
+    field(at, "rationale").input(rationale)
+    field(at, "submit").click().run()
     if not submitted(engine, at, before, "comparison"):
         assert choice in ("left", "right") and not strength
 
@@ -137,11 +137,11 @@ def test_the_label_form_takes_any_note(moderation, note, label, harassment):
     open_item(at)
     before = row_counts(engine)
     if label:
-        at.radio[0].set_value(label)
+        field(at, "label").set_value(label)
     if harassment:
-        at.multiselect[0].set_value(["harassment"])
-    at.text_area[0].input(note)
-    at.button[0].click().run()
+        field(at, "categories").set_value(["harassment"])
+    field(at, "note").input(note)
+    field(at, "submit").click().run()
     if submitted(engine, at, before, "moderation_label"):
         with session_scope(engine) as s:
             newest = s.execute(select(ModerationLabel.note).order_by(ModerationLabel.id.desc()).limit(1)).scalar_one()
@@ -162,11 +162,11 @@ def test_the_adjudication_form_takes_any_reason(moderation, reason, label):
     open_item(at)
     before = row_counts(engine)
     if label:
-        at.radio[0].set_value(label)
+        field(at, "label").set_value(label)
         if label == "toxic":
-            at.multiselect[0].set_value(["harassment"])
-    at.text_area[0].input(reason)
-    at.button[0].click().run()
+            field(at, "categories").set_value(["harassment"])
+    field(at, "reason").input(reason)
+    field(at, "submit").click().run()
     if not submitted(engine, at, before, "adjudication"):
         assert NUL in reason or label is None or not reason.strip()
 
