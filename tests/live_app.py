@@ -129,6 +129,17 @@ def open_page(page, title: str) -> None:
     wait_until_idle(page)
 
 
+def shown_item(page) -> str:
+    """The judging page's current item, once its key script has marked it (it runs after the page has drawn)."""
+    page.wait_for_function("Boolean(document.body.dataset.wbItem)", timeout=30_000)
+    return page.evaluate("document.body.dataset.wbItem")
+
+
+def next_item_shown(page, before: str) -> None:
+    page.wait_for_function(f"document.body.dataset.wbItem !== {before!r}", timeout=30_000)
+    wait_until_idle(page)
+
+
 def full_page_png(page, path: Path) -> None:
     """Streamlit scrolls inside its main block, so grow the window to the content's height, then shoot it whole."""
     height = page.evaluate(

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from core.store.db import dispose_engines, get_engine, session_scope
 from core.store.models import Adjudication, AuditEvent, Comparison, ModerationLabel, Rating, User
-from tests.live_app import REPO_ROOT, running_app, sign_in, wait_until_idle
+from tests.live_app import REPO_ROOT, next_item_shown, running_app, shown_item, sign_in, wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +39,7 @@ def item(page) -> str:
 def go(page, base_url: str, path: str) -> None:
     """Open a page by its address (a link or a typed URL: no mouse), and wait for its first item."""
     page.goto(f"{base_url}{path}")
-    page.wait_for_function("Boolean(document.body.dataset.wbItem)", timeout=30_000)
+    shown_item(page)
     wait_until_idle(page)
 
 
@@ -58,8 +58,7 @@ def typed(page, text: str) -> None:
 def submitted(page, before: str, submit: str = "Enter") -> None:
     """Submit by key and wait until the next item is shown."""
     page.keyboard.press(submit)
-    page.wait_for_function(f"document.body.dataset.wbItem !== {before!r}", timeout=30_000)
-    wait_until_idle(page)
+    next_item_shown(page, before)
 
 
 def counts(url: str, user_id: int) -> dict[str, int]:

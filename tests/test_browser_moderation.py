@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.accounts.users import create_user
 from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from core.store.models import ModerationItem, ModerationLabel
-from tests.live_app import open_page, running_app, sign_in, wait_until_idle
+from tests.live_app import next_item_shown, open_page, running_app, shown_item, sign_in
 from tests.moderation_store import import_rows, score_row
 
 pytestmark = pytest.mark.browser
@@ -39,7 +39,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
 
 def label(page, choice: str, categories: list[str], note: str = "") -> None:
     form = page.locator('[data-testid="stForm"]').first
-    shown = page.evaluate("document.body.dataset.wbItem")
+    shown = shown_item(page)
     form.locator("button[data-variant]", has_text=choice).first.click()
     for category in categories:
         form.locator("button[data-variant]", has_text=category).click()
@@ -47,8 +47,7 @@ def label(page, choice: str, categories: list[str], note: str = "") -> None:
         form.get_by_label("Note (n): optional, why, when the case is close").fill(note)
     form.get_by_role("button", name="Submit (Enter)").click()
     page.get_by_text("Saved.").first.wait_for()
-    page.wait_for_function(f"document.body.dataset.wbItem !== {shown!r}")
-    wait_until_idle(page)
+    next_item_shown(page, shown)
 
 
 def test_an_annotator_labels_three_items(store, page):

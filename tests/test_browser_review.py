@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from core.store.models import Comparison, Rating
-from tests.live_app import open_page, running_app, sign_in, wait_until_idle
+from tests.live_app import next_item_shown, open_page, running_app, shown_item, sign_in
 from tests.review_store import PASSWORD, build
 
 pytestmark = pytest.mark.browser
@@ -35,11 +35,10 @@ def choose(page, field: str, option: str) -> None:
 
 
 def submit_and_wait(page, saved: str) -> None:
-    shown = page.evaluate("document.body.dataset.wbItem")
+    shown = shown_item(page)
     page.get_by_role("button", name="Submit (Enter)").click()
     page.get_by_text(saved).wait_for()
-    page.wait_for_function(f"document.body.dataset.wbItem !== {shown!r}")
-    wait_until_idle(page)
+    next_item_shown(page, shown)
 
 
 def test_an_expert_rates_two_answers_and_compares_two_pairs(store, page):

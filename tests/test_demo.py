@@ -18,6 +18,8 @@ from core.accounts.signin import authenticate
 from core.accounts.users import create_user
 from core.demo.load import DEMO_USERS, DemoSummary, generate, load_demo, store_is_empty
 from core.ingest import schemas
+from core.reports.filters import version_names
+from core.reports.kpi.quality import compared_versions
 from core.store.db import get_engine, session_scope
 from core.store.models import (
     Comparison,
@@ -246,6 +248,13 @@ def test_v2_wins_most_comparisons_in_the_store(loaded):
         total = s.execute(select(func.count()).select_from(Comparison)).scalar_one()
     assert winners["taxbot-v2"] >= 0.75 * total
     assert winners["taxbot-v2"] > 5 * winners.get("taxbot-v1", 0)
+
+
+def test_the_kpi_headline_and_the_ab_defaults_put_v2_after_v1(loaded):
+    engine, _ = loaded
+    with session_scope(engine) as s:
+        assert compared_versions(s)[1::2] == ("taxbot-v2", "taxbot-v1")
+        assert version_names(s, "chatbot") == ["taxbot-v1", "taxbot-v2"]
 
 
 def test_many_stored_moderation_scores_lie_near_the_threshold(loaded):

@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from core.store import prepared
 from core.store.models import Adjudication, ModelVersion, ModerationItem, ModerationLabel, ModerationScore, QueueConfig
+from core.store.versions import newest_first
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BAND = 0.15
@@ -54,16 +55,12 @@ def version_settings(version: ModelVersion | tuple) -> VersionSettings:
 @cache
 def _versions_statement() -> Select:
     v = ModelVersion.__table__
-    return (
-        select(v.c.id, v.c.name, v.c.meta, v.c.created_at)
-        .where(v.c.kind == "moderation")
-        .order_by(v.c.created_at.desc(), v.c.id.desc())
-    )
+    return select(v.c.id, v.c.name, v.c.meta, v.c.created_at).where(v.c.kind == "moderation")
 
 
 def moderation_versions(store: Session | prepared.Runner) -> list[VersionSettings]:
     """Every moderation classifier version with its threshold and band, newest (last registered) first."""
-    return [version_settings(row) for row in prepared.on(store).rows(_versions_statement(), {})]
+    return [version_settings(row) for row in newest_first(prepared.on(store).rows(_versions_statement(), {}))]
 
 
 def feeding_versions(store: Session | prepared.Runner, config: QueueConfig) -> list[VersionSettings]:

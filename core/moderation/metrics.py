@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from core.store.models import ModelVersion
+from core.store.versions import newest_first
 
 METRICS = ("precision", "recall", "f1", "roc_auc")
 
@@ -119,12 +120,8 @@ def _fmt(value: float | None) -> str:
 
 def latest_retrain(session: Session) -> RetrainSummary | None:
     """The summary of the newest retrained moderation version, if any."""
-    versions = session.execute(
-        select(ModelVersion.meta)
-        .where(ModelVersion.kind == "moderation")
-        .order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc())
-    ).scalars()
-    for meta in versions:
-        if meta and "retrain" in meta:
-            return RetrainSummary.from_dict(meta["retrain"])
+    versions = session.execute(select(ModelVersion).where(ModelVersion.kind == "moderation")).scalars()
+    for version in newest_first(versions):
+        if version.meta and "retrain" in version.meta:
+            return RetrainSummary.from_dict(version.meta["retrain"])
     return None

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, select, true
 from sqlmodel import Session
 
 from core.store.models import ModelVersion, Prompt
+from core.store.versions import oldest_first
 
 NO_TOPIC = "(no topic)"
 
@@ -67,10 +68,8 @@ def version_ids(session: Session, filters: Filters, kind: str) -> tuple[int, int
 
 def version_names(session: Session, kind: str) -> list[str]:
     """Names of the versions of one kind (chatbot, moderation), oldest first."""
-    query = (
-        select(ModelVersion.name).where(ModelVersion.kind == kind).order_by(ModelVersion.created_at, ModelVersion.id)
-    )
-    return list(session.execute(query).scalars())
+    query = select(ModelVersion.id, ModelVersion.name, ModelVersion.created_at).where(ModelVersion.kind == kind)
+    return [version.name for version in oldest_first(session.execute(query))]
 
 
 def version_kind(session: Session, name: str) -> str | None:

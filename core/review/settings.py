@@ -11,6 +11,7 @@ from core import audit
 from core.review.queues import DEFAULT_K, WITHOUT_VERSIONS, QueueError, QueueStatus, get_config, queue_status
 from core.review.sync import sync_queue
 from core.store.models import ModelVersion, QueueConfig, WorkItem, utcnow
+from core.store.versions import newest_first
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,8 @@ class QueueOverview:
 
 def queue_overview(session: Session) -> QueueOverview:
     settings = [settings_of(get_config(session, queue)) for queue in DEFAULT_K]
-    newest_first = ModelVersion.created_at.desc(), ModelVersion.id.desc()
-    versions = session.execute(select(ModelVersion.kind, ModelVersion.name).order_by(*newest_first)).all()
-    kinds = {kind: [name for k, name in versions if k == kind] for kind in ("chatbot", "moderation")}
+    versions = newest_first(session.execute(select(ModelVersion)).scalars())
+    kinds = {kind: [v.name for v in versions if v.kind == kind] for kind in ("chatbot", "moderation")}
     return QueueOverview(queue_status(session), settings, kinds["chatbot"], kinds["moderation"])
 
 

@@ -23,6 +23,7 @@ from core.store.models import (
     User,
     WorkItem,
 )
+from core.store.versions import newest_first
 
 # (label shown to people, table), in the order a person reads the store: who, what was asked, what was judged.
 TABLES: tuple[tuple[str, type[SQLModel]], ...] = (
@@ -100,9 +101,7 @@ def model_versions(session: Session) -> list[VersionRow]:
         .scalar_subquery()
     )
     rows = session.execute(
-        select(ModelVersion.name, ModelVersion.kind, ModelVersion.created_at, answers, scored).order_by(
-            ModelVersion.created_at.desc(), ModelVersion.name
-        )
+        select(ModelVersion.name, ModelVersion.kind, ModelVersion.created_at, ModelVersion.id, answers, scored)
     )
     return [
         VersionRow(
@@ -112,7 +111,7 @@ def model_versions(session: Session) -> list[VersionRow]:
             n_answers if kind == "chatbot" else None,
             n_scored if kind == "moderation" else None,
         )
-        for name, kind, created, n_answers, n_scored in rows
+        for name, kind, created, _, n_answers, n_scored in newest_first(rows)
     ]
 
 

@@ -18,6 +18,7 @@ from core.reports.sql import bin_of, day, monday_of, month
 from core.stats.classification import metrics
 from core.stats.drift import BANDS, band, psi
 from core.store.models import Comparison, ModelVersion, ModerationScore, QueueConfig, Rating, Response, RewardModelRun
+from core.store.versions import age_key, newest_first
 
 PSI_BINS = 10
 MIN_WEEK_SCORES = 30  # a week with fewer scores gives no PSI: too few to tell a shift from noise
@@ -126,14 +127,14 @@ def compared_versions(session: Session) -> tuple[int, str, int, str] | None:
     """(newest id, name, previous id, name): the two newest chatbot versions the comparison queue compares, or the
     two newest chatbot versions if the queue names fewer than two."""
     config = session.get(QueueConfig, "comparison")
-    query = select(ModelVersion.id, ModelVersion.name).where(ModelVersion.kind == "chatbot")
+    query = select(ModelVersion.id, ModelVersion.name, ModelVersion.created_at).where(ModelVersion.kind == "chatbot")
     if config is not None and len(config.versions) >= 2:
         query = query.where(ModelVersion.name.in_(config.versions))
-    newest = session.execute(query.order_by(ModelVersion.created_at.desc(), ModelVersion.id.desc()).limit(2)).all()
-    if len(newest) < 2:
+    versions = newest_first(session.execute(query))
+    if len(versions) < 2:
         return None
-    (new_id, new_name), (old_id, old_name) = newest
-    return new_id, new_name, old_id, old_name
+    newest, previous = versions[:2]
+    return newest.id, newest.name, previous.id, previous.name
 
 
 def win_rate(session: Session, start: datetime, end: datetime) -> WinRate | None:
@@ -199,10 +200,9 @@ def moderation_f1(session: Session, start: datetime, end: datetime) -> tuple[lis
         .join(ModelVersion, ModelVersion.id == ModerationScore.model_version_id)
         .where(in_range)
         .group_by(ModelVersion.name, ModelVersion.created_at, scored_month)
-        .order_by(ModelVersion.created_at, ModelVersion.name, scored_month)
     ).all()
     by_month, totals = [], {}
-    for name, registered, month_text, n, tp, fp, fn in rows:
+    for name, registered, month_text, n, tp, fp, fn in sorted(rows, key=lambda r: (age_key(r[1], r[0]), r[2])):
         tp, fp, fn = int(tp or 0), int(fp or 0), int(fn or 0)
         by_month.append(ModerationF1(name, registered, month_text, n, tp, fp, fn, _f1(tp, fp, fn)))
         total = totals.setdefault(name, [registered, 0, 0, 0, 0])
