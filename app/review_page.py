@@ -4,7 +4,7 @@ keys for everything (app/hotkeys.js); and only the judging part reruns on a subm
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import streamlit as st
@@ -15,7 +15,7 @@ from app.session import require_page
 from core.auth import Forbidden, UserPublic
 from core.review import service as review
 from core.review.guidelines import guidelines, rubric
-from core.review.judgments import FeedbackError, LeaseLost
+from core.review.judgments import AlreadyJudged, FeedbackError, LeaseLost
 from core.review.progress import Progress
 from core.review.views import ItemView, LastComparison, LastLabel, LastRating
 from core.store.db import StoreError
@@ -23,6 +23,9 @@ from core.store.models import RUBRIC
 
 NOTICE_KEY = "review_notice"  # (level, text) left by a callback for the next run: shown as a toast
 ERROR_KEY = "review_error"  # (form prefix, text): why the last submission of that form was refused
+# (queue, item view, judgment id, values): an item judged already in another tab, kept on screen with the values
+# refused, which the change dialog offers
+HELD_KEY = "review_held"
 CHANGED_KEY = "review_changed"  # the last judgment was changed: the dialog closes
 
 Last = LastRating | LastComparison | LastLabel
@@ -85,16 +88,24 @@ def _judging(judging: Judging, user: UserPublic) -> None:
 
 
 def _judge(judging: Judging, user: UserPublic) -> None:
-    view = review.next_item(actor=user, queue=judging.queue)
-    last = review.last_judgment(actor=user, queue=judging.queue) if judging.change else None
+    held = st.session_state.get(HELD_KEY)
+    _, view, judged, wanted = held if held and held[0] == judging.queue else (None, None, None, None)
+    view = view or review.next_item(actor=user, queue=judging.queue)
+    last = review.last_judgment(actor=user, queue=judging.queue, judgment_id=judged) if judging.change else None
+    if last is not None and wanted is not None:
+        last = replace(last, values=wanted)
     _header(judging, review.progress_in(actor=user, queue=judging.queue), last, user)
+    prefix = None if view is None else f"{judging.queue}-{view.assignment_id}"
+    refused = st.session_state.get(ERROR_KEY)
+    if refused and refused[0].startswith(f"{judging.queue}-") and refused[0] != prefix:
+        st.session_state.pop(ERROR_KEY)  # its item is gone from the page: say why, never drop it silently
+        st.session_state[NOTICE_KEY] = ("warning", refused[1])
     if notice := st.session_state.pop(NOTICE_KEY, None):
         level, text = notice
         st.toast(text, icon=":material/warning:" if level == "warning" else ":material/check_circle:")
     if view is None:
         st.info(judging.empty, icon=":material/done_all:")
         return
-    prefix = f"{judging.queue}-{view.assignment_id}"
     st.html(f'<span data-wb-item="{prefix}" data-wb-kind="{judging.queue}"></span>')  # for app/hotkeys.js
     texts, form = st.columns(judging.layout, gap="medium")
     with texts:
@@ -109,7 +120,7 @@ def _judge(judging: Judging, user: UserPublic) -> None:
             width="stretch",
             key=f"{prefix}-submit",
             on_click=_on_submit,
-            args=(judging, user, view.assignment_id, prefix),
+            args=(judging, user, view, prefix),
         )
         skip.form_submit_button(
             "Skip (s)", width="stretch", key=f"{prefix}-skip", on_click=_on_skip, args=(judging, user, view)
@@ -147,23 +158,35 @@ def _refusal(prefix: str) -> None:
         st.error(refused[1], icon=":material/error:")
 
 
-def _on_submit(judging: Judging, user: UserPublic, assignment_id: int, prefix: str) -> None:
+def _on_submit(judging: Judging, user: UserPublic, view: ItemView, prefix: str) -> None:
     st.session_state.pop(ERROR_KEY, None)
+    values = None
     try:
         values = FORMS[judging.queue].read(prefix)
         judging.submit(
-            actor=user, assignment_id=assignment_id, values=values, hidden_seconds=hotkeys.hidden_seconds(prefix)
+            actor=user, assignment_id=view.assignment_id, values=values, hidden_seconds=hotkeys.hidden_seconds(prefix)
         )
     except LeaseLost as error:
+        st.session_state.pop(HELD_KEY, None)
         st.session_state[NOTICE_KEY] = ("warning", str(error))
+    except AlreadyJudged as error:
+        st.session_state[HELD_KEY] = (judging.queue, view, error.judgment_id, values)
+        st.session_state[ERROR_KEY] = (prefix, str(error))
     except (Incomplete, FeedbackError, Forbidden, StoreError) as error:
         st.session_state[ERROR_KEY] = (prefix, str(error))
     else:
+        st.session_state.pop(HELD_KEY, None)
         st.session_state[NOTICE_KEY] = ("success", judging.saved or f"Saved. Here is the next {judging.noun}.")
 
 
 def _on_skip(judging: Judging, user: UserPublic, view: ItemView) -> None:
     st.session_state.pop(ERROR_KEY, None)
+    if st.session_state.pop(HELD_KEY, None):  # judged in another tab: nothing to skip, the saved judgment stays
+        st.session_state[NOTICE_KEY] = (
+            "success",
+            f"Your saved judgment stays as it was. Here is the next {judging.noun}.",
+        )
+        return
     try:
         review.skip(actor=user, queue=judging.queue, assignment_id=view.assignment_id)
     except (Forbidden, StoreError) as error:
@@ -205,3 +228,4 @@ def _on_change(change: Change, user: UserPublic, judgment_id: int, queue: str, p
     else:
         st.session_state[NOTICE_KEY] = ("success", f"Your last {change.noun} was changed.")
         st.session_state[CHANGED_KEY] = True
+        st.session_state.pop(HELD_KEY, None)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from core.store.models import Comparison, Rating
-from tests.live_app import next_item_shown, open_page, running_app, shown_item, sign_in
+from tests.live_app import next_item_shown, open_page, running_app, shown_item, sign_in, wait_until_idle
 from tests.review_store import PASSWORD, build
 
 pytestmark = pytest.mark.browser
@@ -67,3 +67,28 @@ def test_an_expert_rates_two_answers_and_compares_two_pairs(store, page):
     first, second = comparisons
     assert first.choice == ("a" if first.left_response_id == first.response_a_id else "b")
     assert second.choice == ("b" if second.left_response_id == second.response_a_id else "a")
+
+
+def test_a_different_rating_from_a_second_tab_is_refused_not_lost(store, page):
+    url, _users, base_url = store
+    sign_in(page, base_url, "expert0", PASSWORD)
+    open_page(page, "Rate answers")
+    first = shown_item(page)
+    second_tab = page.context.new_page()  # the same browser: the same sign-in
+    second_tab.goto(f"{base_url}/rate")
+    assert shown_item(second_tab) == first  # both tabs show the held answer
+    wait_until_idle(second_tab)
+    for score in ("helpfulness", "harmlessness", "accuracy"):
+        choose(page, score, "4")
+        choose(second_tab, score, "3")
+    submit_and_wait(page, "Saved. Here is the next answer.")
+    second_tab.get_by_role("button", name="Submit (Enter)").click()
+    second_tab.get_by_text("You already rated this answer, in another tab or window.", exact=False).wait_for()
+    wait_until_idle(second_tab)
+    assert shown_item(second_tab) == first  # the answer stays, with the refused scores
+    pressed = second_tab.locator('[class*="-accuracy "] button[aria-checked="true"]')
+    assert pressed.inner_text().strip().startswith("3")
+    with session_scope(get_engine(url)) as s:
+        latest = s.execute(select(Rating.accuracy).order_by(Rating.id.desc()).limit(1)).scalar_one()
+    assert latest == 4
+    second_tab.close()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from core.review import queues
 from core.review.judgments import (
+    AlreadyJudged,
     ComparisonIn,
     FeedbackError,
     LeaseLost,
@@ -69,6 +70,42 @@ def test_a_repeated_submission_is_one_row(any_engine, tmp_path):
     assert count(any_engine, Rating) == 1
     with session_scope(any_engine) as s:
         assert s.get(WorkItem, lease.work_item_id).done == 1
+
+
+def test_a_different_rating_of_an_answer_already_rated_in_another_tab_is_refused(any_engine, tmp_path):
+    users = build(any_engine, tmp_path, prompts=1)
+    lease = take(any_engine, users["expert0"])  # both tabs show this answer
+    first = rate(any_engine, users["expert0"], lease)
+    with pytest.raises(AlreadyJudged, match="You already rated this answer, in another tab or window") as refused:
+        rate(any_engine, users["expert0"], lease, RatingIn(1, 1, 1, rationale="wrong rate"))
+    assert refused.value.judgment_id == first
+    assert "press u (Change last)" in str(refused.value)
+    with session_scope(any_engine) as s:
+        assert [(r.helpfulness, r.accuracy) for r in s.execute(select(Rating)).scalars()] == [(4, 4)]
+        assert s.execute(select(func.count()).where(AuditEvent.action == "rating.create")).scalar_one() == 1
+
+
+def test_a_different_preference_for_a_pair_already_compared_is_refused(engine, tmp_path):
+    users = build(engine, tmp_path, prompts=1)
+    lease = take(engine, users["expert0"], queue="comparison")
+
+    def compare(preferred, strength=None):
+        with session_scope(engine, write=True) as s:
+            return submit_comparison(
+                s,
+                user_id=users["expert0"],
+                assignment_id=lease.assignment_id,
+                comparison=ComparisonIn(preferred, strength, " clearer "),
+            )
+
+    first = compare("left", "clear")
+    assert compare("left", "clear") == first  # a double click
+    with pytest.raises(AlreadyJudged, match="You already compared this pair"):
+        compare("right", "clear")
+    with session_scope(engine) as s:
+        stored = s.execute(select(Comparison)).scalar_one()
+    winner = stored.response_a_id if stored.choice == "a" else stored.response_b_id
+    assert (winner, stored.strength) == (lease.left_response_id, "clear")
 
 
 @pytest.mark.parametrize(

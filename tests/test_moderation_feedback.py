@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from core.moderation.labels import LabelIn, change_label, submit_label
 from core.review import queues
-from core.review.judgments import FeedbackError
+from core.review.judgments import AlreadyJudged, FeedbackError
 from core.review.service import last_judgment
 from core.store.db import session_scope
 from core.store.models import Assignment, AuditEvent, ModerationLabel, WorkItem
@@ -66,6 +66,16 @@ def test_a_repeated_submission_is_one_label(store):
     assert submit(engine, users["ann0"], lease) == submit(engine, users["ann0"], lease)
     assert count(engine, ModerationLabel) == 1
     assert count(engine, AuditEvent, AuditEvent.action == "moderation_label.create") == 1
+
+
+def test_a_different_label_of_an_item_already_labelled_in_another_tab_is_refused(store):
+    engine, users = store
+    lease = take(engine, users["ann0"])
+    first = submit(engine, users["ann0"], lease)
+    with pytest.raises(AlreadyJudged, match="You already labelled this item, in another tab or window"):
+        submit(engine, users["ann0"], lease, LabelIn("not_toxic"))
+    with session_scope(engine) as s:
+        assert [(row.id, row.label) for row in s.execute(select(ModerationLabel)).scalars()] == [(first, "toxic")]
 
 
 @pytest.mark.parametrize(

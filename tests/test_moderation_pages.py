@@ -189,6 +189,40 @@ def test_the_expert_sees_every_label_note_and_annotator_and_decides(store, tmp_p
     assert (decision.final_label, decision.categories, decision.user_id) == ("toxic", ["harassment"], users["lead"])
 
 
+def test_a_different_label_from_a_second_tab_is_refused_with_the_form_kept(store):
+    engine, users = store
+    tab_a, tab_b = page("moderation", users["ann0"], "ann0"), page("moderation", users["ann0"], "ann0")
+    assert tab_a.text[0].value == tab_b.text[0].value == EVIL
+    choose(tab_a, "toxic", ["spam"])
+    submit(tab_a)
+    choose(tab_b, "not_toxic")
+    submit(tab_b)
+    assert tab_b.error[0].value.startswith("You already labelled this item, in another tab or window.")
+    assert tab_b.text[0].value == EVIL and field(tab_b, "label").value == "not_toxic"
+    assert [b.key for b in tab_b.button if b.key == "change-last"] == ["change-last"]
+    with session_scope(engine) as s:
+        assert s.execute(select(ModerationLabel.label)).scalars().all() == ["toxic"]
+    field(tab_b, "skip").click().run()  # leave the saved label as it is
+    assert toasts(tab_b) == ["Your saved judgment stays as it was. Here is the next item."]
+    assert tab_b.text[0].value != EVIL and count(engine, ModerationLabel) == 1
+
+
+def test_a_second_decision_from_another_tab_is_refused_as_final(store, tmp_path):
+    engine, users = store
+    disagree(engine, tmp_path)
+    tab_a, tab_b = page("adjudicate", users["lead"], "lead"), page("adjudicate", users["lead"], "lead")
+    for tab, label in ((tab_a, "toxic"), (tab_b, "not_toxic")):
+        field(tab, "label").set_value(label)
+        if label == "toxic":
+            field(tab, "categories").set_value(["harassment"])
+        field(tab, "reason").input("Decided.")
+        submit(tab)
+    assert tab_b.error[0].value.startswith("You already decided this item, in another tab or window.")
+    assert "Decisions are final" in tab_b.error[0].value
+    with session_scope(engine) as s:
+        assert s.execute(select(Adjudication.final_label)).scalars().all() == ["toxic"]
+
+
 @pytest.mark.parametrize(
     ("name", "username", "role"),
     [

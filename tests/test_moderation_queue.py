@@ -15,7 +15,7 @@ from core.moderation.final_labels import final_labels
 from core.moderation.labels import AdjudicationIn, LabelIn, submit_adjudication, submit_label
 from core.review import queues, settings
 from core.review import service as review
-from core.review.judgments import FeedbackError
+from core.review.judgments import AlreadyJudged, FeedbackError
 from core.review.sync import sync_queue
 from core.store.db import session_scope
 from core.store.models import Adjudication, AuditEvent, ModelVersion, User, WorkItem
@@ -165,6 +165,26 @@ def test_an_adjudication_needs_a_reason_and_a_label(store):
             submit_adjudication(s, user_id=users["lead"], assignment_id=lease.assignment_id, adjudication=decision)
     with session_scope(engine) as s:
         assert s.execute(select(Adjudication)).first() is None
+
+
+def test_a_second_different_decision_on_an_adjudicated_item_is_refused(store):
+    engine, users = store
+    label(engine, users["ann0"], take(engine, users["ann0"]), TOXIC)
+    label(engine, users["ann1"], take(engine, users["ann1"]), FINE)
+    lease = take(engine, users["lead"], "adjudication")
+
+    def decide(decision):
+        with session_scope(engine, write=True) as s:
+            return submit_adjudication(
+                s, user_id=users["lead"], assignment_id=lease.assignment_id, adjudication=decision
+            )
+
+    first = decide(AdjudicationIn("toxic", ("harassment",), "An insult."))
+    assert decide(AdjudicationIn("toxic", ("harassment",), "An insult.")) == first
+    with pytest.raises(AlreadyJudged, match=r"You already decided this item.*Decisions are final"):
+        decide(AdjudicationIn("not_toxic", (), "Banter."))
+    with session_scope(engine) as s:
+        assert s.execute(select(Adjudication.final_label)).scalars().all() == ["toxic"]
 
 
 def test_imported_disagreements_fill_the_adjudication_queue(store, tmp_path):

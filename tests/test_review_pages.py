@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import streamlit as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from streamlit.testing.v1 import AppTest
 
 from core.auth import UserPublic
 from core.ingest import import_file
+from core.review import queues
+from core.review.judgments import RatingIn, submit_rating
 from core.store.db import session_scope
-from core.store.models import AuditEvent, Comparison, Rating, Response
+from core.store.models import Assignment, AuditEvent, Comparison, Rating, Response, utcnow
 from tests.app_helpers import field, toasts
 from tests.review_store import build
 
@@ -50,6 +53,11 @@ def submit(at: AppTest) -> AppTest:
 
 def counts(at: AppTest) -> str:
     return next(str(m.value) for m in at.caption if str(m.value).startswith("Done today"))
+
+
+def take(engine, user_id: int, queue: str = "rating"):
+    with session_scope(engine, write=True) as s:
+        return queues.next_item(s, queue=queue, user_id=user_id)
 
 
 def count(engine, model) -> int:
@@ -132,6 +140,71 @@ def test_the_last_rating_can_be_reopened_and_changed(store):
         assert s.execute(select(Rating.accuracy)).scalar_one() == 2
         event = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).scalar_one()
     assert (event.before["accuracy"], event.after["accuracy"]) == (4, 2)
+
+
+def test_a_different_rating_from_a_second_tab_is_refused_and_kept_for_a_change(store):
+    engine, users = store
+    tab_a, tab_b = page("rate", users["expert0"]), page("rate", users["expert0"])
+    assert "v1 answer 0" in texts(tab_a) and "v1 answer 0" in texts(tab_b)  # the same leased answer
+    pick(tab_a)
+    submit(tab_a)
+    pick(tab_b, 2, 2, 2)
+    submit(tab_b)
+    assert tab_b.error[0].value.startswith("You already rated this answer, in another tab or window.")
+    assert "v1 answer 0" in texts(tab_b)  # the same answer, with the refused scores still in the form
+    assert [field(tab_b, name).value for name in ("helpfulness", "harmlessness", "accuracy")] == [2, 2, 2]
+    with session_scope(engine) as s:
+        assert s.execute(select(Rating.helpfulness, Rating.accuracy)).all() == [(4, 4)]
+    tab_b.button(key="change-last").click().run()  # offered: the saved rating of this answer, with the new scores
+    assert field(tab_b, "accuracy", change=True).value == 2
+    field(tab_b, "rationale", change=True).input("Wrong rate.")
+    field(tab_b, "save", change=True).click().run()
+    assert toasts(tab_b) == ["Your last rating was changed."]
+    assert "v2 answer 0" in texts(tab_b)  # and on to the next answer
+    with session_scope(engine) as s:
+        assert s.execute(select(Rating.helpfulness, Rating.accuracy)).all() == [(2, 2)]
+
+
+def test_the_same_rating_from_a_second_tab_is_a_silent_repeat(store):
+    engine, users = store
+    tab_a, tab_b = page("rate", users["expert0"]), page("rate", users["expert0"])
+    pick(tab_a)
+    submit(tab_a)
+    pick(tab_b)
+    submit(tab_b)
+    assert not tab_b.error and toasts(tab_b) == ["Saved. Here is the next answer."]
+    assert count(engine, Rating) == 1
+
+
+def test_a_different_choice_from_a_second_tab_is_refused_on_compare(store):
+    engine, users = store
+    tab_a, tab_b = page("compare", users["expert0"]), page("compare", users["expert0"])
+    field(tab_a, "choice").set_value("tie")
+    submit(tab_a)
+    field(tab_b, "choice").set_value("both_bad")
+    submit(tab_b)
+    assert tab_b.error[0].value.startswith("You already compared this pair, in another tab or window.")
+    assert field(tab_b, "choice").value == "both_bad"
+    with session_scope(engine) as s:
+        assert s.execute(select(Comparison.choice)).scalars().all() == ["tie"]
+
+
+def test_a_lease_lost_to_another_reviewer_is_said(store):
+    engine, users = store
+    at = page("rate", users["expert0"])
+    with session_scope(engine, write=True) as s:  # the reviewer went for lunch: their lease ran out
+        s.execute(update(Assignment).values(expires_at=utcnow() - timedelta(minutes=1)))
+    while (lease := take(engine, users["expert1"])) is not None:  # ... and the answer went to someone else
+        with session_scope(engine, write=True) as s:
+            submit_rating(s, user_id=users["expert1"], assignment_id=lease.assignment_id, rating=RatingIn(3, 3, 3))
+    pick(at)
+    submit(at)
+    assert toasts(at) == [
+        "Your time on this item ran out and another reviewer has taken it, so your answer was not saved. "
+        "Here is your next item."
+    ]
+    with session_scope(engine) as s:
+        assert s.execute(select(Rating.user_id).distinct()).scalars().all() == [users["expert1"]]
 
 
 def test_html_in_an_answer_is_shown_as_text(engine, tmp_path):

@@ -14,7 +14,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlmodel import Session
 
 from core.moderation.borderline import has_disagreement
-from core.review.judgments import FeedbackError, change_judgment, claim_assignment, store_judgment
+from core.review.judgments import FeedbackError, change_judgment, claim_assignment, repeated, store_judgment
 from core.review.sync import sync_queue
 from core.store import prepared
 from core.store.models import CATEGORIES, MODERATION_LABELS, Adjudication, ModerationLabel, utcnow
@@ -80,9 +80,9 @@ def submit_label(
     claim = claim_assignment(
         run, user_id=user_id, assignment_id=assignment_id, queue="moderation", problems=label.problems(), now=now
     )
-    if claim.status == "done":
-        return claim.judgment_id
     values = label.values() | {"item_id": claim.subject_id}
+    if claim.status == "done":
+        return repeated(run, ModerationLabel, claim, values)
     row = values | {"key": f"app:label:{user_id}:{claim.subject_id}", "source": "app"}
     label_id = store_judgment(
         run, ModerationLabel, claim, assignment_id, row, now, audited=values, hidden_seconds=hidden_seconds
@@ -125,11 +125,11 @@ def submit_adjudication(
     claim = claim_assignment(
         run, user_id=user_id, assignment_id=assignment_id, queue="adjudication", problems=problems, now=now
     )
+    row = adjudication.values() | {"item_id": claim.subject_id}
     if claim.status == "done":
-        return claim.judgment_id
+        return repeated(run, Adjudication, claim, row)
     if run.first(_adjudicated_statement(), {"item_id": claim.subject_id}) is not None:
         raise FeedbackError("This item has been adjudicated already: open the next item instead.")
-    row = adjudication.values() | {"item_id": claim.subject_id}
     adjudication_id = store_judgment(
         run, Adjudication, claim, assignment_id, row, now, audited=row, hidden_seconds=hidden_seconds
     )

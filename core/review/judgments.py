@@ -27,6 +27,24 @@ class LeaseLost(FeedbackError):
     pass
 
 
+class AlreadyJudged(FeedbackError):
+    """The reviewer judged this item already (in another tab or window) with other values; `judgment_id` is the
+    stored judgment, which they can change instead."""
+
+    def __init__(self, message: str, judgment_id: int) -> None:
+        super().__init__(message)
+        self.judgment_id = judgment_id
+
+
+# What the reviewer made of an item, as the refusal of a second, different one names it.
+MADE = {
+    "rating": "rated this answer",
+    "comparison": "compared this pair",
+    "moderation": "labelled this item",
+    "adjudication": "decided this item",
+}
+
+
 @dataclass(frozen=True)
 class RatingIn:
     helpfulness: int
@@ -148,16 +166,17 @@ def claim_assignment(
     problems: list[str],
     now: datetime,
 ) -> tuple:
-    """Lock the assignment and its item; refuse the submission's `problems` (its invalid values), an item that is
-    not the reviewer's, or one whose place went to another."""
-    if problems:
-        raise FeedbackError("; ".join(problems))
+    """Lock the assignment and its item; refuse an item that is not the reviewer's, the submission's `problems` (its
+    invalid values), or an item whose place went to another. One the reviewer judged already is returned as it is,
+    whatever the problems: the caller compares it with the stored judgment."""
     run = prepared.on(session)
     claim = run.first(_claim_statement(), {"assignment_id": assignment_id})
     if claim is None or claim.user_id != user_id or claim.queue != queue:
         raise FeedbackError("This item is not yours: open the next item instead.")
     if claim.status == "skipped":
         raise FeedbackError("You skipped this item; it has gone back to the queue.")
+    if problems and claim.status != "done":
+        raise FeedbackError("; ".join(problems))
     if claim.status == "leased" and claim.expires_at <= now and not claim.is_gold:
         values = {"item_id": claim.item_id, "user_id": user_id, "now": now}
         if claim.done + run.scalar(_others_statement(), values) >= claim.k:
@@ -166,6 +185,21 @@ def claim_assignment(
                 "not saved. Here is your next item."
             )
     return claim
+
+
+def repeated(run: prepared.Runner, model: type[SQLModel], claim: tuple, values: dict[str, Any]) -> int:
+    """A submission for an assignment already done. The same values again (a double click, a retry) are the stored
+    judgment; other values come from a second tab or window on the same item, and are refused, never dropped."""
+    stored = run.first(_judgment_statement(model), {"judgment_id": claim.judgment_id})
+    if stored is not None and all(getattr(stored, name) == value for name, value in values.items()):
+        return claim.judgment_id
+    how = (
+        "Decisions are final, so this one was not saved."
+        if claim.queue == "adjudication"
+        else "Your new choices were not saved and are still in the form: press u (Change last) to replace the saved "
+        "one with them."
+    )
+    raise AlreadyJudged(f"You already {MADE[claim.queue]}, in another tab or window. {how}", claim.judgment_id)
 
 
 def store_judgment(
@@ -258,9 +292,9 @@ def submit_rating(
     claim = claim_assignment(
         run, user_id=user_id, assignment_id=assignment_id, queue="rating", problems=rating.problems(), now=now
     )
-    if claim.status == "done":
-        return claim.judgment_id
     values = rating.values() | {"response_id": claim.subject_id}
+    if claim.status == "done":
+        return repeated(run, Rating, claim, values)
     row = values | {"key": f"app:rating:{user_id}:{claim.item_id}", "source": "app"}
     return store_judgment(run, Rating, claim, assignment_id, row, now, audited=values, hidden_seconds=hidden_seconds)
 
@@ -295,11 +329,11 @@ def submit_comparison(
     claim = claim_assignment(
         run, user_id=user_id, assignment_id=assignment_id, queue="comparison", problems=problems, now=now
     )
-    if claim.status == "done":
-        return claim.judgment_id
     a_id, b_id = claim.subject_id, claim.subject_b_id
-    prompt_id, version_a, version_b = run.first(_pair_statement(), {"a": a_id, "b": b_id})
     values = _comparison_values(comparison, claim.left_response_id, a_id, b_id)
+    if claim.status == "done":
+        return repeated(run, Comparison, claim, values)
+    prompt_id, version_a, version_b = run.first(_pair_statement(), {"a": a_id, "b": b_id})
     values |= {"response_a_id": a_id, "response_b_id": b_id}
     row = values | {
         "key": f"app:comparison:{user_id}:{claim.item_id}",

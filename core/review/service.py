@@ -103,11 +103,11 @@ def progress_in(*, actor: UserPublic, queue: str, engine: Engine | None = None) 
 
 @guarded(QUEUE_ACTIONS)
 def last_judgment(
-    *, actor: UserPublic, queue: str, engine: Engine | None = None
+    *, actor: UserPublic, queue: str, judgment_id: int | None = None, engine: Engine | None = None
 ) -> LastRating | LastComparison | LastLabel | None:
-    """The reviewer's latest judgment in the queue, to reopen and change."""
+    """The reviewer's latest judgment in the queue (or their judgment `judgment_id`), to reopen and change."""
     with write_scope(engine, write=False) as run:
-        return views.last_view(run, actor.id, queue)
+        return views.last_view(run, actor.id, queue, judgment_id)
 
 
 @guarded("review.rate")

@@ -187,12 +187,16 @@ def _last_statement() -> Select:
     )
 
 
-def last_view(run: prepared.Runner, user_id: int, queue: str) -> LastRating | LastComparison | LastLabel | None:
-    """The reviewer's latest judgment made in the app through this queue, to reopen and change (None: none yet, or
-    an adjudication, which is final)."""
-    if queue == "adjudication" or (judgment_id := last_judgment_id(run, user_id, queue)) is None:
+def last_view(
+    run: prepared.Runner, user_id: int, queue: str, judgment_id: int | None = None
+) -> LastRating | LastComparison | LastLabel | None:
+    """The reviewer's judgment of this queue with this id, by default their latest made in the app, to reopen and
+    change (None: none yet, not theirs, or an adjudication, which is final)."""
+    if queue == "adjudication" or (judgment_id := judgment_id or last_judgment_id(run, user_id, queue)) is None:
         return None
     stored = run.first(_row_statement(queue), {"judgment_id": judgment_id})
+    if stored is None or stored.user_id != user_id:
+        return None
     if queue == "rating":
         prompt, (answer,) = texts(run, stored.response_id)
         values = RatingIn(
