@@ -118,6 +118,17 @@ def test_submitting_a_label_stores_it_and_shows_the_next_item(store):
     assert counts(at) == "Done today **1** · Left in the queue **2**"
 
 
+def test_home_and_the_label_page_count_the_same_labels_today(store, tmp_path):
+    engine, users = store
+    disagree(engine, tmp_path)  # an imported label of ann0's, made today, counts wherever it was made
+    at = page("moderation", users["ann0"], "ann0")
+    choose(at, "toxic", ["spam"])
+    submit(at)
+    home = page("home", users["ann0"], "ann0")
+    today = {m.label: m.value for m in home.metric}["Your labels today"]
+    assert counts(at).startswith(f"Done today **{today}** ·") and today == "2"
+
+
 def test_a_toxic_label_without_a_category_is_refused_on_the_page(store):
     engine, users = store
     at = page("moderation", users["ann0"], "ann0")
