@@ -9,13 +9,28 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 
 from core.reports.kpi.quality import DriftWeek, ModerationF1, RewardAccuracy, VersionRatings, WinRate
 from core.reports.kpi.report import Backlog, DailyCount, KpiReport, MonthCount, Turnaround, WeeklyReviewers
 from core.stats.drift import BANDS
+from core.store.versions import natural_key
 
 HEIGHT = 320
 RUBRIC = ("helpfulness", "harmlessness", "accuracy")
+PALETTE = qualitative.Plotly
+
+
+def version_colours(names: Iterable[str]) -> dict[str, str]:
+    """One colour per version for every chart of a page, so that each legend matches its lines (plotly would
+    colour each trace by its place in its figure)."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted(set(names), key=natural_key))}
+
+
+def _line(name: str, x: list, y: list, colour: str, **options) -> go.Scatter:
+    return go.Scatter(
+        name=name, x=x, y=y, mode="lines+markers", line={"color": colour}, marker={"color": colour}, **options
+    )
 
 
 def _figure(
@@ -79,17 +94,17 @@ def per_month(rows: Sequence[MonthCount], *, y: str) -> go.Figure:
     return _figure((go.Bar(name=k, x=x, y=v) for k, (x, v) in series.items()), y=y, barmode="stack", months=True)
 
 
-def mean_ratings(rows: Sequence[VersionRatings]) -> go.Figure:
+def mean_ratings(rows: Sequence[VersionRatings], colours: dict[str, str]) -> go.Figure:
     """One panel per rubric dimension, a line per version over the months."""
     traces = []
     for i, dimension in enumerate(RUBRIC, start=1):
         for version, (x, y) in _series((r.version, r.month, getattr(r, dimension)) for r in rows).items():
             traces.append(
-                go.Scatter(
-                    name=version,
-                    x=x,
-                    y=y,
-                    mode="lines+markers",
+                _line(
+                    version,
+                    x,
+                    y,
+                    colours[version],
                     xaxis=f"x{i}",
                     yaxis=f"y{i}",
                     legendgroup=version,
@@ -122,10 +137,10 @@ def win_rate(win: WinRate) -> go.Figure:
     return fig
 
 
-def moderation_f1(rows: Sequence[ModerationF1]) -> go.Figure:
+def moderation_f1(rows: Sequence[ModerationF1], colours: dict[str, str]) -> go.Figure:
     series = _series((r.version, r.month, r.f1) for r in rows)
     return _figure(
-        (go.Scatter(name=v, x=x, y=y, mode="lines+markers") for v, (x, y) in series.items()),
+        (_line(v, x, y, colours[v]) for v, (x, y) in series.items()),
         y="F1 against final labels",
         yaxis_range=[0, 1.05],
         months=True,
@@ -150,10 +165,10 @@ def reward_accuracy(rows: Sequence[RewardAccuracy]) -> go.Figure:
     )
 
 
-def drift(rows: Sequence[DriftWeek]) -> go.Figure:
+def drift(rows: Sequence[DriftWeek], colours: dict[str, str]) -> go.Figure:
     series = _series((d.version, d.week, d.psi) for d in rows if d.psi is not None)
     fig = _figure(
-        (go.Scatter(name=v, x=x, y=y, mode="lines+markers") for v, (x, y) in series.items()),
+        (_line(v, x, y, colours[v]) for v, (x, y) in series.items()),
         y="PSI against the week before",
     )
     top = max([BANDS[1] * 1.6, *(y for _, ys in series.values() for y in ys)])
@@ -166,6 +181,11 @@ def kpi_charts(report: KpiReport) -> dict[str, go.Figure]:
     """Every figure the KPI page can show for a report (those with nothing to draw are left out)."""
     q = report.quality
     figures = {}
+    colours = version_colours(
+        [r.version for r in q.ratings_by_version]
+        + [r.version for r in q.moderation_f1_by_month]
+        + [d.version for d in q.drift]
+    )
     if any(b.age_p50_hours is not None for b in report.backlog):
         figures["backlog"] = backlog(report.backlog)
     if report.turnaround:
@@ -178,14 +198,14 @@ def kpi_charts(report: KpiReport) -> dict[str, go.Figure]:
     if report.reward_runs_by_month:
         figures["reward_runs"] = per_month(report.reward_runs_by_month, y="reward-model runs")
     if q.ratings_by_version:
-        figures["mean_ratings"] = mean_ratings(q.ratings_by_version)
+        figures["mean_ratings"] = mean_ratings(q.ratings_by_version, colours)
     if q.win_rate is not None and q.win_rate.by_month:
         figures["win_rate"] = win_rate(q.win_rate)
     if q.moderation_f1_by_month:
-        figures["moderation_f1"] = moderation_f1(q.moderation_f1_by_month)
+        figures["moderation_f1"] = moderation_f1(q.moderation_f1_by_month, colours)
     runs = [r for r in q.reward_accuracy if r.accuracy is not None]
     if runs:
         figures["reward_accuracy"] = reward_accuracy(runs)
     if any(d.psi is not None for d in q.drift):
-        figures["drift"] = drift(q.drift)
+        figures["drift"] = drift(q.drift, colours)
     return figures

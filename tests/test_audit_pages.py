@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.oversight.samples import draw_sample
 from core.store.db import session_scope
-from core.store.models import AuditEvent, AuditSampleItem, FlagTriage, utcnow
+from core.store.models import AuditEvent, AuditSampleItem, FlagTriage, ModelVersion, utcnow
 from tests import audit_store as store
 from tests.app_helpers import REPO_ROOT, TIMEOUT, add_users, fresh_streamlit_cache, texts  # noqa: F401
 
@@ -92,6 +92,39 @@ def test_the_kpi_page_shows_the_stores_numbers_with_definitions_and_charts(engin
     assert spec["data"]  # a real figure
     at.number_input[0].set_value(1.0).run()  # an SLA of 1 hour: nothing was that fast
     assert {m.label: m.value for m in at.metric}["Finished within 1 h"] == "0%"
+
+
+def test_each_version_has_one_colour_on_every_kpi_chart_and_its_legend(engine):
+    users = add_users(engine)
+    people = _recent_store(engine)
+    now = utcnow()
+    with session_scope(engine, write=True) as s:  # three versions rated, moderation scored and labelled
+        v2 = s.execute(select(ModelVersion.id).where(ModelVersion.name == "bot-v2")).scalar_one()
+        v3 = store.version(s, "bot-v3", created=now - timedelta(hours=12))
+        for version in (v2, v3):
+            for answer in store.answers(s, version, 2, created=now - timedelta(hours=10)):
+                store.rate(s, people["bert"], answer, (5, 5, 5), when=now - timedelta(hours=2))
+        for name in ("mod-v1", "mod-v2"):
+            classifier = store.version(s, name, kind="moderation", created=now - timedelta(days=20))
+            for weeks in (2, 1):
+                item = store.moderation_item(s, created=now - timedelta(weeks=weeks))
+                store.score(s, item, classifier, 0.4 + weeks / 10, when=now - timedelta(weeks=weeks))
+                store.label(s, people["rita"], item, "toxic", when=now - timedelta(weeks=weeks))
+    at = open_page("kpi", users["product_owner"])
+    colours: dict[str, set[str]] = {}
+    legend: dict[str, set[str]] = {}
+    for chart in at.get("plotly_chart"):
+        for trace in json.loads(chart.proto.spec)["data"]:
+            name = trace.get("name", "")
+            if name.startswith(("bot-", "mod-")):
+                assert trace["line"]["color"] == trace["marker"]["color"]  # the legend's swatch is the line
+                colours.setdefault(name, set()).add(trace["line"]["color"])
+                if trace.get("showlegend", True):
+                    legend.setdefault(name, set()).add(trace["line"]["color"])
+    assert {"bot-v1", "bot-v2", "bot-v3", "mod-v1", "mod-v2"} <= set(colours)
+    assert all(len(c) == 1 for c in colours.values()), colours  # one colour per version on every chart
+    assert len({c for (c,) in colours.values()}) == len(colours)  # and no two versions share one
+    assert legend == {name: colours[name] for name in legend}
 
 
 def test_the_audit_trail_filters_shows_an_items_history_and_never_writes(engine):
