@@ -46,3 +46,37 @@ def test_a_product_owner_downloads_the_html_report_with_its_verdict(base_url, pa
     first_line = lines[1]  # the verdict's first sentence as the page shows it
     assert first_line and first_line in html.unescape(report)
     assert report.startswith("<!doctype html>") and "<h1>A/B report: bot-c against bot-b</h1>" in report
+    for viewport in ({"width": 1280, "height": 800}, {"width": 1440, "height": 900}):
+        every_label_inside_its_chart(page, saved, viewport)
+
+
+# Per chart: its box, the boxes of its tick labels and axis titles (each with its text), as the browser laid them out.
+LABEL_BOXES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(chart => {
+  const box = r => ({left: r.left, right: r.right, top: r.top, bottom: r.bottom});
+  const of = selector => [...chart.querySelectorAll(selector)]
+      .filter(e => e.textContent.trim() && e.getBoundingClientRect().width > 0)  // hidden ones have no box
+      .map(e => ({text: e.textContent, ...box(e.getBoundingClientRect())}));
+  return {chart: box(chart.getBoundingClientRect()), ticks: of('.xtick text, .ytick text'),
+          xticks: of('.xtick text'), xtitles: of('.g-xtitle text')};
+})"""
+
+
+def every_label_inside_its_chart(page, report, viewport) -> None:
+    """Opened as a downloaded file: every tick label lies inside its chart, and no x-axis title overlaps a tick
+    label (the charts' margins once cut the y labels to "cs", "AT", "ns")."""
+    page.set_viewport_size(viewport)
+    page.goto(report.as_uri())
+    page.locator(".js-plotly-plot .xtick").first.wait_for()
+    charts = page.evaluate(LABEL_BOXES)
+    assert len(charts) == 3
+    for chart in charts:
+        frame = chart["chart"]
+        for label in chart["ticks"]:
+            inside = frame["left"] - 0.5 <= label["left"] and label["right"] <= frame["right"] + 0.5
+            assert inside and frame["top"] - 0.5 <= label["top"] and label["bottom"] <= frame["bottom"] + 0.5, (
+                viewport,
+                label,
+                frame,
+            )
+        for title in chart["xtitles"]:
+            assert all(title["top"] >= tick["bottom"] - 0.5 for tick in chart["xticks"]), (viewport, title)

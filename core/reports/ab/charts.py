@@ -24,8 +24,16 @@ def _errors(values: list[float], lows: list[float], highs: list[float]) -> dict:
     }
 
 
+MIN_HEIGHT = 220  # the title, the x axis's ticks and title, and room to plot, even for a chart of one or no rows
+
+
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    """Margins grow to fit the tick labels and axis titles (automargin): the app's theme does that, a downloaded
+    report would cut them."""
+    height = max(height, MIN_HEIGHT)
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10}, showlegend=False)
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     return fig
 
 
