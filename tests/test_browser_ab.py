@@ -10,7 +10,7 @@ import pytest
 from core.accounts.users import create_user
 from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema
 from tests.ab_store import build_ab_store
-from tests.live_app import open_page, running_app, sign_in
+from tests.live_app import open_page, running_app, sign_in, wait_until_idle
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-pass"
@@ -33,6 +33,7 @@ def test_a_product_owner_downloads_the_html_report_with_its_verdict(base_url, pa
     sign_in(page, base_url, "olivia", PASSWORD)
     open_page(page, "A/B reports")
     page.get_by_text("Verdict").first.wait_for()
+    wait_until_idle(page)  # a click on the download button while the script still runs can be lost
     shown = page.locator('[data-testid="stMarkdownContainer"]', has_text="Verdict").first.inner_text()
     with page.expect_download(timeout=60_000) as download_info:
         page.get_by_role("button", name="Download the report (HTML)").click()
