@@ -204,6 +204,23 @@ def test_a_preference_for_the_left_answer_is_stored_against_the_answer_shown_the
         event = s.execute(select(AuditEvent).where(AuditEvent.action == "comparison.update")).scalar_one()
     assert (c.choice, c.strength) == ("tie", None)
     assert event.before["strength"] == "strong"
+    assert (event.before["preferred"], event.after["preferred"]) == ("left", "tie")  # as the reviewer saw it
+
+
+def test_the_audit_event_of_a_comparison_says_which_side_the_reviewer_chose(engine, tmp_path):
+    users = build(engine, tmp_path, prompts=1)
+    lease = take(engine, users["expert0"], queue="comparison")
+    with session_scope(engine, write=True) as s:
+        cid = submit_comparison(
+            s, user_id=users["expert0"], assignment_id=lease.assignment_id, comparison=ComparisonIn("right", "slight")
+        )
+    with session_scope(engine) as s:
+        c = s.get(Comparison, cid)
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "comparison.create")).scalar_one()
+    right = c.response_b_id if lease.left_response_id == c.response_a_id else c.response_a_id
+    assert c.choice == ("a" if right == c.response_a_id else "b")
+    assert (event.after["preferred"], event.after["choice"]) == ("right", c.choice)
+    assert event.after["left_response_id"] == lease.left_response_id
 
 
 def test_a_side_without_a_strength_is_refused(engine, tmp_path):

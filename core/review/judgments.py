@@ -239,9 +239,11 @@ def change_judgment(
     values: Callable[[Any], dict[str, Any]],
     refused: str,
     editable: Callable[[Any], bool] = lambda stored: True,
+    seen: Callable[[Any, dict], dict] = lambda stored, values: {},
 ) -> Any:
     """A reviewer changes their own judgment in place; `values(stored)` gives the new values. The earlier ones stay
-    in the `<table>.update` audit event. Returns the judgment as it was stored before."""
+    in the `<table>.update` audit event, each side with what `seen(stored, values)` adds: the values as the
+    reviewer saw them. Returns the judgment as it was stored before."""
     run = prepared.on(store)
     stored = run.first(_judgment_statement(model), {"judgment_id": judgment_id})
     if stored is None or stored.user_id != user_id or not editable(stored):
@@ -257,8 +259,8 @@ def change_judgment(
         action=f"{entity}.update",
         entity=entity,
         entity_id=judgment_id,
-        before=before,
-        after=after,
+        before=before | seen(stored, before),
+        after=after | seen(stored, after),
     )
     return stored
 
@@ -306,6 +308,13 @@ def _choice(preferred: str, left_id: int, a_id: int, b_id: int) -> str:
     return "a" if chosen == a_id else "b"
 
 
+def preferred_side(choice: str, left_id: int | None, a_id: int, b_id: int) -> str:
+    """A stored choice (a, b, tie, both_bad) as the reviewer made it: left, right, tie or both_bad."""
+    if choice not in ("a", "b"):
+        return choice
+    return "left" if (a_id if choice == "a" else b_id) == (left_id or a_id) else "right"
+
+
 def _comparison_values(comparison: ComparisonIn, left_id: int, a_id: int, b_id: int) -> dict[str, Any]:
     return {
         "choice": _choice(comparison.preferred, left_id, a_id, b_id),
@@ -343,8 +352,9 @@ def submit_comparison(
         "version_b_id": version_b,
         "left_response_id": claim.left_response_id,
     }
+    seen = {"preferred": comparison.preferred, "left_response_id": claim.left_response_id}
     return store_judgment(
-        run, Comparison, claim, assignment_id, row, now, audited=values, hidden_seconds=hidden_seconds
+        run, Comparison, claim, assignment_id, row, now, audited=values | seen, hidden_seconds=hidden_seconds
     )
 
 
@@ -380,4 +390,9 @@ def change_comparison(
         user_id=user_id,
         values=values,
         refused="You can change only your own comparisons.",
+        seen=lambda stored, v: {
+            "preferred": preferred_side(
+                v["choice"], stored.left_response_id, stored.response_a_id, stored.response_b_id
+            )
+        },
     )

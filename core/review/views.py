@@ -10,7 +10,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, func, select
 
 from core.moderation.labels import LabelIn
-from core.review.judgments import ComparisonIn, RatingIn
+from core.review.judgments import ComparisonIn, RatingIn, preferred_side
 from core.review.progress import JUDGMENTS
 from core.review.queues import Lease
 from core.store import prepared
@@ -206,10 +206,7 @@ def last_view(
     if queue == "comparison":
         left, right = sides(stored.left_response_id, stored.response_a_id, stored.response_b_id)
         prompt, (left_text, right_text) = texts(run, left, right)
-        preferred = stored.choice
-        if stored.choice in ("a", "b"):
-            winner = stored.response_a_id if stored.choice == "a" else stored.response_b_id
-            preferred = "left" if winner == left else "right"
+        preferred = preferred_side(stored.choice, left, stored.response_a_id, stored.response_b_id)
         values = ComparisonIn(preferred, stored.strength, stored.rationale)
         return LastComparison(stored.id, prompt, left_text, right_text, values)
     values = LabelIn(stored.label, tuple(stored.categories), stored.note)
