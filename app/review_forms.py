@@ -17,6 +17,7 @@ from core.moderation.labels import AdjudicationIn, LabelIn
 from core.review.guidelines import rubric
 from core.review.judgments import ComparisonIn, RatingIn
 from core.store.models import CATEGORIES, FLAGS, RUBRIC, STRENGTHS
+from core.text import TEXT_LIMIT
 
 CHOICES = {"left": "Left (1)", "right": "Right (2)", "tie": "Tie (3)", "both_bad": "Both bad (4)"}
 STRENGTH_KEYS = {"slight": "q", "clear": "w", "strong": "e"}
@@ -80,11 +81,11 @@ def _rating_fields(prefix: str, initial: RatingIn | None) -> None:
         wrap=False,
         key=f"{prefix}-flags",
     )
-    st.text_area(
+    _free_text(
         "Rationale (r): needed when accuracy is 2 or less or a flag is set",
-        value=initial.rationale if initial else "",
-        height=68,
-        key=f"{prefix}-rationale",
+        prefix,
+        "rationale",
+        initial.rationale if initial else "",
     )
 
 
@@ -113,7 +114,7 @@ def _comparison_fields(prefix: str, initial: ComparisonIn | None) -> None:
         default=initial.strength if initial else None,
         key=f"{prefix}-strength",
     )
-    st.text_area("Rationale (r)", value=initial.rationale if initial else "", height=68, key=f"{prefix}-rationale")
+    _free_text("Rationale (r)", prefix, "rationale", initial.rationale if initial else "")
 
 
 def _read_comparison(prefix: str) -> ComparisonIn:
@@ -143,12 +144,12 @@ def _label_fields(prefix: str, initial: LabelIn | AdjudicationIn | None, questio
 
 def _moderation_fields(prefix: str, initial: LabelIn | None) -> None:
     _label_fields(prefix, initial, "Is this comment toxic?")
-    st.text_area(
-        "Note (n): optional, why, when the case is close",
-        value=initial.note if initial else "",
-        height=68,
-        key=f"{prefix}-note",
-    )
+    _free_text("Note (n): optional, why, when the case is close", prefix, "note", initial.note if initial else "")
+
+
+def _free_text(label: str, prefix: str, name: str, value: str = "") -> None:
+    """A rationale, note or reason: at most TEXT_LIMIT characters, with Streamlit's counter as the limit nears."""
+    st.text_area(label, value=value, height=68, max_chars=TEXT_LIMIT, key=f"{prefix}-{name}")
 
 
 def _read_label(prefix: str) -> LabelIn:
@@ -157,7 +158,7 @@ def _read_label(prefix: str) -> LabelIn:
 
 def _adjudication_fields(prefix: str, initial: AdjudicationIn | None) -> None:
     _label_fields(prefix, initial, "Final label")
-    st.text_area("Reason (r): required, it is kept with the decision", height=68, key=f"{prefix}-reason")
+    _free_text("Reason (r): required, it is kept with the decision", prefix, "reason")
 
 
 def _read_adjudication(prefix: str) -> AdjudicationIn:

@@ -9,6 +9,7 @@ from app.session import require_page
 from app.widgets import escape_markdown, page_header
 from core.oversight import service as oversight
 from core.oversight.samples import SampleError, last_month
+from core.text import TEXT_LIMIT
 
 user = require_page("audit_sample")
 page_header(
@@ -112,7 +113,7 @@ else:
             horizontal=True,
             format_func={"agree": "Agree", "disagree": "Disagree"}.get,
         )
-        reason = st.text_area("Reason (required to disagree)")
+        reason = st.text_area("Reason (required to disagree)", max_chars=TEXT_LIMIT)
         if st.form_submit_button("Save verdict", type="primary"):
             if verdict is None:
                 st.error("Choose agree or disagree.")

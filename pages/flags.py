@@ -11,6 +11,7 @@ from core.oversight import service as oversight
 from core.oversight.flags import PAGE_SIZE, FlagError
 from core.review.guidelines import rubric
 from core.store.models import FLAG_STATUSES, FLAGS
+from core.text import TEXT_LIMIT
 
 ANY = "(any)"
 
@@ -71,7 +72,7 @@ for row in page.rows:
             st.caption(f"Triaged by {row.triaged_by}, {row.triaged_at:%Y-%m-%d %H:%M} UTC: {row.note}")
         with st.form(f"triage-{row.rating_id}"):
             new_status = st.radio("Status", FLAG_STATUSES, index=FLAG_STATUSES.index(row.status), horizontal=True)
-            note = st.text_area("Note (what you checked, and why)", value=row.note)
+            note = st.text_area("Note (what you checked, and why)", value=row.note, max_chars=TEXT_LIMIT)
             if st.form_submit_button("Save triage", type="primary"):
                 try:
                     oversight.triage_flag(actor=user, rating_id=row.rating_id, status=new_status, note=note)

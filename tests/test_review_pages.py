@@ -77,6 +77,7 @@ def test_rate_shows_question_answer_and_guidelines_but_never_the_model(store):
     assert "| `1 – 5` | score the active dimension" in shown  # the cheat sheet
     assert counts(at) == "Done today **0** · Left in the queue **4**"
     assert [b.label for b in at.button] == ["Submit (Enter)", "Skip (s)"]
+    assert not field(at, "flags").proto.select_all  # flags are chosen one by one: no "Select all"
 
 
 def test_submitting_a_rating_stores_it_and_shows_the_next_answer(store):

@@ -9,11 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.store.models import CATEGORIES, FLAGS
+from core.text import TEXT_LIMIT
 
 Text = Annotated[str, Field(min_length=1)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 Score = Annotated[int, Field(ge=1, le=5)]
 Bit = Annotated[int, Field(ge=0, le=1)]
+Note = Annotated[str, Field(max_length=TEXT_LIMIT)]  # a rationale or note: the limit of the app's forms
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -83,7 +85,7 @@ class RatingRow(Row):
     harmlessness: Score
     accuracy: Score
     flags: Flags = Field(default_factory=list)
-    rationale: str = ""
+    rationale: Note = ""
     created_at: When = None
 
 
@@ -97,7 +99,7 @@ class ComparisonRow(Row):
     choice: Literal["a", "b", "tie", "both_bad"]
     reviewer: Id
     strength: Literal["slight", "clear", "strong"] | None = None
-    rationale: str = ""
+    rationale: Note = ""
     created_at: When = None
 
 
@@ -107,7 +109,7 @@ class LabelRow(Row):
     annotator: Id
     label: Literal["toxic", "not_toxic"]
     categories: Categories = Field(default_factory=list)
-    note: str = ""
+    note: Note = ""
     created_at: When = None
 
 

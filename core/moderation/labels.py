@@ -18,7 +18,7 @@ from core.review.judgments import FeedbackError, change_judgment, claim_assignme
 from core.review.sync import sync_queue
 from core.store import prepared
 from core.store.models import CATEGORIES, MODERATION_LABELS, Adjudication, ModerationLabel, utcnow
-from core.text import nul_problems
+from core.text import text_problems
 
 
 def _category_problems(label: str | None, categories: tuple[str, ...]) -> list[str]:
@@ -39,7 +39,7 @@ class LabelIn:
     note: str = ""
 
     def problems(self) -> list[str]:
-        return _category_problems(self.label, self.categories) + nul_problems("note", self.note)
+        return _category_problems(self.label, self.categories) + text_problems("note", self.note)
 
     def values(self) -> dict[str, Any]:
         return {"label": self.label, "categories": sorted(set(self.categories)), "note": self.note.strip()}
@@ -55,7 +55,7 @@ class AdjudicationIn:
         found = _category_problems(self.label, self.categories)
         if not self.reason.strip():
             found.append("give the reason for the final label (it is kept with the decision)")
-        return found + nul_problems("reason", self.reason)
+        return found + text_problems("reason", self.reason)
 
     def values(self) -> dict[str, Any]:
         return {"final_label": self.label, "categories": sorted(set(self.categories)), "reason": self.reason.strip()}

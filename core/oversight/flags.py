@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from core import audit
 from core.store.models import FLAG_STATUSES, FLAGS, FlagTriage, ModelVersion, Prompt, Rating, Response, User, utcnow
-from core.text import nul_problems
+from core.text import text_problems
 
 PAGE_SIZE = 25
 
@@ -170,7 +170,7 @@ def triage(session: Session, *, rating_id: int, status: str, note: str, actor_id
     if status not in FLAG_STATUSES:
         raise FlagError(f"status {status!r}: one of {', '.join(FLAG_STATUSES)}")
     note = note.strip()
-    if problems := nul_problems("note", note):
+    if problems := text_problems("note", note):
         raise FlagError(problems[0])
     if not note:
         raise FlagError("write a note: what you checked and why you decided so")

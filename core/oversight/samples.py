@@ -19,7 +19,7 @@ from core import audit
 from core.oversight.history import judgment_view
 from core.reports.judgments import BY_QUEUE, SOURCES
 from core.store.models import AUDIT_VERDICTS, AuditSample, AuditSampleItem, User, utcnow
-from core.text import nul_problems
+from core.text import text_problems
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MAX_SIZE = 10_000
@@ -185,7 +185,7 @@ def review(session: Session, *, item_id: int, auditor_id: int, verdict: str, rea
     if verdict not in AUDIT_VERDICTS:
         raise SampleError(f"verdict {verdict!r}: choose agree or disagree")
     reason = reason.strip()
-    if problems := nul_problems("reason", reason):
+    if problems := text_problems("reason", reason):
         raise SampleError(problems[0])
     if verdict == "disagree" and not reason:
         raise SampleError("say why you disagree: a reason is required")

@@ -16,7 +16,7 @@ from sqlmodel import Session, SQLModel
 from core import audit
 from core.store import prepared
 from core.store.models import FLAGS, STRENGTHS, Assignment, Comparison, Rating, Response, WorkItem, utcnow
-from core.text import nul_problems
+from core.text import text_problems
 
 
 class FeedbackError(Exception):
@@ -62,7 +62,7 @@ class RatingIn:
         found += [f"unknown flag {flag!r}" for flag in self.flags if flag not in FLAGS]
         if (self.accuracy <= 2 or self.flags) and not self.rationale.strip():
             found.append("a rationale is required when accuracy is 2 or less or a flag is set")
-        return found + nul_problems("rationale", self.rationale)
+        return found + text_problems("rationale", self.rationale)
 
     def values(self) -> dict[str, Any]:
         return asdict(self) | {"flags": sorted(set(self.flags)), "rationale": self.rationale.strip()}
@@ -81,7 +81,7 @@ class ComparisonIn:
             return ["choose left, right, tie or both bad"]
         if self.preferred in ("left", "right") and self.strength not in STRENGTHS:
             return ["say how strong the preference is: slight, clear or strong"]
-        return nul_problems("rationale", self.rationale)
+        return text_problems("rationale", self.rationale)
 
 
 # Built once, values bound at each call, compiled once and run on the bare driver connection (core.store.prepared),
