@@ -17,9 +17,11 @@ from core.review import service as review
 from core.review.guidelines import guidelines, rubric
 from core.review.judgments import AlreadyJudged, FeedbackError, LeaseLost
 from core.review.progress import Progress
+from core.review.queues import QueueError
+from core.review.skips import SKIP_LABELS
 from core.review.views import ItemView, LastComparison, LastLabel, LastRating
 from core.store.db import StoreError
-from core.store.models import RUBRIC
+from core.store.models import RUBRIC, SKIP_REASONS
 
 NOTICE_KEY = "review_notice"  # (level, text) left by a callback for the next run: shown as a toast
 ERROR_KEY = "review_error"  # (form prefix, text): why the last submission of that form was refused
@@ -123,7 +125,14 @@ def _judge(judging: Judging, user: UserPublic) -> None:
             args=(judging, user, view, prefix),
         )
         skip.form_submit_button(
-            "Skip (s)", width="stretch", key=f"{prefix}-skip", on_click=_on_skip, args=(judging, user, view)
+            "Skip (s)", width="stretch", key=f"{prefix}-skip", on_click=_on_skip, args=(judging, user, view, prefix)
+        )
+        st.pills(
+            "Skip because (optional)",
+            SKIP_REASONS,
+            format_func=SKIP_LABELS.get,
+            key=f"{prefix}-skip_reason",
+            help="Counted per item, so that the admins see which items need another look",
         )
 
 
@@ -179,7 +188,7 @@ def _on_submit(judging: Judging, user: UserPublic, view: ItemView, prefix: str) 
         st.session_state[NOTICE_KEY] = ("success", judging.saved or f"Saved. Here is the next {judging.noun}.")
 
 
-def _on_skip(judging: Judging, user: UserPublic, view: ItemView) -> None:
+def _on_skip(judging: Judging, user: UserPublic, view: ItemView, prefix: str) -> None:
     st.session_state.pop(ERROR_KEY, None)
     if st.session_state.pop(HELD_KEY, None):  # judged in another tab: nothing to skip, the saved judgment stays
         st.session_state[NOTICE_KEY] = (
@@ -188,8 +197,9 @@ def _on_skip(judging: Judging, user: UserPublic, view: ItemView) -> None:
         )
         return
     try:
-        review.skip(actor=user, queue=judging.queue, assignment_id=view.assignment_id)
-    except (Forbidden, StoreError) as error:
+        reason = st.session_state.get(f"{prefix}-skip_reason")
+        review.skip(actor=user, queue=judging.queue, assignment_id=view.assignment_id, reason=reason)
+    except (Forbidden, StoreError, QueueError) as error:
         st.session_state[NOTICE_KEY] = ("warning", str(error))
     else:
         st.session_state[NOTICE_KEY] = ("success", f"Skipped: the {judging.noun} goes to {judging.passes_to}.")

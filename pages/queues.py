@@ -7,6 +7,7 @@ from app.widgets import page_header
 from core.review import service as review
 from core.review.queues import QueueError
 from core.review.settings import QueueSettings
+from core.review.skips import SKIP_LABELS
 
 QUEUE_TITLES = {
     "rating": "Rate answers",
@@ -51,6 +52,17 @@ st.dataframe(
         "Gold share": st.column_config.NumberColumn(format="percent", help="Share of gold items mixed in"),
     },
 )
+if overview.skipped:
+    st.subheader("Skipped most often", anchor=False)
+    st.caption("Items reviewers passed on, and the reasons they gave (a reason is optional).")
+    st.dataframe(
+        [
+            {"Queue": s.queue, "Item": s.text, "Skips": s.skips}
+            | {SKIP_LABELS[reason]: n for reason, n in s.reasons.items()}
+            for s in overview.skipped
+        ],
+        hide_index=True,
+    )
 
 
 def settings_form(current: QueueSettings) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from core.ingest import import_file
 from core.review import queues, settings
+from core.review.skips import most_skipped
 from core.review.judgments import RatingIn, submit_rating
 from core.store.db import session_scope
 from core.store.models import Assignment, Response, WorkItem, utcnow
@@ -91,6 +92,39 @@ def test_skipped_items_go_to_others_and_never_back(any_engine, tmp_path):
     assert nxt.work_item_id != lease.work_item_id
     rate(any_engine, users["expert0"], nxt)
     assert take(any_engine, users["expert0"]) is None
+
+
+def test_a_skip_keeps_its_reason_and_the_items_skipped_most_are_counted(any_engine, tmp_path):
+    users = build(any_engine, tmp_path, prompts=1)
+    first = take(any_engine, users["expert0"])
+    for expert, reason in (("expert0", "unclear"), ("expert1", "specialist"), ("expert2", None)):
+        lease = take(any_engine, users[expert])
+        assert lease.work_item_id == first.work_item_id  # each takes the item the others passed on
+        with session_scope(any_engine, write=True) as s:
+            queues.skip(s, queue="rating", assignment_id=lease.assignment_id, user_id=users[expert], reason=reason)
+    second = take(any_engine, users["expert0"])
+    with session_scope(any_engine, write=True) as s:
+        queues.skip(s, queue="rating", assignment_id=second.assignment_id, user_id=users["expert0"], reason="unclear")
+    with session_scope(any_engine) as s:
+        reasons = s.execute(select(Assignment.skip_reason).where(Assignment.status == "skipped")).scalars().all()
+        skipped = most_skipped(s)
+    assert sorted(reasons, key=str) == [None, "specialist", "unclear", "unclear"]
+    assert [(i.work_item_id, i.skips, i.reasons) for i in skipped] == [
+        (first.work_item_id, 3, {"unclear": 1, "specialist": 1, "offensive": 0}),
+        (second.work_item_id, 1, {"unclear": 1, "specialist": 0, "offensive": 0}),
+    ]
+    assert skipped[0].queue == "rating" and skipped[0].text == "Question 0?"
+
+
+def test_an_unknown_reason_to_skip_is_refused_and_the_lease_kept(engine, tmp_path):
+    users = build(engine, tmp_path, prompts=1)
+    lease = take(engine, users["expert0"])
+    with (
+        pytest.raises(queues.QueueError, match="Unknown reason to skip 'boring'"),
+        session_scope(engine, write=True) as s,
+    ):
+        queues.skip(s, queue="rating", assignment_id=lease.assignment_id, user_id=users["expert0"], reason="boring")
+    assert take(engine, users["expert0"]).assignment_id == lease.assignment_id
 
 
 def test_comparisons_need_two_judgments_then_close(any_engine, tmp_path):

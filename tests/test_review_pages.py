@@ -126,6 +126,27 @@ def test_skip_moves_on_and_writes_no_rating(store):
     assert count(engine, Rating) == 0
 
 
+def test_skip_takes_an_optional_reason_that_the_admins_see_counted(store):
+    engine, users = store
+    at = page("rate", users["expert0"])
+    assert [o.content for o in field(at, "skip_reason").proto.options] == ["Unclear", "Needs a specialist", "Offensive"]
+    field(at, "skip_reason").set_value("specialist")
+    field(at, "skip").click().run()
+    assert toasts(at) == ["Skipped: the answer goes to another reviewer."]
+    with session_scope(engine) as s:
+        assert s.execute(select(Assignment.skip_reason).where(Assignment.status == "skipped")).scalar_one() == (
+            "specialist"
+        )
+    admin = AppTest.from_file(str(PAGES / "queues.py"), default_timeout=30)
+    admin.session_state["user"] = UserPublic(users["admin"], "admin", "Admin", "admin", True)
+    admin.run()
+    assert "Skipped most often" in [h.value for h in admin.subheader]
+    skipped = admin.dataframe[1].value
+    assert skipped.iloc[0][["Queue", "Item", "Skips", "Needs a specialist", "Unclear"]].tolist() == [
+        "rating", "Question 0?", 1, 1, 0
+    ]  # fmt: skip
+
+
 def test_the_last_rating_can_be_reopened_and_changed(store):
     engine, users = store
     at = page("rate", users["expert0"])

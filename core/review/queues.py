@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from core.store import prepared
-from core.store.models import Assignment, ModerationLabel, QueueConfig, WorkItem, utcnow
+from core.store.models import SKIP_REASONS, Assignment, ModerationLabel, QueueConfig, WorkItem, utcnow
 
 # Defaults per queue: overlap k (judgments per item). rating: an answer; comparison: a pair of answers to one prompt;
 # moderation: a borderline moderation item (core.moderation.borderline); adjudication: an item whose labels disagree.
@@ -204,11 +204,21 @@ def _lease(
 
 
 def skip(
-    store: Session | prepared.Runner, *, queue: str, assignment_id: int, user_id: int, now: datetime | None = None
+    store: Session | prepared.Runner,
+    *,
+    queue: str,
+    assignment_id: int,
+    user_id: int,
+    reason: str | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """The reviewer passes on the item: it goes back to the others and never comes back to them."""
+    """The reviewer passes on the item, with an optional reason (SKIP_REASONS): it goes back to the others and never
+    comes back to them."""
+    if reason is not None and reason not in SKIP_REASONS:
+        raise QueueError(f"Unknown reason to skip {reason!r}: choose {', '.join(SKIP_REASONS)}, or none.")
     run = prepared.on(store)
-    values = {"assignment_id": assignment_id, "user_id": user_id, "queue": queue, "now": now or utcnow()}
+    values = {"assignment_id": assignment_id, "user_id": user_id, "queue": queue, "reason": reason}
+    values["now"] = now or utcnow()
     if run.first(_skip_statement(), values) is None:
         owner = run.first(_owner_statement(), values)
         if owner is None or owner.user_id != user_id or owner.queue != queue:
@@ -217,10 +227,11 @@ def skip(
 
 @cache
 def _skip_statement():
-    """The reviewer's lease on an item of the queue, skipped (values: assignment_id, user_id, queue, now)."""
+    """The reviewer's lease on an item of the queue, skipped (values: assignment_id, user_id, queue, reason, now)."""
     mine = and_(A.c.id == bindparam("assignment_id"), A.c.user_id == bindparam("user_id"), A.c.status == "leased")
     in_queue = exists().where(W.c.id == A.c.work_item_id, W.c.queue == bindparam("queue"))
-    skipped = update(A).where(mine, in_queue).values(status="skipped", updated_at=bindparam("now"))
+    skipped = update(A).where(mine, in_queue)
+    skipped = skipped.values(status="skipped", skip_reason=bindparam("reason"), updated_at=bindparam("now"))
     return skipped.returning(A.c.id)
 
 

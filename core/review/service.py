@@ -88,10 +88,13 @@ def adjudicate(
 
 
 @guarded(QUEUE_ACTIONS)
-def skip(*, actor: UserPublic, queue: str, assignment_id: int, engine: Engine | None = None) -> None:
-    """Pass on the leased item: it goes back to the others and never comes back to this reviewer."""
+def skip(
+    *, actor: UserPublic, queue: str, assignment_id: int, reason: str | None = None, engine: Engine | None = None
+) -> None:
+    """Pass on the leased item, with an optional reason: it goes back to the others and never comes back to this
+    reviewer."""
     with write_scope(engine) as run:
-        queues.skip(run, queue=queue, assignment_id=assignment_id, user_id=actor.id)
+        queues.skip(run, queue=queue, assignment_id=assignment_id, user_id=actor.id, reason=reason)
 
 
 @guarded(QUEUE_ACTIONS)

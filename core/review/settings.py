@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from core import audit
 from core.review.queues import DEFAULT_K, WITHOUT_VERSIONS, QueueError, QueueStatus, get_config, queue_status
+from core.review.skips import SkippedItem, most_skipped
 from core.review.sync import sync_queue
 from core.store.models import ModelVersion, QueueConfig, WorkItem, utcnow
 from core.store.versions import newest_first
@@ -29,6 +30,7 @@ class QueueOverview:
     settings: list[QueueSettings]
     chatbot_versions: list[str]  # what the rating and comparison queues can serve, newest first
     moderation_versions: list[str]  # what can feed the borderline (moderation) queue, newest first
+    skipped: list[SkippedItem]  # the items skipped most often, and why
 
     def choices(self, queue: str) -> list[str] | None:
         """The versions a queue can be set to serve; None for a queue that serves none (adjudication)."""
@@ -41,7 +43,7 @@ def queue_overview(session: Session) -> QueueOverview:
     settings = [settings_of(get_config(session, queue)) for queue in DEFAULT_K]
     versions = newest_first(session.execute(select(ModelVersion)).scalars())
     kinds = {kind: [v.name for v in versions if v.kind == kind] for kind in ("chatbot", "moderation")}
-    return QueueOverview(queue_status(session), settings, kinds["chatbot"], kinds["moderation"])
+    return QueueOverview(queue_status(session), settings, kinds["chatbot"], kinds["moderation"], most_skipped(session))
 
 
 def settings_of(config: QueueConfig) -> QueueSettings:

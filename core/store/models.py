@@ -13,6 +13,7 @@ ROLES = ("admin", "expert", "annotator", "product_owner")
 MODEL_KINDS = ("chatbot", "moderation", "reward")
 CHOICES = ("a", "b", "tie", "both_bad")
 STRENGTHS = ("slight", "clear", "strong")
+SKIP_REASONS = ("unclear", "specialist", "offensive")  # why a reviewer passed on an item (optional)
 MODERATION_LABELS = ("toxic", "not_toxic")
 RUBRIC = ("helpfulness", "harmlessness", "accuracy")
 FLAGS = ("incorrect", "unsafe", "non_compliant", "hallucinated_source", "personal_data")
@@ -419,6 +420,7 @@ class Assignment(SQLModel, table=True):
     work_item_id: int = Field(foreign_key="work_item.id")
     user_id: int = Field(foreign_key="user_account.id")
     status: str = "leased"  # leased | done | skipped
+    skip_reason: str | None = None  # one of SKIP_REASONS, when skipped with a reason
     left_response_id: int | None = None  # where a pair is shown: which answer stood on the left
     judgment_id: int | None = None
     started_at: datetime = Field(default_factory=utcnow)
