@@ -1,10 +1,9 @@
 """Audit trail (expert, admin): who changed what, when and why; an item's full history; CSV export. Read only:
 nothing on this page writes to the store."""
 
-import json
-
 import streamlit as st
 
+from app.audit_fields import readable_change
 from app.report_cache import day_range
 from app.review_widgets import show_text
 from app.session import require_page
@@ -53,8 +52,7 @@ rows = [
         "Action": e.action,
         "Entity": e.entity,
         "Id": e.entity_id,
-        "Before": "" if e.before is None else json.dumps(e.before, ensure_ascii=False, sort_keys=True),
-        "After": "" if e.after is None else json.dumps(e.after, ensure_ascii=False, sort_keys=True),
+        **dict(zip(("Before", "After"), readable_change(e.before, e.after), strict=True)),
     }
     for e in page.events
 ]
@@ -139,8 +137,7 @@ if reference.strip():
                         "Person": e.actor,
                         "Action": e.action,
                         "Entity": f"{e.entity}:{e.entity_id}",
-                        "Before": json.dumps(e.before, ensure_ascii=False) if e.before else "",
-                        "After": json.dumps(e.after, ensure_ascii=False) if e.after else "",
+                        **dict(zip(("Before", "After"), readable_change(e.before, e.after), strict=True)),
                     }
                     for e in history.events
                 ],

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from core.ingest import import_file
 from core.review import queues, settings
-from core.review.skips import most_skipped
 from core.review.judgments import RatingIn, submit_rating
+from core.review.skips import most_skipped
 from core.store.db import session_scope
 from core.store.models import Assignment, Response, WorkItem, utcnow
 from tests.review_store import build
