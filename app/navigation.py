@@ -11,6 +11,7 @@ from core.auth import UserPublic, pages_for
 
 ROLE_TITLES = {
     "admin": "Admin",
+    "lead": "Expert lead",
     "expert": "Expert reviewer",
     "annotator": "Annotator",
     "product_owner": "Product owner",

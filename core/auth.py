@@ -13,10 +13,17 @@ from typing import Any, TypeVar
 
 from core.store.models import ROLES, User
 
-ROLE_NAMES = {"admin": "admins", "expert": "experts", "annotator": "annotators", "product_owner": "product owners"}
+ROLE_NAMES = {
+    "admin": "admins",
+    "lead": "expert leads",
+    "expert": "experts",
+    "annotator": "annotators",
+    "product_owner": "product owners",
+}
 ADMIN: tuple[str, ...] = ("admin",)
-EXPERTS = ("expert", "admin")
-LABELLERS = ("annotator", "expert", "admin")
+EXPERTS = ("expert", "lead", "admin")
+LEADS = ("lead", "admin")  # experts who may also see which model wrote an answer: reviews stay blind for the others
+LABELLERS = ("annotator", "expert", "lead", "admin")
 OWNERS = ("product_owner", "admin")
 
 
@@ -60,6 +67,7 @@ RULES: dict[str, Rule] = {
     "sample.review": Rule(EXPERTS, "review an audit sample"),
     "flags.read": Rule(EXPERTS, "read the flagged answers"),
     "flags.triage": Rule(EXPERTS, "triage flags"),
+    "sources.read": Rule(LEADS, "see which model version wrote an answer and the id it was imported with"),
 }
 
 # The action each page is for: navigation lists a page to the roles that may take it, and the page checks it on entry.
@@ -109,7 +117,9 @@ def require(actor: UserPublic | None, action: str) -> None:
     if may(actor, action):
         return
     rule = RULES[action]
-    allowed = " and ".join(ROLE_NAMES[role] for role in rule.roles) if rule.roles != ROLES else "everyone"
+    names = [ROLE_NAMES[role] for role in rule.roles]
+    allowed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+    allowed = "everyone" if rule.roles == ROLES else allowed
     if actor is None:
         raise Forbidden(f"Sign in first: only signed-in {allowed} may {rule.what}.")
     if not actor.active:

@@ -7,6 +7,7 @@ from app.audit_fields import readable_change
 from app.report_cache import day_range
 from app.review_widgets import show_text
 from app.session import require_page
+from app.sources import show_sources
 from app.widgets import escape_markdown, page_header
 from core.oversight import service as oversight
 from core.oversight.trail import TrailFilter
@@ -106,6 +107,7 @@ if reference.strip():
         st.markdown(
             f"**{history.title}**" + (f" · final label: **{history.final_label}**" if history.final_label else "")
         )
+        show_sources(user, history.ref.answers)
         for heading, text in history.texts:
             st.caption(heading)
             show_text(text, height=160 if len(text) > 400 else "content")

@@ -6,6 +6,7 @@ import streamlit as st
 from app import report_cache as audit_reports
 from app.review_widgets import leave_notice, show_notice, show_text
 from app.session import require_page
+from app.sources import show_sources
 from app.widgets import escape_markdown, page_header
 from core.oversight import service as oversight
 from core.oversight.samples import SampleError, last_month
@@ -100,6 +101,7 @@ if item is None:
     st.success("Nothing left for you to review in this sample.")
 else:
     st.caption(f"{item.queue} judgment {item.judgment_id} by {item.reviewer}, {item.judged_at:%Y-%m-%d %H:%M} UTC")
+    show_sources(user, item.answers)
     for heading, text in item.texts:
         st.caption(heading)
         show_text(text, height=220 if len(text) > 600 else "content")

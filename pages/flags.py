@@ -6,6 +6,7 @@ import streamlit as st
 from app import report_cache as audit_reports
 from app.review_widgets import leave_notice, show_notice, show_text
 from app.session import require_page
+from app.sources import answer_sources
 from app.widgets import escape_markdown, page_header
 from core.oversight import service as oversight
 from core.oversight.flags import PAGE_SIZE, FlagError
@@ -39,7 +40,9 @@ view = oversight.flags_view(
     version=None if version == ANY else version,
     offset=offset,
 )
-version_slot.selectbox("Model version", [ANY, *view.versions], key="flag_version")
+if view.versions:  # leads and admins only: the others review blind
+    version_slot.selectbox("Model version", [ANY, *view.versions], key="flag_version")
+sources = answer_sources(user, [row.answer_id for row in view.page.rows])
 
 st.dataframe(
     [
@@ -58,9 +61,12 @@ page = view.page
 if not page.rows:
     st.info("No data yet: no flagged answer matches." if not offset else "No more flagged answers.")
 for row in page.rows:
-    title = f"{', '.join(row.flags)} · {row.version} · rated by {row.reviewer} · {row.status}"
+    source = sources.get(row.answer_id)
+    written = f" · {source.version}" if source else ""
+    title = f"{', '.join(row.flags)}{written} · rated by {row.reviewer} · {row.status}"
     with st.expander(escape_markdown(title), expanded=len(page.rows) == 1):
-        st.caption(f"Rating {row.rating_id}, {row.rated_at:%Y-%m-%d %H:%M} UTC")
+        imported = f", answer {source.external_id}" if source else f", answer #{row.answer_id}"
+        st.caption(f"Rating {row.rating_id}{imported}, {row.rated_at:%Y-%m-%d %H:%M} UTC")
         st.caption("Question")
         show_text(row.question)
         st.caption("Answer")

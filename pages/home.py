@@ -9,6 +9,8 @@ from core.reports import service as reports
 INTROS = {
     "expert": "Rate chatbot answers on the rubric and choose the better of two answers. Reviews are blind: "
     "you never see which model wrote an answer.",
+    "lead": "Rate and compare answers blind, adjudicate disagreements, and audit the judgments: on Flags, Audit "
+    "sample and the audit trail you also see which model wrote each answer.",
     "annotator": "Label the moderation items the classifier is least sure of; your labels correct and measure it.",
     "product_owner": "Follow the judgments coming in and the model versions under evaluation.",
     "admin": "Import data, watch what is in the store and manage the people who use it.",

@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = str(REPO_ROOT / "app" / "main.py")
 PASSWORD = "page-test-pass"
 # username -> role; one user per role
-USERS = {"ada": "admin", "eve": "expert", "ann": "annotator", "pat": "product_owner"}
+USERS = {"ada": "admin", "lea": "lead", "eve": "expert", "ann": "annotator", "pat": "product_owner"}
 ROLE_USER = {role: name for name, role in USERS.items()}
 TIMEOUT = 30
 

@@ -11,6 +11,8 @@ import streamlit as st
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from core.auth import Forbidden
+from core.oversight import service as oversight
 from core.oversight.samples import draw_sample
 from core.store.db import session_scope
 from core.store.models import AuditEvent, AuditSampleItem, FlagTriage, ModelVersion, utcnow
@@ -127,6 +129,25 @@ def test_each_version_has_one_colour_on_every_kpi_chart_and_its_legend(engine):
     assert legend == {name: colours[name] for name in legend}
 
 
+def test_experts_triage_and_audit_blind_while_leads_see_each_answers_model(engine):
+    users = add_users(engine)
+    _recent_store(engine)
+    expert, lead = open_page("flags", users["expert"]), open_page("flags", users["lead"])
+    assert expert.expander[0].label == "incorrect · rated by rita · open"
+    assert lead.expander[0].label == "incorrect · bot-v1 · rated by rita · open"
+    assert [b.label for b in expert.selectbox] == ["Status", "Flag"]  # no version to filter by
+    assert [b.label for b in lead.selectbox] == ["Status", "Flag", "Model version"]
+    history = {}
+    for role in ("expert", "lead"):
+        at = open_page("audit", users[role])
+        at.text_input[0].input("rating:1").run()
+        history[role] = "\n".join(str(c.value) for c in at.caption) + "\n".join(texts(at.markdown))
+    assert "bot-v1" not in history["expert"] and "Sources" not in history["expert"]
+    assert "Sources (leads only): #1: bot-v1, imported as " in history["lead"]
+    with pytest.raises(Forbidden, match="expert leads and admins may see which model version"):
+        oversight.flags_view(actor=users["expert"], status=None, flag=None, version="bot-v1", engine=engine)
+
+
 def test_the_audit_trail_filters_shows_an_items_history_and_never_writes(engine):
     users = add_users(engine)
     _recent_store(engine)
@@ -144,7 +165,7 @@ def test_the_audit_trail_filters_shows_an_items_history_and_never_writes(engine)
     assert list(trail["Action"]) == ["rating.update"]
     assert (trail["Before"][0], trail["After"][0]) == ("accuracy: 5", "accuracy: 2")  # fields, not JSON
     at.text_input[0].input("rating:1").run()
-    assert "Answer p" in "\n".join(texts(at.markdown)) or "Answer r" in "\n".join(texts(at.markdown))
+    assert "**Answer #1**" in texts(at.markdown)
     judgments = at.dataframe[1].value
     assert list(zip(judgments["Queue"], judgments["Reviewer"], strict=True)) == [
         ("rating", "rita"),
@@ -216,7 +237,7 @@ def test_triaging_a_flag_on_the_page_is_stored_and_audited(engine):
     _recent_store(engine)
     at = open_page("flags", users["expert"])
     assert not at.exception
-    assert len(at.expander) == 3 and "incorrect · bot-v1 · rated by rita · open" in at.expander[0].label
+    assert len(at.expander) == 3 and at.expander[0].label == "incorrect · rated by rita · open"  # blind: no version
     at.radio[0].set_value("confirmed")
     at.text_area[0].input("")
     at.button[0].click().run()

@@ -51,13 +51,14 @@ def test_an_annotator_may_not_draw_an_audit_sample_nor_read_the_trail(engine, tm
     with session_scope(engine, write=True) as s:
         store.users(s, "lea", role="annotator")
     assert main(["audit", "sample", "--month", "2026-03", "--size", "6", "--as", "lea"]) == 1
-    assert "error: Only experts and admins may draw an audit sample; 'lea' is signed in as annotator." in (
-        capsys.readouterr().err
+    assert (
+        "error: Only experts, expert leads and admins may draw an audit sample; 'lea' is signed in as annotator."
+        in (capsys.readouterr().err)
     )
     kept = tmp_path / "kept.csv"
     kept.write_text("an earlier export\n", encoding="utf-8")
     assert main(["audit", "trail", "--as", "lea", "--output", str(kept)]) == 1
-    assert "Only experts and admins may read the audit trail" in capsys.readouterr().err
+    assert "Only experts, expert leads and admins may read the audit trail" in capsys.readouterr().err
     assert kept.read_text(encoding="utf-8") == "an earlier export\n"  # a refusal leaves the file alone
     with session_scope(engine) as s:
         assert s.execute(select(func.count()).select_from(AuditSample)).scalar_one() == 0

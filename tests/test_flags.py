@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.oversight.flags import FlagError, flag_counts, flagged_answers, flagged_versions, triage
+from core.oversight.sources import answer_sources
 from core.store.db import session_scope
 from core.store.models import AuditEvent, FlagTriage
 from tests import audit_store as store
@@ -34,8 +35,9 @@ def test_flagged_answers_show_flags_version_reviewer_and_status(any_engine):
     with session_scope(any_engine) as s:
         page = flagged_answers(s)
         versions = flagged_versions(s)
+        sources = answer_sources(s, [r.answer_id for r in page.rows])  # for leads only
     assert page.total == 2
-    assert [(r.reviewer, r.version, r.flags, r.status) for r in page.rows] == [
+    assert [(r.reviewer, sources[r.answer_id].version, r.flags, r.status) for r in page.rows] == [
         ("ben", "bot-v2", ["personal_data"], "open"),
         ("ann", "bot-v1", ["incorrect", "unsafe"], "open"),
     ]

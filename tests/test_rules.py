@@ -54,7 +54,7 @@ UNGUARDED = {
     "core.labelstudio.service.configuration_problem",
 }
 LEAVERS = itertools.count()
-DEMO_USERS = {"admin": "admin", "expert": "expert", "annotator": "annotator", "product_owner": "owner"}
+DEMO_USERS = {"admin": "admin", "lead": "lead", "expert": "expert", "annotator": "annotator", "product_owner": "owner"}
 
 
 def service_functions() -> dict[str, Callable]:
@@ -196,6 +196,7 @@ CASES: dict[str, Case] = {
         lambda s, a: {"item_id": s.sampled_item(a), "verdict": "agree", "reason": ""}
     ),
     "core.oversight.service.flags_view": Case(lambda s, a: {"status": None, "flag": None, "version": None}),
+    "core.oversight.service.answer_sources": Case(lambda s, a: {"answer_ids": [1, 2]}),
     "core.oversight.service.triage_flag": Case(
         lambda s, a: {"rating_id": s.flagged_rating(), "status": "confirmed", "note": "checked"}
     ),
@@ -293,11 +294,11 @@ def rows_per_table(engine: Engine) -> dict[str, int]:
 
 # Written by hand, not derived from core.auth.RULES: who may do what, as the roles' guides promise it.
 EXPECTED = {
-    "home.read": "admin expert annotator product_owner",
-    "review.rate": "admin expert",
-    "review.compare": "admin expert",
-    "review.label": "admin expert annotator",
-    "review.adjudicate": "admin expert",
+    "home.read": "admin lead expert annotator product_owner",
+    "review.rate": "admin lead expert",
+    "review.compare": "admin lead expert",
+    "review.label": "admin lead expert annotator",
+    "review.adjudicate": "admin lead expert",
     "queue.read": "admin",
     "queue.configure": "admin",
     "queue.gold": "admin",
@@ -319,12 +320,13 @@ EXPECTED = {
     "report.ab": "admin product_owner",
     "experiment.plan": "admin product_owner",
     "report.kpi": "admin product_owner",
-    "report.agreement": "admin expert",
-    "trail.read": "admin expert",
-    "sample.draw": "admin expert",
-    "sample.review": "admin expert",
-    "flags.read": "admin expert",
-    "flags.triage": "admin expert",
+    "report.agreement": "admin lead expert",
+    "trail.read": "admin lead expert",
+    "sample.draw": "admin lead expert",
+    "sample.review": "admin lead expert",
+    "flags.read": "admin lead expert",
+    "flags.triage": "admin lead expert",
+    "sources.read": "admin lead",
 }
 
 

@@ -148,8 +148,9 @@ def test_an_answers_history_has_every_judgment_and_change_with_before_and_after(
         assert find_item(s, f"rating:{rating}") == ref
         pair = tuple(sorted(s.execute(select(Response.id).where(Response.external_id.in_(["r0-1", "r0-2"]))).scalars()))
         assert item_of(s, "comparison", 1) == ItemRef("pair", pair)
-    assert history.title == "Answer r0-1"
-    assert [h for h, _ in history.texts] == ["Question", "Answer r0-1"]
+    assert history.title == f"Answer #{answer}"  # never the imported id, which names the model (r0-1: v1)
+    assert [h for h, _ in history.texts] == ["Question", f"Answer #{answer}"]
+    assert history.ref.answers == (answer,)
     assert [(j.queue, j.reviewer) for j in history.judgments] == [
         ("rating", "expert0"),
         ("comparison", "expert0"),

@@ -51,6 +51,7 @@ DEMO_USERS = (
     ("admin", "admin-demo", "admin", "Alex Admin"),
     ("expert", "expert-demo", "expert", "Eva Berger (tax expert)"),
     ("expert2", "expert2-demo", "expert", "Emil Novak (tax expert)"),
+    ("lead", "lead-demo", "lead", "Lena Fischer (expert lead)"),
     ("annotator", "annotator-demo", "annotator", "Ana Ruiz"),
     ("annotator2", "annotator2-demo", "annotator", "Ben Okafor"),
     ("owner", "owner-demo", "product_owner", "Olivia Park (product owner)"),

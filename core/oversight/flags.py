@@ -25,7 +25,7 @@ class FlagError(Exception):
 class FlaggedAnswer:
     rating_id: int
     flags: list[str]
-    version: str
+    answer_id: int  # its model version is for leads only (core.oversight.sources)
     reviewer: str
     rated_at: datetime
     rationale: str
@@ -97,7 +97,6 @@ def flagged_answers(
     rows = session.execute(
         select(
             Rating,
-            ModelVersion.name,
             reviewer.c.username,
             Prompt.text,
             Response.text,
@@ -120,7 +119,7 @@ def flagged_answers(
             FlaggedAnswer(
                 r.id,
                 list(r.flags),
-                version_name,
+                r.response_id,
                 reviewer_name or "(imported)",
                 r.created_at,
                 r.rationale,
@@ -131,7 +130,7 @@ def flagged_answers(
                 triager_name,
                 t.updated_at if t else None,
             )
-            for r, version_name, reviewer_name, question, answer, t, triager_name in rows
+            for r, reviewer_name, question, answer, t, triager_name in rows
         ],
         total,
     )

@@ -1,8 +1,9 @@
 """An item's full history: every judgment of it (with who, when and what), every audit event on those judgments
 and on the item's work items (each change with its before and after), flag triage, audit verdicts, adjudication.
 
-An item is what reviewers judge: an answer, a pair of answers, or a moderation item. Model names are not shown:
-the history is open to expert reviewers, whose reviews are blind."""
+An item is what reviewers judge: an answer, a pair of answers, or a moderation item. Answers are named by their
+store id, never by model or imported id: the history is open to expert reviewers, whose reviews are blind (leads
+see the sources through core.oversight.sources)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import and_, or_, select
 from sqlmodel import Session
 
 from core.moderation.final_labels import final_labels
+from core.oversight.sources import answer_name
 from core.oversight.trail import SYSTEM, TrailEvent
 from core.store.models import (
     Adjudication,
@@ -45,6 +47,10 @@ class ItemRef:
     kind: str  # answer | pair | moderation_item
     ids: tuple[int, ...]  # the answer's id; the pair's two answer ids, lower first; the moderation item's id
 
+    @property
+    def answers(self) -> tuple[int, ...]:
+        return () if self.kind == "moderation_item" else self.ids
+
 
 @dataclass(frozen=True)
 class Judgment:
@@ -59,7 +65,7 @@ class Judgment:
 
 @dataclass(frozen=True)
 class ItemHistory:
-    ref: ItemRef
+    ref: ItemRef  # its answer ids (ref.answers) lead to their sources, for those who may see them
     title: str
     texts: list[tuple[str, str]]  # (heading, text), shown as text
     judgments: list[Judgment]
@@ -174,21 +180,24 @@ def _texts(session: Session, ref: ItemRef) -> tuple[str, list[tuple[str, str]], 
         item = session.get(ModerationItem, ref.ids[0])
         return f"Moderation item {item.external_id}", [("Text", item.text)], {}
     answers = {r.id: r for r in session.execute(select(Response).where(Response.id.in_(ref.ids))).scalars()}
-    names = {i: answers[i].external_id for i in ref.ids}
+    names = {i: answer_name(i) for i in ref.ids}  # never the imported id: it often names the model
     prompt = session.get(Prompt, answers[ref.ids[0]].prompt_id)
     texts = [("Question", prompt.text)] + [(f"Answer {names[i]}", answers[i].text) for i in ref.ids]
     title = f"Answer {names[ref.ids[0]]}" if ref.kind == "answer" else f"Pair of answers {' and '.join(names.values())}"
     return title, texts, names
 
 
-def judgment_view(session: Session, queue: str, judgment_id: int) -> tuple[list[tuple[str, str]], str] | None:
-    """What one judgment was about (the texts, headed) and what it said, for a person re-reviewing it."""
+def judgment_view(
+    session: Session, queue: str, judgment_id: int
+) -> tuple[list[tuple[str, str]], str, tuple[int, ...]] | None:
+    """What one judgment was about (the texts, headed), what it said, and its answers' ids, for a person
+    re-reviewing it."""
     row = session.get(MODELS[queue], judgment_id)
     ref = _judgment_item(session, queue, judgment_id)
     if row is None or ref is None:
         return None
     _, texts, answer_names = _texts(session, ref)
-    return texts, _values(queue, row, ref, answer_names)
+    return texts, _values(queue, row, ref, answer_names), ref.answers
 
 
 def item_history(session: Session, ref: ItemRef) -> ItemHistory:

@@ -53,6 +53,7 @@ class SampleItemView:
     judged_at: datetime
     texts: list[tuple[str, str]]
     values: str
+    answers: tuple[int, ...]  # the answers judged (their sources are for leads only)
     verdict: str | None
     reason: str
     auditor: str | None
@@ -264,7 +265,11 @@ def sample_items(session: Session, sample_id: int, *, to_review_only: bool = Fal
     names = _names(session)
     views = []
     for item in session.execute(query.order_by(AuditSampleItem.queue, AuditSampleItem.id)).scalars():
-        texts, values = judgment_view(session, item.queue, item.judgment_id) or ([], "(the judgment is gone)")
+        texts, values, answers = judgment_view(session, item.queue, item.judgment_id) or (
+            [],
+            "(the judgment is gone)",
+            (),
+        )
         views.append(
             SampleItemView(
                 item.id,
@@ -274,6 +279,7 @@ def sample_items(session: Session, sample_id: int, *, to_review_only: bool = Fal
                 item.judged_at,
                 texts,
                 values,
+                answers,
                 item.verdict,
                 item.reason,
                 names.get(item.auditor_id),

@@ -5,14 +5,15 @@ code through the session-level functions these wrap."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import Engine
 
-from core.auth import UserPublic, guarded
-from core.oversight import flags, history, trail
+from core.auth import UserPublic, guarded, may, require
+from core.oversight import flags, history, sources, trail
 from core.oversight import samples as audit_sample
 from core.store.db import session_scope
 from core.text import NUL
@@ -131,6 +132,18 @@ def review_sampled(*, actor: UserPublic, item_id: int, verdict: str, reason: str
         audit_sample.review(session, item_id=item_id, auditor_id=actor.id, verdict=verdict, reason=reason)
 
 
+# --- sources (leads) -----------------------------------------------------------------------------------------------
+
+
+@guarded("sources.read")
+def answer_sources(
+    *, actor: UserPublic, answer_ids: Sequence[int], engine: Engine | None = None
+) -> dict[int, sources.AnswerSource]:
+    """Which model version wrote each answer, and the id it was imported with."""
+    with session_scope(engine) as session:
+        return sources.answer_sources(session, answer_ids)
+
+
 # --- flags ---------------------------------------------------------------------------------------------------------
 
 
@@ -151,11 +164,15 @@ def flags_view(
     offset: int = 0,
     engine: Engine | None = None,
 ) -> FlagsView:
-    """The counts per flag and status, the versions with flagged answers, and one page of the matching answers."""
+    """The counts per flag and status, the versions with flagged answers (for leads: filtering by version would
+    tell others which answers a version wrote), and one page of the matching answers."""
+    leads = may(actor, "sources.read")
+    if version is not None:
+        require(actor, "sources.read")
     with session_scope(engine) as session:
         return FlagsView(
             flags.flag_counts(session),
-            flags.flagged_versions(session),
+            flags.flagged_versions(session) if leads else [],
             flags.flagged_answers(session, status=status, flag=flag, version=version, offset=offset),
         )
 

@@ -111,7 +111,7 @@ def _admin(session: Session) -> list[Count]:
 def home_counts(session: Session, user: UserPublic, *, now: datetime | None = None) -> list[Count]:
     """The tiles of `user`'s home page, in the order they are shown."""
     now = now or utcnow()
-    if user.role == "expert":
+    if user.role in ("expert", "lead"):
         return _expert(session, user, now)
     if user.role == "annotator":
         return _annotator(session, user, now)

@@ -48,7 +48,7 @@ from sqlalchemy.types import DateTime
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-from core.store.db import current_revision, is_sqlite, migrate, refresh_statistics, revisions
+from core.store.db import current_revision, is_sqlite, migrate, migration_scope, refresh_statistics, revisions
 from core.store.models import utcnow  # also registers the tables on SQLModel.metadata
 
 FORMAT = "workbench-backup/1"
@@ -111,7 +111,7 @@ def restore(engine: Engine, folder: Path | str, *, progress: Progress | None = N
     folder = Path(folder)
     manifest = _checked_manifest(folder)
     revision = manifest["schema_revision"]
-    with engine.execution_options(write=True).begin() as conn:
+    with migration_scope(engine.execution_options(write=True)) as conn:
         _refuse_unless_empty(conn)
         if current_revision(conn) != revision:
             _drop_schema(conn)  # empty, so nothing is lost: rebuilt at the backup's revision

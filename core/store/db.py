@@ -179,8 +179,29 @@ def refresh_statistics(engine: Engine | None = None) -> None:
 
 def upgrade_schema(engine: Engine | None = None) -> None:
     """Create or upgrade the schema to the newest migration (the only way the schema changes)."""
-    with (engine or get_engine()).begin() as connection:
+    with migration_scope(engine or get_engine()) as connection:
         migrate(connection)
+
+
+@contextmanager
+def migration_scope(engine: Engine) -> Iterator[Connection]:
+    """One transaction to migrate in. On SQLite, foreign keys are not enforced while it runs and are checked whole
+    before the commit: a migration may rebuild a table that others refer to, which SQLite cannot do with them
+    enforced, and they cannot be switched inside a transaction."""
+    with engine.connect() as connection:
+        driver = connection.connection.dbapi_connection if is_sqlite(engine) else None
+        if driver is not None:
+            driver.execute("PRAGMA foreign_keys=OFF")  # outside any transaction: BEGIN comes below
+        try:
+            with connection.begin():
+                yield connection
+                if driver is not None and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                    raise StoreError(
+                        f"the migration left rows that refer to missing ones (table, row, parent): {broken[:5]}"
+                    )
+        finally:
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys=ON")
 
 
 def migrate(connection: Connection, revision: str = "head") -> None:

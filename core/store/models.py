@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-ROLES = ("admin", "expert", "annotator", "product_owner")
+ROLES = ("admin", "lead", "expert", "annotator", "product_owner")
 MODEL_KINDS = ("chatbot", "moderation", "reward")
 CHOICES = ("a", "b", "tie", "both_bad")
 STRENGTHS = ("slight", "clear", "strong")
