@@ -11,8 +11,10 @@ from collections.abc import Iterable, Sequence
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from core.reports.audit.agreement import MonthAgreement
 from core.reports.kpi.quality import DriftWeek, ModerationF1, RewardAccuracy, VersionRatings, WinRate
 from core.reports.kpi.report import Backlog, DailyCount, KpiReport, MonthCount, Turnaround, WeeklyReviewers
+from core.stats.agreement import RELIABLE, TENTATIVE
 from core.stats.drift import BANDS
 from core.store.versions import natural_key
 
@@ -175,6 +177,20 @@ def drift(rows: Sequence[DriftWeek], colours: dict[str, str]) -> go.Figure:
     for low, high, color in ((0, BANDS[0], "green"), (BANDS[0], BANDS[1], "orange"), (BANDS[1], top, "red")):
         fig.add_hrect(y0=low, y1=high, fillcolor=color, opacity=0.08, line_width=0)
     return fig
+
+
+def agreement_over_time(rows: Sequence[MonthAgreement]) -> go.Figure:
+    """One queue's alpha per month, a line per dimension, over Krippendorff's bands."""
+    series = _series((r.dimension, r.month, r.krippendorff_alpha) for r in rows)
+    fig = _figure(
+        (go.Scatter(name=d, x=x, y=y, mode="lines+markers") for d, (x, y) in series.items()),
+        y="Krippendorff's alpha",
+        months=True,
+    )
+    low = min([0.0, *(y for _, ys in series.values() for y in ys if y is not None)])
+    for bottom, top, colour in ((low, TENTATIVE, "red"), (TENTATIVE, RELIABLE, "orange"), (RELIABLE, 1.0, "green")):
+        fig.add_hrect(y0=bottom, y1=top, fillcolor=colour, opacity=0.08, line_width=0)
+    return fig.update_yaxes(range=[low, 1.02])
 
 
 def kpi_charts(report: KpiReport) -> dict[str, go.Figure]:

@@ -5,9 +5,11 @@ from datetime import timedelta
 
 import streamlit as st
 
+from app.charts import agreement_over_time
 from app.report_cache import agreement, day_range
 from app.session import require_page
 from app.widgets import page_header
+from core.stats.agreement import BANDS_RULE, alpha_band
 from core.store.models import utcnow
 
 DEFAULT_DAYS = 90
@@ -31,6 +33,9 @@ with st.spinner("Counting agreement…"):
     report = agreement(user, start, end)
 
 
+BAND_MARKS = {"reliable": "reliable", "tentative": "⚠ tentative", "not reliable": "⚠ not reliable", "undefined": "–"}
+
+
 def figure(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
@@ -51,6 +56,7 @@ st.dataframe(
             "Dimension": d.dimension,
             "Scale": d.level,
             "Krippendorff's alpha": figure(d.krippendorff_alpha),
+            "Reading": BAND_MARKS[alpha_band(d.krippendorff_alpha)],
             "Items (alpha)": d.n_items,
             "Fleiss' kappa": figure(d.fleiss_kappa),
             "Items (Fleiss)": d.n_items_fleiss,
@@ -65,8 +71,30 @@ st.dataframe(
             help="Fleiss' kappa needs the same number of judgments per item: the items with the most common number"
         ),
         "Krippendorff's alpha": st.column_config.TextColumn(help="'–': undefined (too few items, or one value only)"),
+        "Reading": st.column_config.TextColumn(help=BANDS_RULE),
     },
 )
+st.caption(BANDS_RULE)
+st.caption(
+    "Why alpha and Fleiss' kappa differ: alpha uses every item judged at least twice, corrects for small samples "
+    "and, on the 1-5 rubric, counts a 4 against a 5 as a near miss (ordinal); Fleiss' kappa treats the scores as "
+    "unordered categories, so any two different scores disagree fully, and it uses only the items with the most "
+    "common number of judgments. On the rubric, kappa is therefore usually the lower of the two."
+)
+low = [d for d in report.dimensions if alpha_band(d.krippendorff_alpha) == "not reliable"]
+if low:
+    st.warning(
+        "Not reliable (alpha below 0.667): "
+        + ", ".join(f"{d.queue} {d.dimension} ({d.krippendorff_alpha:.3f})" for d in low)
+        + ". Check the guidelines of these dimensions with the reviewers before relying on their numbers.",
+        icon=":material/warning:",
+    )
+
+st.subheader("Over time", anchor=False, help="Alpha on each month's judgments, per queue and dimension.")
+for queue in dict.fromkeys(m.queue for m in report.by_month if m.krippendorff_alpha is not None):
+    rows = [m for m in report.by_month if m.queue == queue]
+    st.markdown(f"**{queue}**")
+    st.plotly_chart(agreement_over_time(rows), key=f"agreement-{queue}")
 
 st.subheader("Between pairs of reviewers", anchor=False, help="Cohen's kappa; quadratic weights on the 1-5 rubric.")
 if report.pairs:

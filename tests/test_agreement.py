@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from datetime import UTC, datetime
 
 import krippendorff
 import numpy as np
@@ -15,6 +16,7 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 from core.reports.audit.agreement import OUTLIER_RULE, agreement_report
 from core.stats import agreement as stats
+from core.stats.agreement import alpha_band
 from core.store.db import session_scope
 from tests import audit_store as store
 
@@ -291,3 +293,37 @@ def test_an_empty_store_has_no_agreement_figures(any_engine):
         report = agreement_report(s)
     assert report.empty and not report.pairs and not report.reviewers
     assert all(d.krippendorff_alpha is None and d.n_items == 0 for d in report.dimensions)
+
+
+def test_alpha_per_month_matches_the_library_on_each_months_judgments(any_engine):
+    rng = random.Random(11)
+    months = {"2026-01": datetime(2026, 1, 31, 23, 30, tzinfo=UTC), "2026-02": datetime(2026, 2, 1, 0, 30, tzinfo=UTC)}
+    with session_scope(any_engine, write=True) as s:
+        reviewers = store.users(s, "r0", "r1", "r2")
+        raters = list(reviewers.values())
+        rows = {month: [] for month in months}
+        for answer in store.answers(s, store.version(s, "bot-v1"), 24):
+            truth = rng.randint(1, 5)
+            for user in raters:
+                month = rng.choice(list(months))  # an item's judgments may fall in both months
+                score = min(5, max(1, truth + rng.choice((-1, 0, 0, 1))))
+                store.rate(s, user, answer, (score, score, score), when=months[month])
+                rows[month].append((answer, user, score))
+    with session_scope(any_engine) as s:
+        report = agreement_report(s)
+    found = {(m.month, m.dimension): m for m in report.by_month if m.queue == "rating"}
+    assert sorted({month for month, _ in found}) == ["2026-01", "2026-02"]  # 23:30 and 00:30 UTC: two months
+    for month, judged in rows.items():
+        expected = krippendorff.alpha(reliability_data=_reliability(judged, raters), level_of_measurement="ordinal")
+        assert found[(month, "accuracy")].krippendorff_alpha == pytest.approx(expected), month
+        per_item = Counter(unit for unit, _, _ in judged)
+        assert found[(month, "accuracy")].n_items == sum(n >= 2 for n in per_item.values())
+
+
+@pytest.mark.parametrize(
+    ("alpha", "band"),
+    [(0.95, "reliable"), (0.8, "reliable"), (0.7999, "tentative"), (0.667, "tentative"), (0.5, "not reliable"),
+     (None, "undefined")],
+)  # fmt: skip
+def test_krippendorffs_bands(alpha, band):
+    assert alpha_band(alpha) == band

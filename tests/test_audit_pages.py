@@ -196,6 +196,25 @@ def test_the_agreement_page_shows_the_figures_and_the_rules(engine):
     reviewers = at.dataframe[2].value
     assert list(reviewers["Reviewer"][reviewers["Queue"] == "rating"]) == ["bert", "rita"]
     assert "An outlier has at least" in shown(at)
+    assert accuracy["Reading"] == "reliable"
+    assert "Krippendorff's bands: alpha ≥ 0.800 reliable" in shown(at)
+    assert "Why alpha and Fleiss' kappa differ" in shown(at)
+    assert "Over time" in [h.value for h in at.subheader] and not at.warning
+    (over_time,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]  # one queue judged: rating
+    assert {trace["name"] for trace in over_time["data"]} == {"helpfulness", "harmlessness", "accuracy"}
+
+
+def test_a_low_agreement_is_marked_and_named(engine):
+    users = add_users(engine)
+    with session_scope(engine, write=True) as s:
+        people = store.users(s, "rita", "bert")
+        for i, answer in enumerate(store.answers(s, store.version(s, "bot-v1"), 8)):
+            for name, score in (("rita", 1 + i % 5), ("bert", 5 - i % 5)):  # opposite scores
+                store.rate(s, people[name], answer, (score, score, score), when=utcnow())
+    at = open_page("agreement", users["expert"])
+    per_dimension = at.dataframe[0].value
+    assert set(per_dimension[per_dimension["Queue"] == "rating"]["Reading"]) == {"⚠ not reliable"}
+    assert at.warning[0].value.startswith("Not reliable (alpha below 0.667): rating helpfulness (")
 
 
 def test_drawing_and_re_reviewing_a_sample_on_the_page(engine):

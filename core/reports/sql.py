@@ -45,6 +45,22 @@ def month(session: Session, column: Any) -> ColumnElement[str]:
     return func.to_char(_utc(session, column), _const("YYYY-MM"))
 
 
+def month_number(session: Session, column: Any) -> ColumnElement[int]:
+    """year * 12 + month - 1 of a UTC timestamp: months as consecutive integers (month_text turns one back)."""
+    if dialect(session) == "sqlite":
+        year = cast(func.substr(column, literal_column("1"), literal_column("4")), Integer)
+        number = cast(func.substr(column, literal_column("6"), literal_column("2")), Integer)
+    else:
+        utc = _utc(session, column)
+        year, number = cast(func.extract("year", utc), Integer), cast(func.extract("month", utc), Integer)
+    return year * literal_column("12") + number - literal_column("1")
+
+
+def month_text(number: int) -> str:
+    year, month_index = divmod(number, 12)
+    return f"{year:04d}-{month_index + 1:02d}"
+
+
 def monday_of(day_text: str) -> str:
     """The Monday starting the (ISO) week of a 'YYYY-MM-DD' day, as 'YYYY-MM-DD'."""
     d = date.fromisoformat(day_text)

@@ -77,6 +77,21 @@ def confusion_tables(
     return np.bincount(cells, minlength=n_pairs * n_values * n_values).reshape(n_pairs, n_values, n_values)
 
 
+# Krippendorff's reading of alpha (Content Analysis, 2004, 241): rely on data at 0.800 or more, draw only tentative
+# conclusions from 0.667 to 0.800, and none below.
+RELIABLE, TENTATIVE = 0.800, 0.667
+BANDS_RULE = (
+    "Krippendorff's bands: alpha ≥ 0.800 reliable; 0.667 to 0.800 tentative (draw only tentative conclusions); "
+    "below 0.667 not reliable."
+)
+
+
+def alpha_band(alpha: float | None) -> str:
+    if alpha is None:
+        return "undefined"
+    return "reliable" if alpha >= RELIABLE else "tentative" if alpha >= TENTATIVE else "not reliable"
+
+
 def krippendorff_alpha(value_counts: np.ndarray, level: str) -> float | None:
     """Alpha over the items judged at least twice; `level` is "nominal" or "ordinal" (columns in the values'
     order). None where it is undefined (fewer than two such items, or a single value used throughout)."""

@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, Text, and_, case, cast, func, literal, litera
 from sqlmodel import Session
 
 from core.reports.judgments import SOURCES, Source
-from core.reports.sql import dialect, rank_of, whole
+from core.reports.sql import dialect, month_number, month_text, rank_of, whole
 from core.stats.agreement import (
     cohen_kappa,
     confusion_tables,
@@ -60,6 +60,18 @@ class DimensionAgreement:
 
 
 @dataclass(frozen=True)
+class MonthAgreement:
+    """Alpha of one queue's dimension on the judgments made in one month (an item counts in the months its
+    judgments were made, with those judgments)."""
+
+    queue: str
+    dimension: str
+    month: str  # YYYY-MM
+    krippendorff_alpha: float | None
+    n_items: int
+
+
+@dataclass(frozen=True)
 class PairAgreement:
     queue: str
     dimension: str
@@ -92,6 +104,7 @@ class AgreementReport:
     pairs: list[PairAgreement]
     reviewers: list[ReviewerAgreement]
     queue_agreement: dict[str, float | None] = field(default_factory=dict)
+    by_month: list[MonthAgreement] = field(default_factory=list)
     outlier_rule: str = OUTLIER_RULE
     consensus_rule: str = CONSENSUS_RULE
 
@@ -104,13 +117,15 @@ class AgreementReport:
 class _Judged:
     """A queue's judgments in the range, one entry per judgment in each array, sorted by item: the item's index
     (0 .. n_items - 1), the reviewer's index into `reviewer_ids` (ascending), per dimension the index of the value
-    given (-1: none), and the whole seconds spent (nan: not recorded)."""
+    given (-1: none), the whole seconds spent (nan: not recorded) and the month it was made (core.reports.sql's
+    month_number)."""
 
     items: np.ndarray
     reviewers: np.ndarray
     reviewer_ids: np.ndarray
     values: dict[str, np.ndarray]
     seconds: np.ndarray
+    months: np.ndarray
     n_items: int
 
 
@@ -153,10 +168,10 @@ def _judged(session: Session, source: Source, start, end) -> _Judged:
         seconds = func.coalesce(whole(session, model.seconds_spent), 0)
     else:
         timed, seconds = literal(0), literal(0)
-    columns = [source.unit(), packed * 2 + timed, seconds]
-    units, packed_values, spent = _columns(session, columns, source.in_range(start, end))
+    columns = [source.unit(), packed * 2 + timed, seconds, month_number(session, model.created_at)]
+    units, packed_values, spent, months = _columns(session, columns, source.in_range(start, end))
     order = np.argsort(units)
-    units, packed_values, spent = units[order], packed_values[order], spent[order]
+    units, packed_values, spent, months = units[order], packed_values[order], spent[order], months[order]
     packed_values, timed_values = np.divmod(packed_values, 2)
     values = {}
     for d in reversed(source.dimensions):
@@ -170,6 +185,7 @@ def _judged(session: Session, source: Source, start, end) -> _Judged:
         reviewer_ids=reviewer_ids,
         values=values,
         seconds=np.where(timed_values == 1, spent, np.nan),
+        months=months,
         n_items=int(items[-1]) + 1 if len(items) else 0,
     )
 
@@ -254,6 +270,23 @@ def _median_seconds(judged: _Judged) -> dict[int, float]:
     }
 
 
+def _by_month(judged: _Judged, source: Source) -> list[MonthAgreement]:
+    """Per month and dimension, alpha on that month's judgments."""
+    out = []
+    for number in np.unique(judged.months).tolist():
+        made = judged.months == number
+        items = judged.items[made]  # still sorted: numbered anew, 0, 1, ...
+        items = np.concatenate(([0], np.cumsum(items[1:] != items[:-1]))) if len(items) else items
+        n_items = int(items[-1]) + 1 if len(items) else 0
+        for d in source.dimensions:
+            table = value_counts(items, judged.values[d.name][made], n_items, len(d.values))
+            alpha = krippendorff_alpha(table, d.level)
+            out.append(
+                MonthAgreement(source.queue, d.name, month_text(number), alpha, int((table.sum(axis=1) >= 2).sum()))
+            )
+    return out
+
+
 def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
@@ -317,7 +350,7 @@ def _queue_report(session: Session, source: Source, start, end, names: dict[int,
             )
         )
     overall = _share(sum(c[1] for c in per_reviewer.values()), sum(c[0] for c in per_reviewer.values()))
-    return dimensions, pairs, mark_outliers(reviewers, overall), overall
+    return dimensions, pairs, mark_outliers(reviewers, overall), overall, _by_month(judged, source)
 
 
 def mark_outliers(reviewers: list[ReviewerAgreement], queue_agreement: float | None) -> list[ReviewerAgreement]:
@@ -348,13 +381,14 @@ def agreement_report(
 ) -> AgreementReport:
     """Agreement on the judgments made in [start, end) (all of them by default)."""
     names = reviewer_names(session)
-    dimensions, pairs, reviewers, overall = [], [], [], {}
+    dimensions, pairs, reviewers, overall, by_month = [], [], [], {}, []
     for source in SOURCES:
         if not source.dimensions:
             continue
-        d, p, r, o = _queue_report(session, source, start, end, names)
+        d, p, r, o, m = _queue_report(session, source, start, end, names)
         dimensions += d
         pairs += p
         reviewers += r
         overall[source.queue] = o
-    return AgreementReport(start, end, dimensions, pairs, reviewers, overall)
+        by_month += m
+    return AgreementReport(start, end, dimensions, pairs, reviewers, overall, by_month)
