@@ -2,9 +2,11 @@
 
 import streamlit as st
 
+from app.review_widgets import show_text
 from app.session import require_page
 from app.widgets import page_header
 from core.review import service as review
+from core.review.gold import GOLD_FIELDS
 from core.review.queues import QueueError
 from core.review.settings import QueueSettings
 from core.review.skips import SKIP_LABELS
@@ -115,3 +117,45 @@ for start in range(0, len(overview.settings), 2):  # two queues to a row
     for column, current in zip(st.columns(2), overview.settings[start : start + 2], strict=False):
         with column:
             settings_form(current)
+
+st.subheader("Gold items", anchor=False)
+st.caption(
+    "A gold item holds a known answer. It is mixed in at the queue's gold share, unannounced, and each reviewer's "
+    "judgments of it give their gold accuracy on the Agreement page. Pick an item: those judged last come first, "
+    "with their latest judgment as the answer, which you can correct."
+)
+gold_queue = st.segmented_control("Queue", list(GOLD_FIELDS), default="rating", key="gold-queue") or "rating"
+candidates = review.gold_candidates(actor=user, queue=gold_queue)
+if not candidates:
+    st.caption("No item of this queue can be made gold yet: import data, or wait for its first judgments.")
+else:
+    chosen = st.selectbox(
+        "Item",
+        candidates,
+        format_func=lambda c: (
+            f"#{c.work_item_id}: {c.texts[0][1][:90]}" + (" (judged)" if c.suggested else " (not judged yet)")
+        ),
+        key=f"gold-item-{gold_queue}",
+    )
+    for heading, text in chosen.texts:
+        st.caption(heading)
+        show_text(text, height=120 if len(text) > 300 else "content")
+    with st.form(f"gold-{gold_queue}-{chosen.work_item_id}"):
+        fields = GOLD_FIELDS[gold_queue]
+        answer = {}
+        for column, (name, values) in zip(st.columns(len(fields)), fields.items(), strict=True):
+            suggested = chosen.suggested.get(name)
+            answer[name] = column.selectbox(
+                name.replace("_", " ").capitalize(),
+                values,
+                index=values.index(suggested) if suggested in values else None,
+            )
+        if st.form_submit_button("Make it gold", type="primary"):
+            try:
+                given = {name: value for name, value in answer.items() if value is not None}
+                review.mark_gold(actor=user, work_item_id=chosen.work_item_id, answer=given)
+            except QueueError as error:
+                st.error(str(error))
+            else:
+                st.session_state["queues_notice"] = f"Item #{chosen.work_item_id} is a gold item of {gold_queue}."
+                st.rerun()

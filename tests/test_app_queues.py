@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from core.auth import UserPublic
+from core.review import queues
+from core.review import service as review
+from core.review.judgments import RatingIn, submit_rating
+from core.review.queues import QueueError
 from core.store.db import session_scope
 from core.store.models import AuditEvent, QueueConfig, WorkItem
 from tests.app_helpers import app, fresh_streamlit_cache, page, texts  # noqa: F401
@@ -58,3 +63,42 @@ def test_the_moderation_queue_offers_classifier_versions_and_adjudication_none(e
     assert texts(at.success) == ["moderation: saved (modclf-a; k = 2)."]
     with session_scope(engine) as s:
         assert s.get(QueueConfig, "moderation").versions == ["modclf-a"]
+
+
+def test_an_admin_makes_a_judged_answer_gold_with_its_rating_as_the_answer(engine, tmp_path):
+    users = build(engine, tmp_path, prompts=2)
+    with session_scope(engine, write=True) as s:
+        lease = queues.next_item(s, queue="rating", user_id=users["expert0"])
+        submit_rating(s, user_id=users["expert0"], assignment_id=lease.assignment_id, rating=RatingIn(4, 5, 2, (), "x"))
+    admin = UserPublic(users["admin"], "admin", "Admin", "admin", True)
+    at = app(admin).switch_page(page("queues")).run()
+    item = at.selectbox(key="gold-item-rating")
+    assert item.value.work_item_id == lease.work_item_id and item.value.suggested == {
+        "helpfulness": 4, "harmlessness": 5, "accuracy": 2
+    }  # fmt: skip
+    assert len(item.options) == 4  # the judged answer first, then the three nobody judged
+    accuracy = next(s for s in at.selectbox if s.label == "Accuracy")
+    assert accuracy.value == 2
+    accuracy.set_value(1)
+    next(b for b in at.button if b.label == "Make it gold").click()
+    at.run()
+    assert not at.exception and texts(at.success) == [f"Item #{lease.work_item_id} is a gold item of rating."]
+    with session_scope(engine) as s:
+        gold = s.get(WorkItem, lease.work_item_id)
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "work_item.gold")).scalar_one()
+    assert (gold.is_gold, gold.gold_answer) == (True, {"helpfulness": 4, "harmlessness": 5, "accuracy": 1})
+    assert event.actor_id == users["admin"]
+
+
+def test_a_gold_answer_must_fit_its_queue(engine, tmp_path):
+    users = build(engine, tmp_path, prompts=1)
+    with session_scope(engine) as s:
+        item = s.execute(select(WorkItem.id).where(WorkItem.queue == "comparison")).scalars().first()
+    admin = UserPublic(users["admin"], "admin", "Admin", "admin", True)
+    for answer, message in (({"accuracy": 4}, "'accuracy' is not a field of a comparison answer: use choice"),
+                            ({"choice": "left"}, "choice must be one of a, b, tie, both_bad, not 'left'"),
+                            ({}, "give at least one of choice")):  # fmt: skip
+        with pytest.raises(QueueError, match=message):
+            review.mark_gold(actor=admin, work_item_id=item, answer=answer, engine=engine)
+    with session_scope(engine) as s:
+        assert not s.get(WorkItem, item).is_gold

@@ -236,6 +236,7 @@ CASES: dict[str, Case] = {
     ),
     "core.review.service.queue_overview": Case(),
     "core.review.service.configure_queue": Case(lambda s, a: {"queue": "rating", "k": 2}),
+    "core.review.service.gold_candidates": Case(lambda s, a: {"queue": "rating"}),
     "core.review.service.mark_gold": Case(lambda s, a: {"work_item_id": _an_item(s.engine), "answer": {"accuracy": 4}}),
     "core.reward.service.dataset_summary": Case(),
     "core.reward.service.list_snapshots": Case(),

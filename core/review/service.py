@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from core.auth import UserPublic, guarded
 from core.moderation import labels
 from core.moderation.labels import AdjudicationIn, LabelIn
-from core.review import judgments, progress, queues, settings, views
+from core.review import gold, judgments, progress, queues, settings, views
 from core.review.judgments import ComparisonIn, RatingIn
 from core.review.progress import Progress
 from core.review.settings import QueueOverview, QueueSettings
@@ -171,3 +171,10 @@ def mark_gold(*, actor: UserPublic, work_item_id: int, answer: dict[str, Any], e
     """Make a work item a gold item with its known answer (audited)."""
     with session_scope(engine, write=True) as session:
         settings.mark_gold(session, work_item_id=work_item_id, answer=answer, actor_id=actor.id)
+
+
+@guarded("queue.gold")
+def gold_candidates(*, actor: UserPublic, queue: str, engine: Engine | None = None) -> list[gold.GoldCandidate]:
+    """Items of the queue to make gold: the last judged first (their latest judgment as the suggested answer)."""
+    with session_scope(engine) as session:
+        return gold.gold_candidates(session, queue)

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from core import audit
+from core.review.gold import answer_problems
 from core.review.queues import DEFAULT_K, WITHOUT_VERSIONS, QueueError, QueueStatus, get_config, queue_status
 from core.review.skips import SkippedItem, most_skipped
 from core.review.sync import sync_queue
@@ -101,6 +102,8 @@ def mark_gold(session: Session, *, work_item_id: int, answer: dict, actor_id: in
     item = session.get(WorkItem, work_item_id)
     if item is None:
         raise QueueError(f"no work item {work_item_id}")
+    if problems := answer_problems(item.queue, answer):
+        raise QueueError(f"work item {work_item_id} ({item.queue}): " + "; ".join(problems))
     before = {"is_gold": item.is_gold, "gold_answer": item.gold_answer}
     item.is_gold, item.gold_answer, item.open = True, answer, True
     session.add(item)
