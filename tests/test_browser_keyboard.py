@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -166,6 +167,7 @@ HIDE = """(hidden) => {
 def test_time_spent_leaves_out_a_hidden_tab(demo, page):
     url, base_url = demo
     sign_in(page, base_url, "expert2", "expert2-demo")
+    started = time.monotonic()  # before the answer is leased: the page's whole time is at most what follows
     go(page, base_url, "/rate")
     shown = item(page)
     page.evaluate(HIDE, True)  # the reviewer switches to another tab for 3 seconds
@@ -175,6 +177,7 @@ def test_time_spent_leaves_out_a_hidden_tab(demo, page):
     wait_until_idle(page)
     keys(page, "3", "3", "3")
     submitted(page, shown)
+    on_the_page = time.monotonic() - started
     with session_scope(get_engine(url)) as s:
         rating = (
             s.execute(
@@ -187,4 +190,5 @@ def test_time_spent_leaves_out_a_hidden_tab(demo, page):
             .first()
         )
     assert (rating.helpfulness, rating.harmlessness, rating.accuracy) == (3, 3, 3)
-    assert rating.seconds_spent < 3.5  # about 5 s on the page, 3 of them hidden
+    # the 3 hidden seconds are left out, however slow a loaded machine makes the rest
+    assert 0 < rating.seconds_spent <= on_the_page - 2.5
