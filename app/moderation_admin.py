@@ -1,7 +1,11 @@
 """The moderation section of the admin's Data page: the classifier versions' thresholds and bands, the Retrain
-button with its progress, and the latest retrain's result beside the previous version's."""
+button (confirmed first; the retrain runs in a background thread, so the page stays usable, and its stages show as
+it goes), and the latest retrain's result beside the previous version's."""
 
 from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -34,29 +38,98 @@ def moderation_section(user: UserPublic) -> None:
         _summary(overview.latest)
 
 
+@dataclass
+class RetrainJob:
+    """A retrain running in a background thread, as its progress reports it."""
+
+    to_embed: int
+    stage: str = "embed"
+    fraction: float = 0.0
+    version: str | None = None
+    error: str | None = None
+    done: bool = False
+
+    def line(self) -> str:
+        text = STAGES[self.stage][2]
+        if self.stage == "embed" and self.to_embed:
+            text += f": {round(self.fraction * self.to_embed):,} of {self.to_embed:,}"
+        return text
+
+
+@st.cache_resource
+def _jobs() -> dict[str, RetrainJob]:
+    """The retrains of this server process by the admin who started them (one at a time each)."""
+    return {}
+
+
 def _retrain(user: UserPublic, overview: ClassifierOverview) -> None:
     st.markdown("**Retrain from the final human labels**")
     st.caption(
         f"{overview.embedded:,} of {overview.items:,} items have a stored embedding; the others are embedded first. "
         "The new version re-scores every item and the borderline queue is rebuilt from its scores."
     )
-    if not st.button("Retrain", type="primary", icon=":material/model_training:", disabled=not overview.items):
-        return
-    with st.status("Retraining the moderation classifier…", expanded=True) as status:
-        bar = st.progress(0.0, text=STAGES["embed"][2])
+    if notice := st.session_state.pop("retrain_notice", None):
+        st.success(notice, icon=":material/check_circle:")
+    if refused := st.session_state.pop("retrain_error", None):
+        st.error(refused)
+    st.session_state.pop("retrain_started", None)  # the dialog's: spent once the page is drawn again
+    running = user.username in _jobs()
+    if running:
+        _progress(user)
+    if st.button("Retrain", type="primary", icon=":material/model_training:", disabled=running or not overview.items):
+        _confirm(user, overview)
 
-        def progress(stage: str, fraction: float) -> None:
-            start, share, text = STAGES[stage]
-            bar.progress(min(start + share * fraction, 1.0), text=text)
 
+@st.dialog("Retrain the moderation classifier?")
+def _confirm(user: UserPublic, overview: ClassifierOverview) -> None:
+    to_embed = overview.items - overview.embedded
+    st.markdown(
+        f"A new classifier version is trained on the final human labels. It re-scores all {overview.items:,} items "
+        f"({to_embed:,} are embedded first) and the borderline queue is rebuilt from its scores; the current versions "
+        "stay. The page stays usable while it runs."
+    )
+    yes, no = st.columns(2)
+    yes.button("Retrain now", type="primary", width="stretch", on_click=_start, args=(user, to_embed))
+    if no.button("Cancel", width="stretch") or st.session_state.pop("retrain_started", False):
+        st.rerun()  # closes the dialog; a started retrain shows its progress on the page
+
+
+def _start(user: UserPublic, to_embed: int) -> None:
+    """Start the retrain in a background thread (a button's callback: it runs before the page is drawn again)."""
+    st.session_state["retrain_started"] = True
+    job = _jobs()[user.username] = RetrainJob(to_embed)
+
+    def progress(stage: str, fraction: float) -> None:
+        job.stage, job.fraction = stage, fraction
+
+    def run() -> None:
         try:
-            summary = moderation.retrain(actor=user, progress=progress)
+            job.version = moderation.retrain(actor=user, progress=progress).version
         except ModerationError as error:
-            status.update(label="Retraining refused: nothing was changed", state="error")
-            st.error(str(error))
-            return
-        status.update(label=f"New version {summary.version} is ready", state="complete", expanded=False)
-    st.rerun()  # the section above and below now shows the new version
+            job.error = f"Retraining refused, nothing was changed: {error}"
+        except Exception as error:  # shown to the admin: a background thread must not fail silently
+            job.error = f"The retrain failed, nothing was changed: {error}"
+        finally:
+            job.done = True
+
+    threading.Thread(target=run, name=f"retrain-{user.username}", daemon=True).start()
+
+
+@st.fragment(run_every=1.0)
+def _progress(user: UserPublic) -> None:
+    job = _jobs().get(user.username)
+    if job is None:
+        return
+    if not job.done:
+        start, share, _ = STAGES[job.stage]
+        st.progress(min(start + share * job.fraction, 1.0), text=job.line())
+        return
+    _jobs().pop(user.username, None)
+    if job.error:
+        st.session_state["retrain_error"] = job.error
+    else:
+        st.session_state["retrain_notice"] = f"New version {job.version} is ready."
+    st.rerun(scope="app")  # the section now shows the new version
 
 
 def _thresholds(user: UserPublic, overview: ClassifierOverview) -> None:

@@ -3,6 +3,7 @@ role sees (never a classifier's name or score on the labelling page) and what la
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import streamlit as st
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from app.moderation_admin import STAGES
 from core.auth import UserPublic
 from core.store.db import session_scope
 from core.store.models import Adjudication, AuditEvent, ModelVersion, ModerationLabel, ModerationScore
@@ -18,6 +20,7 @@ from tests.moderation_store import add_people, corpus, import_rows, label_row, p
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 EVIL = "<script>alert('x')</script> **bold?** [click](http://spam.example)"
+STAGE_LINES = {text for _, _, text in STAGES.values()}
 ROLES = {"ann0": "annotator", "ann1": "annotator", "lead": "expert", "admin": "admin"}
 
 
@@ -267,7 +270,21 @@ def test_the_admin_sets_a_band_and_retrains_from_the_data_page(engine, tmp_path,
     next(b for b in at.button if b.label == "Save and rebuild the queue").click().run()
     assert at.success[0].value == "clf-v1: threshold 0.50, band ±0.05; queue rebuilt."
     next(b for b in at.button if b.label == "Retrain").click().run()
+    assert "re-scores all 40 items" in everything(at)  # asked first: nothing runs before the confirmation
+    with session_scope(engine) as s:
+        assert s.execute(select(func.count()).select_from(ModelVersion)).scalar_one() == 1
+    next(b for b in at.button if b.label == "Retrain now").click().run()
     assert not at.exception
+    seen = set()
+    for _ in range(240):  # the retrain runs in the background: the page stays usable and shows its stage
+        seen |= {p.proto.text for p in at.get("progress")}
+        if at.success and at.success[0].value.startswith("New version"):
+            break
+        time.sleep(0.25)
+        at.run()
+    assert at.success, (seen, [e.value for e in at.error], [e.value for e in at.exception])
+    assert at.success[0].value.startswith("New version ") and at.success[0].value.endswith(" is ready.")
+    assert seen and all(text.split(":")[0] in STAGE_LINES for text in seen), seen
     with session_scope(engine) as s:
         version = s.execute(select(ModelVersion).where(ModelVersion.name != "clf-v1")).scalar_one()
         scored = s.execute(select(func.count()).where(ModerationScore.model_version_id == version.id)).scalar_one()
