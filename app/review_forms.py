@@ -35,6 +35,22 @@ CATEGORY_NAMES = {
 CATEGORY_KEYS = dict(zip(CATEGORIES, "htxvemp", strict=True))
 
 Judgment = RatingIn | ComparisonIn | LabelIn | AdjudicationIn
+REFUSAL_KEY = "review_error"  # (form prefix, text): why the last submission of that form was refused
+# Which field a refusal's problem concerns, by the words it uses: the first field whose words it holds, in this order
+# (the text to write comes first: "a rationale is required when accuracy is 2 or less" is the rationale's).
+FIELD_WORDS = (
+    ("rationale", ("rationale",)),
+    ("note", ("note",)),
+    ("reason", ("reason",)),
+    ("categories", ("categor",)),
+    ("strength", ("strong", "strength")),
+    ("choice", ("left, right",)),
+    ("label", ("toxic or not toxic",)),
+    ("helpfulness", ("helpfulness",)),
+    ("harmlessness", ("harmlessness",)),
+    ("accuracy", ("accuracy",)),
+    ("flags", ("flag",)),
+)
 
 
 class Incomplete(Exception):
@@ -43,9 +59,39 @@ class Incomplete(Exception):
 
 @dataclass(frozen=True)
 class Form:
-    draw: Callable[[str, Any], None]  # (prefix, initial values or None): the fields
+    draw: Callable[[str, Any], None]  # (prefix, initial values or None): the fields, each with its problems under it
     read: Callable[[str], Judgment]  # prefix -> what was entered; raises Incomplete
     keys: tuple[tuple[str, str], ...]  # the page's own keys for the cheat sheet: (key, what it does)
+    fields: tuple[str, ...]  # the fields it draws (keys `{prefix}-{field}`)
+
+
+def sentence(problem: str) -> str:
+    """A problem as a sentence: capital first, full stop last."""
+    problem = problem.strip()
+    return problem[:1].upper() + problem[1:] + ("" if problem.endswith((".", "!", "?")) else ".")
+
+
+def refusal(prefix: str, fields: tuple[str, ...]) -> tuple[dict[str, list[str]], list[str]]:
+    """The form's last refusal as sentences: those about one of its `fields` (by FIELD_WORDS), and the rest."""
+    refused = st.session_state.get(REFUSAL_KEY)
+    if not refused or refused[0] != prefix:
+        return {}, []
+    by_field: dict[str, list[str]] = {}
+    rest = []
+    for problem in refused[1].split("; "):
+        lowered = problem.lower()
+        field = next((name for name, words in FIELD_WORDS if any(word in lowered for word in words)), None)
+        if field not in fields:
+            rest.append(sentence(problem))
+        else:
+            by_field.setdefault(field, []).append(sentence(problem))
+    return by_field, rest
+
+
+def problem_under(prefix: str, field: str) -> None:
+    """The refusal's sentences about this field, right under it."""
+    for text in refusal(prefix, (field,))[0].get(field, []):
+        st.error(text, icon=":material/error:")
 
 
 def _value(prefix: str, field: str) -> Any:
@@ -71,6 +117,7 @@ def _rating_fields(prefix: str, initial: RatingIn | None) -> None:
             key=f"{prefix}-{dimension}",
         )
         _anchor_line(dimension, prefix)
+        problem_under(prefix, dimension)
     st.multiselect(
         "Flags (f)",
         options=list(FLAGS),
@@ -81,6 +128,7 @@ def _rating_fields(prefix: str, initial: RatingIn | None) -> None:
         wrap=False,
         key=f"{prefix}-flags",
     )
+    problem_under(prefix, "flags")
     _free_text(
         "Rationale (r): needed when accuracy is 2 or less or a flag is set",
         prefix,
@@ -107,6 +155,7 @@ def _comparison_fields(prefix: str, initial: ComparisonIn | None) -> None:
         default=initial.preferred if initial else None,
         key=f"{prefix}-choice",
     )
+    problem_under(prefix, "choice")
     st.segmented_control(
         "How strong is the preference? (for left or right)",
         options=list(STRENGTHS),
@@ -114,6 +163,7 @@ def _comparison_fields(prefix: str, initial: ComparisonIn | None) -> None:
         default=initial.strength if initial else None,
         key=f"{prefix}-strength",
     )
+    problem_under(prefix, "strength")
     _free_text("Rationale (r)", prefix, "rationale", initial.rationale if initial else "")
 
 
@@ -132,6 +182,7 @@ def _label_fields(prefix: str, initial: LabelIn | AdjudicationIn | None, questio
         default=initial.label if initial else None,
         key=f"{prefix}-label",
     )
+    problem_under(prefix, "label")
     st.pills(
         "Categories (for a toxic item: every one that applies)",
         options=list(CATEGORIES),
@@ -140,6 +191,7 @@ def _label_fields(prefix: str, initial: LabelIn | AdjudicationIn | None, questio
         default=list(initial.categories) if initial else [],
         key=f"{prefix}-categories",
     )
+    problem_under(prefix, "categories")
 
 
 def _moderation_fields(prefix: str, initial: LabelIn | None) -> None:
@@ -150,6 +202,7 @@ def _moderation_fields(prefix: str, initial: LabelIn | None) -> None:
 def _free_text(label: str, prefix: str, name: str, value: str = "") -> None:
     """A rationale, note or reason: at most TEXT_LIMIT characters, with Streamlit's counter as the limit nears."""
     st.text_area(label, value=value, height=68, max_chars=TEXT_LIMIT, key=f"{prefix}-{name}")
+    problem_under(prefix, name)
 
 
 def _read_label(prefix: str) -> LabelIn:
@@ -182,6 +235,7 @@ FORMS: dict[str, Form] = {
             ("f", "open the flags"),
             ("r", "write the rationale"),
         ),
+        (*RUBRIC, "flags", "rationale"),
     ),
     "comparison": Form(
         _comparison_fields,
@@ -191,16 +245,19 @@ FORMS: dict[str, Form] = {
             ("q w e", "slight, clear, strong preference"),
             ("r", "write the rationale"),
         ),
+        ("choice", "strength", "rationale"),
     ),
     "moderation": Form(
         _moderation_fields,
         _read_label,
         (("1 2", "toxic, not toxic"), _CATEGORY_KEY_LINE, ("n", "write the note")),
+        ("label", "categories", "note"),
     ),
     "adjudication": Form(
         _adjudication_fields,
         _read_adjudication,
         (("1 2", "toxic, not toxic"), _CATEGORY_KEY_LINE, ("r", "write the reason")),
+        ("label", "categories", "reason"),
     ),
 }
 

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from app import hotkeys
-from app.review_forms import COMMON_KEYS, FORMS, Incomplete
+from app.review_forms import COMMON_KEYS, FORMS, REFUSAL_KEY, Incomplete, refusal
 from app.session import require_page
 from core.auth import Forbidden, UserPublic
 from core.review import service as review
@@ -24,7 +24,7 @@ from core.store.db import StoreError
 from core.store.models import RUBRIC, SKIP_REASONS
 
 NOTICE_KEY = "review_notice"  # (level, text) left by a callback for the next run: shown as a toast
-ERROR_KEY = "review_error"  # (form prefix, text): why the last submission of that form was refused
+ERROR_KEY = REFUSAL_KEY
 # (queue, item view, judgment id, values): an item judged already in another tab, kept on screen with the values
 # refused, which the change dialog offers
 HELD_KEY = "review_held"
@@ -114,7 +114,7 @@ def _judge(judging: Judging, user: UserPublic) -> None:
         judging.show(view)
     with form, st.container(key="wb-form"), st.form(prefix, border=False, enter_to_submit=False):
         FORMS[judging.queue].draw(prefix, None)
-        _refusal(prefix)
+        _refusal(prefix, judging.queue)
         submit, skip = st.columns(2)
         submit.form_submit_button(
             "Submit (Enter)",
@@ -161,10 +161,10 @@ def _guidelines(queue: str) -> None:
             st.markdown("\n".join(f"- **{level}**: {spec['anchors'][level]}" for level in sorted(spec["anchors"])))
 
 
-def _refusal(prefix: str) -> None:
-    refused = st.session_state.get(ERROR_KEY)
-    if refused and refused[0] == prefix:
-        st.error(refused[1], icon=":material/error:")
+def _refusal(prefix: str, queue: str) -> None:
+    """The problems of the last refusal that are about no field of the form (those are shown under their field)."""
+    for text in refusal(prefix, FORMS[queue].fields)[1]:
+        st.error(text, icon=":material/error:")
 
 
 def _on_submit(judging: Judging, user: UserPublic, view: ItemView, prefix: str) -> None:
@@ -217,7 +217,7 @@ def _change_last(change: Change, queue: str, user: UserPublic, last: Last) -> No
     change.show(last)
     with st.form(prefix, border=False, enter_to_submit=False):
         FORMS[queue].draw(prefix, last.values)
-        _refusal(prefix)
+        _refusal(prefix, queue)
         st.form_submit_button(
             "Save change",
             type="primary",

@@ -137,7 +137,7 @@ def test_a_toxic_label_without_a_category_is_refused_on_the_page(store):
     at = page("moderation", users["ann0"], "ann0")
     choose(at, "toxic")
     submit(at)
-    assert at.error[0].value == "choose the categories that apply (at least one for a toxic item)"
+    assert at.error[0].value == "Choose the categories that apply (at least one for a toxic item)."
     assert count(engine, ModerationLabel) == 0
 
 
@@ -193,7 +193,7 @@ def test_the_expert_sees_every_label_note_and_annotator_and_decides(store, tmp_p
     field(at, "label").set_value("toxic")
     field(at, "categories").set_value(["harassment"])
     submit(at)
-    assert at.error[0].value == "give the reason for the final label (it is kept with the decision)"
+    assert at.error[0].value == "Give the reason for the final label (it is kept with the decision)."
     field(at, "reason").input("Targets a person by name: harassment.")
     submit(at)
     assert toasts(at) == ["Decided: the final label is stored. Here is the next item."]

@@ -60,6 +60,27 @@ def take(engine, user_id: int, queue: str = "rating"):
         return queues.next_item(s, queue=queue, user_id=user_id)
 
 
+def next_to(at: AppTest, field: str) -> str | None:
+    """The error drawn right after the form's widget keyed `...-{field}`, if any."""
+    order = []
+
+    def walk(node) -> None:
+        order.append(node)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    for place, element in enumerate(order):
+        key = getattr(element, "key", None) or ""
+        if key.endswith(f"-{field}") and not key.startswith("change-"):
+            for following in order[place + 1 :]:
+                if type(following).__name__ == "Error":
+                    return following.value
+                if getattr(following, "key", None):  # the next widget came first
+                    return None
+    return None
+
+
 def count(engine, model) -> int:
     with session_scope(engine) as s:
         return s.execute(select(func.count()).select_from(model)).scalar_one()
@@ -100,7 +121,8 @@ def test_a_low_accuracy_without_a_rationale_is_refused_on_the_page(store):
     at = page("rate", users["expert0"])
     pick(at, accuracy=1)
     submit(at)
-    assert at.error[0].value == "a rationale is required when accuracy is 2 or less or a flag is set"
+    assert at.error[0].value == "A rationale is required when accuracy is 2 or less or a flag is set."
+    assert next_to(at, "rationale") == at.error[0].value  # right under the rationale, as a sentence
     assert count(engine, Rating) == 0
     assert field(at, "accuracy").value == 1  # the form keeps what was entered
     field(at, "rationale").input("States the wrong VAT rate.")
@@ -281,5 +303,6 @@ def test_compare_without_a_strength_is_refused(store):
     at = page("compare", users["expert0"])
     field(at, "choice").set_value("right")
     submit(at)
-    assert at.error[0].value == "say how strong the preference is: slight, clear or strong"
+    assert at.error[0].value == "Say how strong the preference is: slight, clear or strong."
+    assert next_to(at, "strength") == at.error[0].value
     assert count(engine, Comparison) == 0
