@@ -10,12 +10,13 @@ from typing import Any
 import streamlit as st
 
 from app import hotkeys
-from app.review_forms import COMMON_KEYS, FORMS, REFUSAL_KEY, Incomplete, refusal
+from app.review_forms import COMMON_KEYS, FORMS, LABELS, REFUSAL_KEY, Incomplete, refusal
 from app.session import require_page
 from core.auth import Forbidden, UserPublic
+from core.moderation.labels import LabelIn
 from core.review import service as review
 from core.review.guidelines import guidelines, rubric
-from core.review.judgments import AlreadyJudged, FeedbackError, LeaseLost
+from core.review.judgments import AlreadyJudged, ComparisonIn, FeedbackError, LeaseLost
 from core.review.progress import Progress
 from core.review.queues import QueueError
 from core.review.skips import SKIP_LABELS
@@ -28,6 +29,7 @@ ERROR_KEY = REFUSAL_KEY
 # (queue, item view, judgment id, values): an item judged already in another tab, kept on screen with the values
 # refused, which the change dialog offers
 HELD_KEY = "review_held"
+RECENT_KEY = "review_recent"  # set while the reviewer's "My recent" dialog is open
 CHANGED_KEY = "review_changed"  # the last judgment was changed: the dialog closes
 
 Last = LastRating | LastComparison | LastLabel
@@ -150,6 +152,13 @@ def _header(judging: Judging, progress: Progress, last: Last | None, user: UserP
         changeable = judging.change is not None and last is not None
         if changeable and st.button("Change last (u)", key="change-last", icon=":material/undo:"):
             _open_change(judging.change, judging.queue, user, last)
+        if changeable:
+            st.button("My recent", key="recent", icon=":material/history:", on_click=st.session_state.update,
+                      kwargs={RECENT_KEY: True})  # fmt: skip
+    if changeable and st.session_state.get(RECENT_KEY):
+        st.dialog(f"My recent {judging.change.noun}s", width="large", on_dismiss=_close_recent)(_recent)(
+            judging.change, judging.queue, user
+        )
 
 
 def _guidelines(queue: str) -> None:
@@ -209,6 +218,31 @@ def _open_change(change: Change, queue: str, user: UserPublic, last: Last) -> No
     st.dialog(f"Change my last {change.noun}", width="large")(_change_last)(change, queue, user, last)
 
 
+def _close_recent() -> None:
+    st.session_state.pop(RECENT_KEY, None)
+
+
+def _recent(change: Change, queue: str, user: UserPublic) -> None:
+    """The reviewer's last 20 judgments of the queue: pick one, change it as the last one is changed."""
+    recent = review.recent_judgments(actor=user, queue=queue)
+    chosen = st.selectbox(
+        f"Your last {len(recent)} {change.noun}s, newest first", recent, format_func=_summary, key="recent-choice"
+    )
+    if chosen is not None:
+        _change_last(change, queue, user, chosen)
+
+
+def _summary(last: Last) -> str:
+    values = last.values
+    if isinstance(values, LabelIn):
+        chosen = ", ".join([LABELS.get(values.label, "?"), *values.categories])
+        return f"{chosen} · {last.text[:70]}"
+    if isinstance(values, ComparisonIn):
+        strength = f", {values.strength}" if values.strength else ""
+        return f"{values.preferred.replace('_', ' ')}{strength} · {last.prompt[:70]}"
+    return f"{values.helpfulness} / {values.harmlessness} / {values.accuracy} · {last.prompt[:70]}"
+
+
 def _change_last(change: Change, queue: str, user: UserPublic, last: Last) -> None:
     """The last judgment with its values, to correct; saved as a new version (the earlier one stays audited)."""
     judgment_id = change.id_of(last)
@@ -226,6 +260,7 @@ def _change_last(change: Change, queue: str, user: UserPublic, last: Last) -> No
             args=(change, user, judgment_id, queue, prefix),
         )
     if st.session_state.pop(CHANGED_KEY, False):
+        _close_recent()
         st.rerun()  # close the dialog; the page shows the notice
 
 
@@ -236,6 +271,7 @@ def _on_change(change: Change, user: UserPublic, judgment_id: int, queue: str, p
     except (Incomplete, FeedbackError, Forbidden, StoreError) as error:
         st.session_state[ERROR_KEY] = (prefix, str(error))
     else:
-        st.session_state[NOTICE_KEY] = ("success", f"Your last {change.noun} was changed.")
+        st.session_state[NOTICE_KEY] = ("success", f"Your {change.noun} was changed.")
         st.session_state[CHANGED_KEY] = True
+        _close_recent()  # a full run must not open it again
         st.session_state.pop(HELD_KEY, None)

@@ -158,7 +158,7 @@ def test_the_last_label_can_be_reopened_and_changed(store):
     at.button(key="change-last").click().run()
     choose(at, "not_toxic", [], "it quotes markup, harmless", change=True)
     field(at, "save", change=True).click().run()
-    assert toasts(at) == ["Your last label was changed."]
+    assert toasts(at) == ["Your label was changed."]
     with session_scope(engine) as s:
         assert s.execute(select(ModerationLabel.label, ModerationLabel.note)).one() == (
             "not_toxic",

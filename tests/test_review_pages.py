@@ -179,11 +179,33 @@ def test_the_last_rating_can_be_reopened_and_changed(store):
     field(at, "accuracy", change=True).set_value(2)
     field(at, "rationale", change=True).input("On reflection the threshold is wrong.")
     field(at, "save", change=True).click().run()
-    assert toasts(at) == ["Your last rating was changed."]
+    assert toasts(at) == ["Your rating was changed."]
     with session_scope(engine) as s:
         assert s.execute(select(Rating.accuracy)).scalar_one() == 2
         event = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).scalar_one()
     assert (event.before["accuracy"], event.after["accuracy"]) == (4, 2)
+
+
+def test_any_of_my_recent_ratings_can_be_reopened_and_changed(store):
+    engine, users = store
+    at = page("rate", users["expert0"])
+    for accuracy in (3, 4, 5):
+        pick(at, accuracy=accuracy)
+        submit(at)
+    at.button(key="recent").click().run()
+    recent = at.selectbox(key="recent-choice")
+    assert [o.split(" · ")[0] for o in recent.options] == ["4 / 5 / 5", "4 / 5 / 4", "4 / 5 / 3"]  # newest first
+    recent.set_value(recent.options[2]).run()  # the oldest
+    assert field(at, "accuracy", change=True).value == 3  # the form holds the chosen rating, not the live one
+    field(at, "accuracy", change=True).set_value(2)
+    field(at, "rationale", change=True).input("The rate quoted is last year's.")
+    field(at, "save", change=True).click().run()
+    assert toasts(at) == ["Your rating was changed."]
+    with session_scope(engine) as s:
+        assert s.execute(select(Rating.accuracy).order_by(Rating.id)).scalars().all() == [2, 4, 5]
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).scalar_one()
+    assert (event.before["accuracy"], event.after["accuracy"]) == (3, 2)
+    assert "recent-choice" not in [sb.key for sb in at.selectbox]  # the dialog closed with the change
 
 
 def test_a_different_rating_from_a_second_tab_is_refused_and_kept_for_a_change(store):
@@ -203,7 +225,7 @@ def test_a_different_rating_from_a_second_tab_is_refused_and_kept_for_a_change(s
     assert field(tab_b, "accuracy", change=True).value == 2
     field(tab_b, "rationale", change=True).input("Wrong rate.")
     field(tab_b, "save", change=True).click().run()
-    assert toasts(tab_b) == ["Your last rating was changed."]
+    assert toasts(tab_b) == ["Your rating was changed."]
     assert "v2 answer 0" in texts(tab_b)  # and on to the next answer
     with session_scope(engine) as s:
         assert s.execute(select(Rating.helpfulness, Rating.accuracy)).all() == [(2, 2)]

@@ -214,6 +214,7 @@ CASES: dict[str, Case] = {
     ),
     "core.review.service.progress_in": Case(queues=("rating", "comparison", "moderation", "adjudication")),
     "core.review.service.last_judgment": Case(queues=("rating", "comparison", "moderation", "adjudication")),
+    "core.review.service.recent_judgments": Case(queues=("rating", "comparison", "moderation", "adjudication")),
     "core.review.service.rate": Case(lambda s, a: {"assignment_id": s.lease(a, "rating"), "rating": RatingIn(4, 5, 4)}),
     "core.review.service.compare": Case(
         lambda s, a: {"assignment_id": s.lease(a, "comparison"), "comparison": ComparisonIn("tie")}

@@ -113,6 +113,15 @@ def last_judgment(
         return views.last_view(run, actor.id, queue, judgment_id)
 
 
+@guarded(QUEUE_ACTIONS)
+def recent_judgments(
+    *, actor: UserPublic, queue: str, engine: Engine | None = None
+) -> list[LastRating | LastComparison | LastLabel]:
+    """The reviewer's last 20 judgments in the queue, newest first, to reopen and change."""
+    with write_scope(engine, write=False) as run:
+        return views.recent_views(run, actor.id, queue)
+
+
 @guarded("review.rate")
 def change_rating(*, actor: UserPublic, rating_id: int, rating: RatingIn, engine: Engine | None = None) -> None:
     """Change one's own rating; the earlier values stay in the audit trail."""

@@ -64,6 +64,9 @@ class AdjudicationView:
 ItemView = RateView | CompareView | LabelView | AdjudicationView
 
 
+RECENT = 20  # judgments a reviewer can reopen from "My recent"
+
+
 @dataclass(frozen=True)
 class LastRating:
     rating_id: int
@@ -172,18 +175,26 @@ def _labels_statement() -> Select:
 
 def last_judgment_id(run: prepared.Runner, user_id: int, queue: str) -> int | None:
     """The id of the reviewer's latest judgment made through this queue (rating, comparison, label...)."""
-    return run.scalar(_last_statement(), {"user_id": user_id, "queue": queue})
+    return run.scalar(_recent_statement(1), {"user_id": user_id, "queue": queue})
+
+
+def recent_views(
+    run: prepared.Runner, user_id: int, queue: str, limit: int = RECENT
+) -> list[LastRating | LastComparison | LastLabel]:
+    """The reviewer's latest judgments made in the app through this queue, newest first, to reopen and change."""
+    ids = [row[0] for row in run.rows(_recent_statement(limit), {"user_id": user_id, "queue": queue})]
+    return [view for judgment_id in ids if (view := last_view(run, user_id, queue, judgment_id)) is not None]
 
 
 @cache
-def _last_statement() -> Select:
+def _recent_statement(limit: int) -> Select:
     a, w = Assignment.__table__, WorkItem.__table__
     return (
         select(a.c.judgment_id)
         .join(w, w.c.id == a.c.work_item_id)
         .where(a.c.user_id == bindparam("user_id"), a.c.status == "done", w.c.queue == bindparam("queue"))
         .order_by(a.c.updated_at.desc())
-        .limit(1)
+        .limit(limit)
     )
 
 
