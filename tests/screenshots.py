@@ -20,8 +20,10 @@ from core.store.db import dispose_engines, get_engine, upgrade_schema
 from tests.live_app import CHROMIUM, WIDTH, chromium, full_page_png, open_page, running_app, sign_in, wait_until_idle
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-# A page is shown as the first of these roles that may open it: the person it is mainly for.
+# A page is shown as the first of these roles that may open it: the person it is mainly for (the oversight pages:
+# the expert lead, who sees each answer's model there).
 SHOT_ROLES = ("expert", "annotator", "product_owner", "admin")
+LEAD_PAGES = ("audit", "agreement", "audit_sample", "flags")
 # role -> (username, password): the first demo user of each role
 DEMO_LOGINS = {role: (name, password) for name, password, role, _ in reversed(DEMO_USERS)}
 # The judging pages fill the window (1440x900), part way through a judgment made by keys.
@@ -50,7 +52,7 @@ def shoot(base_url: str, out: Path) -> list[Path]:
         full_page_png(page, shots[-1])
         context.close()
         for key, spec in PAGES.items():
-            role = next(r for r in SHOT_ROLES if can_open(r, key))
+            role = "lead" if key in LEAD_PAGES else next(r for r in SHOT_ROLES if can_open(r, key))
             context = browser.new_context(viewport={"width": WIDTH, "height": 900})
             page = context.new_page()
             sign_in(page, base_url, *DEMO_LOGINS[role])

@@ -10,7 +10,7 @@ import sys
 from sqlalchemy import Engine, MetaData, select
 
 from core.cli.main import main
-from tests.app_helpers import PASSWORD, add_users, app, fresh_streamlit_cache, sign_in  # noqa: F401
+from tests.app_helpers import PASSWORD, USERS, add_users, app, fresh_streamlit_cache, sign_in  # noqa: F401
 
 CLI_PASSWORD = "cli-Secret-4711"
 
@@ -42,7 +42,7 @@ def test_sign_ins_and_user_creation_leave_no_password_in_the_store_or_the_logs(e
     assert any("cleo" in value for value in stored)  # the search does reach the new user and its audit event
     assert any('"username": "cleo"' in value for value in stored)
     hashes = [value for value in stored if value.startswith("$argon2")]
-    assert len(hashes) == 5  # four page-test users and cleo, each hashed with argon2
+    assert len(hashes) == len(USERS) + 1  # the page-test users and cleo, each hashed with argon2
     out, err = capfd.readouterr()
     logged = [record.getMessage() for record in caplog.records] + [out, err]
     assert "user cleo (annotator) is active" in out
