@@ -127,19 +127,25 @@ def _judge(judging: Judging, user: UserPublic) -> None:
             args=(judging, user, view, prefix),
         )
         skip.form_submit_button(
-            "Skip (s)", width="stretch", key=f"{prefix}-skip", on_click=_on_skip, args=(judging, user, view, prefix)
+            "Skip (s)",
+            width="stretch",
+            key=f"{prefix}-skip",
+            help="Pass the item on; pick a reason under it first if you like (optional)",
+            on_click=_on_skip,
+            args=(judging, user, view, prefix),
         )
         st.pills(
             "Skip because (optional)",
             SKIP_REASONS,
             format_func=SKIP_LABELS.get,
             key=f"{prefix}-skip_reason",
-            help="Counted per item, so that the admins see which items need another look",
+            label_visibility="collapsed",  # the form must fit 800 px: the help says what they are
+            help="Why you skip (optional): unclear, needs a specialist, offensive. Counted per item for the admins.",
         )
 
 
 def _header(judging: Judging, progress: Progress, last: Last | None, user: UserPublic) -> None:
-    title, tools = st.columns(2, vertical_alignment="center")
+    title, tools = st.columns([1, 1.4], vertical_alignment="center")
     with title:
         st.title(judging.title, anchor=False)
         st.caption(f"Done today **{progress.done_today:,}** · Left in the queue **{progress.left:,}**")
@@ -153,8 +159,14 @@ def _header(judging: Judging, progress: Progress, last: Last | None, user: UserP
         if changeable and st.button("Change last (u)", key="change-last", icon=":material/undo:"):
             _open_change(judging.change, judging.queue, user, last)
         if changeable:
-            st.button("My recent", key="recent", icon=":material/history:", on_click=st.session_state.update,
-                      kwargs={RECENT_KEY: True})  # fmt: skip
+            st.button(
+                "",  # an icon only, so that the tools fit one line at 1280 px; its help names it
+                key="recent",
+                icon=":material/history:",
+                help=f"Recent: my last 20 {judging.change.noun}s, to reopen and change any of them",
+                on_click=st.session_state.update,
+                kwargs={RECENT_KEY: True},
+            )
     if changeable and st.session_state.get(RECENT_KEY):
         st.dialog(f"My recent {judging.change.noun}s", width="large", on_dismiss=_close_recent)(_recent)(
             judging.change, judging.queue, user

@@ -151,7 +151,7 @@ def test_skip_moves_on_and_writes_no_rating(store):
 def test_skip_takes_an_optional_reason_that_the_admins_see_counted(store):
     engine, users = store
     at = page("rate", users["expert0"])
-    assert [o.content for o in field(at, "skip_reason").proto.options] == ["Unclear", "Needs a specialist", "Offensive"]
+    assert [o.content for o in field(at, "skip_reason").proto.options] == ["Unclear", "Specialist", "Offensive"]
     field(at, "skip_reason").set_value("specialist")
     field(at, "skip").click().run()
     assert toasts(at) == ["Skipped: the answer goes to another reviewer."]
@@ -164,7 +164,7 @@ def test_skip_takes_an_optional_reason_that_the_admins_see_counted(store):
     admin.run()
     assert "Skipped most often" in [h.value for h in admin.subheader]
     skipped = admin.dataframe[1].value
-    assert skipped.iloc[0][["Queue", "Item", "Skips", "Needs a specialist", "Unclear"]].tolist() == [
+    assert skipped.iloc[0][["Queue", "Item", "Skips", "Specialist", "Unclear"]].tolist() == [
         "rating", "Question 0?", 1, 1, 0
     ]  # fmt: skip
 

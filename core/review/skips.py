@@ -10,7 +10,7 @@ from sqlmodel import Session
 from core.store.models import SKIP_REASONS, Assignment, ModerationItem, Prompt, Response, WorkItem
 
 SHOWN_CHARACTERS = 120
-SKIP_LABELS = {"unclear": "Unclear", "specialist": "Needs a specialist", "offensive": "Offensive"}
+SKIP_LABELS = {"unclear": "Unclear", "specialist": "Specialist", "offensive": "Offensive"}  # short: one row
 
 
 @dataclass(frozen=True)
