@@ -248,3 +248,10 @@ def import_run(
             finished_at=finished,
         )
     )
+
+
+def flagged_rating(session: Session) -> tuple[dict[str, int], int]:
+    """Users ann and lead, and one answer ann rated and flagged unsafe: (users, the rating's id)."""
+    people = users(session, "ann", "lead")
+    (answer,) = answers(session, version(session, "bot-v1"), 1)
+    return people, rate(session, people["ann"], answer, (2, 1, 1), flags=("unsafe",), rationale="wrong")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
+from sqlmodel import SQLModel
 
 from core.accounts.users import create_user
 from core.auth import UserPublic
@@ -61,3 +62,11 @@ def actor(engine: Engine, user_id: int) -> UserPublic:
     """The user with this id as the services take it (the acting user)."""
     with session_scope(engine) as s:
         return UserPublic.of(s.get(User, user_id))
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table of the store: what a refused submission must leave as it was."""
+    with session_scope(engine) as s:
+        return {
+            t.name: s.execute(select(func.count()).select_from(t)).scalar_one() for t in SQLModel.metadata.sorted_tables
+        }

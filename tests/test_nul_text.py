@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 import streamlit as st
-from sqlalchemy import func, select
-from sqlmodel import SQLModel
 
 from core import auth
 from core.accounts import AuthError
@@ -20,6 +18,7 @@ from core.store.db import session_scope
 from tests import audit_store
 from tests.app_helpers import APP, field
 from tests.review_store import build
+from tests.review_store import table_counts as counts
 
 NUL_TEXT = "looks fine\x00but is not"
 
@@ -37,13 +36,6 @@ def test_every_judgment_form_refuses_a_nul(submitted, field):
     assert submitted.problems() == [
         f"the {field} holds a NUL character (U+0000), which the store cannot keep (PostgreSQL refuses it); remove it"
     ]
-
-
-def counts(engine) -> dict[str, int]:
-    with session_scope(engine) as s:
-        return {
-            t.name: s.execute(select(func.count()).select_from(t)).scalar_one() for t in SQLModel.metadata.sorted_tables
-        }
 
 
 def test_the_rate_page_refuses_a_nul_rationale_and_writes_nothing(any_engine, tmp_path):
@@ -64,9 +56,7 @@ def test_the_rate_page_refuses_a_nul_rationale_and_writes_nothing(any_engine, tm
 
 def test_triage_verdict_sign_in_and_item_lookup_refuse_a_nul(any_engine):
     with session_scope(any_engine, write=True) as s:
-        people = audit_store.users(s, "ann", "lead")
-        (answer,) = audit_store.answers(s, audit_store.version(s, "bot-v1"), 1)
-        rating = audit_store.rate(s, people["ann"], answer, (2, 1, 1), flags=("unsafe",), rationale="wrong")
+        people, rating = audit_store.flagged_rating(s)
     before = counts(any_engine)
     with pytest.raises(FlagError, match="NUL"), session_scope(any_engine, write=True) as s:
         triage(s, rating_id=rating, status="confirmed", note=NUL_TEXT, actor_id=people["lead"])

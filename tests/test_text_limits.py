@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import streamlit as st
-from sqlalchemy import func, select
-from sqlmodel import SQLModel
 
 from core import auth
 from core.ingest import ImportRefused, import_file
@@ -20,8 +17,9 @@ from core.review.queues import next_item
 from core.store.db import session_scope
 from core.text import TEXT_LIMIT
 from tests import audit_store
-from tests.app_helpers import APP, field
+from tests.app_helpers import app, field, fresh_streamlit_cache, page  # noqa: F401
 from tests.review_store import build
+from tests.review_store import table_counts as counts
 
 LONG = "x" * 20_000
 REFUSED = "is 20,000 characters long; the limit is 5,000: shorten it"
@@ -41,13 +39,6 @@ def test_every_judgment_takes_the_limit_and_refuses_more(make, what):
     assert make(LONG).problems() == [f"the {what} {REFUSED}"]
 
 
-def counts(engine) -> dict[str, int]:
-    with session_scope(engine) as s:
-        return {
-            t.name: s.execute(select(func.count()).select_from(t)).scalar_one() for t in SQLModel.metadata.sorted_tables
-        }
-
-
 def test_a_long_rationale_is_refused_and_writes_nothing(engine, tmp_path):
     users = build(engine, tmp_path, prompts=1, experts=1)
     with session_scope(engine, write=True) as s:
@@ -62,9 +53,7 @@ def test_a_long_rationale_is_refused_and_writes_nothing(engine, tmp_path):
 
 def test_a_long_triage_note_or_audit_reason_is_refused(engine):
     with session_scope(engine, write=True) as s:
-        people = audit_store.users(s, "ann", "lead")
-        (answer,) = audit_store.answers(s, audit_store.version(s, "bot-v1"), 1)
-        rating = audit_store.rate(s, people["ann"], answer, (2, 1, 1), flags=("unsafe",), rationale="wrong")
+        people, rating = audit_store.flagged_rating(s)
     before = counts(engine)
     with pytest.raises(FlagError, match=f"note {REFUSED}"), session_scope(engine, write=True) as s:
         triage(s, rating_id=rating, status="confirmed", note=LONG, actor_id=people["lead"])
@@ -104,12 +93,9 @@ def test_imports_apply_the_same_limit(engine, tmp_path, kind, row, field_name):
 
 
 def test_the_forms_stop_at_the_limit(engine, tmp_path):
-    st.cache_resource.clear()
     users = build(engine, tmp_path, prompts=1, experts=1)
-    at = pytest.importorskip("streamlit.testing.v1").AppTest.from_file(APP, default_timeout=60)
-    at.session_state["user"] = auth.UserPublic(users["expert0"], "expert0", "expert0", "expert", True)
-    at.run()
-    at.switch_page("../pages/rate.py").run()
+    at = app(auth.UserPublic(users["expert0"], "expert0", "expert0", "expert", True))
+    at.switch_page(page("rate")).run()
     assert field(at, "rationale").proto.max_chars == TEXT_LIMIT  # Streamlit counts the characters as they near it
-    at.switch_page("../pages/compare.py").run()
+    at.switch_page(page("compare")).run()
     assert field(at, "rationale").proto.max_chars == TEXT_LIMIT
