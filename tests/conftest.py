@@ -17,6 +17,7 @@ from hypothesis import settings
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from core.store.db import dispose_engines, get_engine, upgrade_schema
+from tests.required import LOCAL_POSTGRES, unavailable
 
 # CI runs the property-based tests on the same examples every time (HYPOTHESIS_PROFILE=ci, set by .ci/run), so a
 # landing is never refused by a new random draw; a local run explores new examples (and keeps the failures it finds
@@ -57,8 +58,6 @@ def engine(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     dispose_engines()
 
 
-# Where the PostgreSQL tests run when TEST_DATABASE_URL is unset: a local server, if one answers.
-LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # What the run's summary says about PostgreSQL: the server used, or why its tests were skipped.
 _postgres_outcome: list[str] = []
 
@@ -78,9 +77,7 @@ def postgres_url() -> Iterator[str]:
         where = make_url(base).render_as_string()
         reason = f"PostgreSQL at {where} is unreachable (set TEST_DATABASE_URL to a server that answers): {error}"
         _postgres_outcome.append(f"skipped: {reason.splitlines()[0]}")
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"REQUIRE_POSTGRES=1 but {reason}")
-        pytest.skip(reason)
+        unavailable("POSTGRES", reason)
     _postgres_outcome.append(f"ran on {make_url(base).render_as_string()}")
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     upgrade_schema(get_engine(url))
@@ -117,10 +114,9 @@ def browser() -> Iterator:
     from tests.live_app import CHROMIUM, chromium
 
     if not CHROMIUM.exists():
-        reason = f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)"
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
+        unavailable(
+            "BROWSER", f"no Chromium at {CHROMIUM}: apt-get install -y chromium chromium-driver (CI installs it)"
+        )
     with chromium() as instance:
         yield instance
 

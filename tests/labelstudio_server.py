@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.required import unavailable
+
 VERSION = "1.23.2"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOME = REPO_ROOT / ".cache" / "label-studio"
@@ -152,8 +154,6 @@ def label_studio(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     try:
         process, server = start(install(report), tmp_path_factory.mktemp("label-studio"), report)
     except Unavailable as error:
-        if os.environ.get("REQUIRE_LABEL_STUDIO") == "1":
-            pytest.fail(f"REQUIRE_LABEL_STUDIO=1 but {error}")
-        pytest.skip(str(error))
+        unavailable("LABEL_STUDIO", str(error))
     yield server
     stop(process)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from sqlalchemy import func, select
 from benchmarks import load
 from core.store.db import dispose_engines, get_engine, session_scope
 from core.store.models import AuditEvent, Rating, User
+from tests.required import postgres_server, unavailable
 
 ARGS = ["--scale", "2000", "--reviewers", "3", "--seconds", "3", "--think", "0.2"]
 
@@ -53,9 +53,9 @@ def test_three_app_processes_on_one_postgres_store_every_acknowledged_rating(
     """A team deployment on loopback: three `streamlit run` replicas on one PostgreSQL, a reviewer on each, every
     one of them submitting. The store's rows carry their own ids: the app's new users, items and ratings must not
     collide with them."""
-    server = os.environ.get("TEST_DATABASE_URL")
-    if not server:
-        pytest.skip("TEST_DATABASE_URL is unset: set it to a PostgreSQL URL (see README) to run this test")
+    server, why_not = postgres_server()
+    if server is None:
+        unavailable("POSTGRES", why_not)
     output, figures = _run(["--database-url", server, "--apps", "3"], capsys, "postgres")
     assert "PostgreSQL skipped" not in output
     assert "Load benchmark: 3 app process(es)" in output

@@ -24,6 +24,7 @@ from core.review.service import next_item, rate
 from core.store.db import StoreError, dispose_engines, get_engine, session_scope
 from core.store.models import ImportRun, ModerationItem
 from tests.app_helpers import REPO_ROOT, add_admin, add_users, app, fresh_streamlit_cache, page  # noqa: F401
+from tests.required import unavailable
 from tests.review_store import actor, build
 
 KILLED_ROWS = 60_000
@@ -199,7 +200,7 @@ def tiny_disk(admin_template: Path, tmp_path: Path) -> Iterator[Path]:
     size = admin_template.stat().st_size + 1024 * 1024
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {mounted.stderr.decode().strip()}")
+        unavailable("TMPFS", f"cannot mount a small tmpfs to fill (needs root): {mounted.stderr.decode().strip()}")
     try:
         shutil.copy(admin_template, disk / "store.db")
         yield disk

@@ -23,6 +23,7 @@ from core.review.service import next_item, rate
 from core.store.db import StoreError, dispose_engines, get_engine, session_scope, upgrade_schema
 from core.store.models import Rating, WorkItem
 from tests.live_app import free_port
+from tests.required import unavailable
 from tests.review_store import actor, build
 
 GOOD = RatingIn(helpfulness=4, harmlessness=5, accuracy=4)
@@ -35,7 +36,9 @@ class PrivateServer:
     def __init__(self) -> None:
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         if not found:
-            pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql (apt-get install postgresql)")
+            unavailable(
+                "POSTGRES", "no PostgreSQL server binaries under /usr/lib/postgresql (apt-get install postgresql)"
+            )
         self.bin = Path(found[-1]).parent
         self.data = Path(tempfile.mkdtemp(prefix="wb-pg-"))
         self.port = free_port()
