@@ -28,8 +28,8 @@ def battles_of(rng: np.random.Generator, strengths: list[float], n: int, tie_sha
 
 
 def sklearn_strengths(n_models: int, battles) -> np.ndarray:
-    """Chatbot Arena's fit: one row per battle (+1 first model, -1 second), no intercept; a tie is two rows of
-    weight 1/2, one won by each side. scikit-learn's default penalty (C = 1), as in core.stats.bradley_terry."""
+    """Chatbot Arena's fit: one row per battle (+1 first model, -1 second), no intercept, no penalty; a tie is two
+    rows of weight 1/2, one won by each side."""
     x, y, w = [], [], []
     for i, j, (won, _lost, tie) in battles:
         row = np.zeros(n_models)
@@ -42,21 +42,35 @@ def sklearn_strengths(n_models: int, battles) -> np.ndarray:
             x.append(row)
             y.append(won)
             w.append(1.0)
-    model = LogisticRegression(fit_intercept=False, C=1.0, tol=1e-12, max_iter=10_000)
-    return model.fit(np.array(x), np.array(y), sample_weight=np.array(w)).coef_[0]
+    model = LogisticRegression(fit_intercept=False, C=np.inf, tol=1e-12, max_iter=10_000)
+    strengths = model.fit(np.array(x), np.array(y), sample_weight=np.array(w)).coef_[0]
+    return strengths - strengths.mean()  # fixed only up to a constant: centred, as ours
 
 
-def test_bradley_terry_matches_a_logistic_regression_on_the_same_battles():
-    models, rows, battles = battles_of(np.random.default_rng(3), [-1.0, -0.3, 0.0, 0.4, 1.2], 4000)
+@pytest.mark.parametrize("n", [60, 4000])
+def test_bradley_terry_is_the_unpenalised_maximum_likelihood_on_small_and_large_battle_sets(n):
+    models, rows, battles = battles_of(np.random.default_rng(3), [-1.0, -0.3, 0.0, 0.4, 1.2], n)
     ours = fit(Battles.of(models, rows).matrix())[0]
-    assert ours == pytest.approx(sklearn_strengths(len(models), battles), abs=1e-6)
+    assert ours == pytest.approx(sklearn_strengths(len(models), battles), abs=1e-5)
     assert ours.sum() == pytest.approx(0, abs=1e-9)
+
+
+def test_few_battles_are_not_shrunk():
+    """A beat B 6-2 and split 2-2 with C, B and C split 1-1: the maximum likelihood puts A 158 points above B, as
+    scikit-learn's unpenalised fit does (its default penalty, C = 1, which the leaderboard used before, gave 126)."""
+    battles = Battles.of(["a", "b", "c"], [("a", "b", 6, 2, 0), ("a", "c", 2, 2, 0), ("b", "c", 1, 1, 0)])
+    table = {s.model: s.rating for s in standings(battles, rounds=0, rng=np.random.default_rng(0))}
+    expanded = [(0, 1, (1, 0, 0))] * 6 + [(0, 1, (0, 1, 0))] * 2 + [(0, 2, (1, 0, 0))] * 2 + [(0, 2, (0, 1, 0))] * 2
+    expanded += [(1, 2, (1, 0, 0)), (1, 2, (0, 1, 0))]
+    reference = to_rating(sklearn_strengths(3, expanded))
+    assert [table[m] for m in "abc"] == pytest.approx(list(reference), abs=1e-4)
+    assert round(table["a"] - table["b"]) == 158
 
 
 def test_bradley_terry_of_two_models_is_the_log_odds_of_their_wins():
     """Without a penalty the MLE of s1 - s2 is log(wins1 / wins2), ties counted half to each."""
     battles = Battles.of(["a", "b"], [("a", "b", 30, 10, 4), ("b", "a", 2, 6, 0)])  # a: 36 + 2 ties, b: 12 + 2
-    a, b = fit(battles.matrix(), l2=1e-12)[0]
+    a, b = fit(battles.matrix())[0]
     assert a - b == pytest.approx(math.log(38 / 14))
     rating_a, rating_b = to_rating(np.array([a, b]))
     assert rating_a - rating_b == pytest.approx(400 * math.log10(38 / 14))
@@ -83,9 +97,23 @@ def test_only_ties_give_equal_ratings_and_self_battles_count_for_nothing():
     assert {s.model: (s.wins, s.ties) for s in table} == {"a": (0, 9), "b": (0, 9)}
 
 
-def test_a_version_that_won_every_battle_gets_a_finite_rating():
+def test_a_version_that_won_every_battle_gets_a_finite_rating_from_one_virtual_tie():
     table = standings(Battles.of(["a", "b"], [("a", "b", 25, 0, 0)]), rounds=100, rng=np.random.default_rng(0))
     assert table[0].model == "a" and math.isfinite(table[0].rating) and table[0].rating > 1100
+    # the prior: one virtual tie per model against the pool, here the other model: a 25.5-0.5 record
+    assert table[0].rating - table[1].rating == pytest.approx(400 * math.log10(25.5 / 0.5))
+    assert all(math.isfinite(s.ci_low) and math.isfinite(s.ci_high) for s in table)
+
+
+def test_the_bootstrap_intervals_cover_the_true_gap_about_95_times_in_100():
+    truth = np.array([-0.5, 0.0, 0.6])
+    covered = 0
+    for seed in range(100):
+        models, rows, _ = battles_of(np.random.default_rng(seed), list(truth), 400, tie_share=0.0)
+        table = {s.model: s for s in standings(Battles.of(models, rows), rounds=200, rng=np.random.default_rng(seed))}
+        true_ratings = to_rating(truth - truth.mean())
+        covered += table["m2"].ci_low <= true_ratings[2] <= table["m2"].ci_high
+    assert 88 <= covered <= 99, covered
 
 
 def test_no_battles_no_standings():

@@ -1,10 +1,14 @@
 """Bradley-Terry strengths from pairwise battles, with bootstrap intervals, as Chatbot Arena ranks models.
 
-The fit is the logistic regression Chatbot Arena runs (one row per battle, +1 for one model, -1 for the other, no
-intercept), with scikit-learn's default L2 penalty (C = 1), which is negligible at thousands of battles and keeps
-a version that won or lost every battle finite. It works on aggregated counts (a matrix of wins), and is written as
-a batched Newton solve so that 200 bootstrap rounds cost milliseconds; tests check it against
-`sklearn.linear_model.LogisticRegression` on the expanded battles. Ties count as half a win each way.
+The fit is the unpenalised maximum-likelihood Bradley-Terry model, as Chatbot Arena's `fit_bt` computes it (one
+battle per row, ties half a win each way, no intercept, no penalty). The maximum likelihood is finite only where
+the battles' win graph is strongly connected (every model beat, or tied, a model that leads back to it); where it is
+not (a version that won or lost every battle, or a group that never lost to the others), and only there, each model
+is given one virtual tie against the pool, shared evenly over the other models: the smallest prior that keeps every
+rating finite. It changes no rating where the plain fit exists, and is applied per bootstrap round where a
+resample breaks the graph. It works on aggregated counts (a matrix of wins), as a batched Newton solve so that 200
+bootstrap rounds cost milliseconds; tests check it against `sklearn.linear_model.LogisticRegression(C=np.inf)`
+on the expanded battles.
 
 Strengths are on the natural-log scale and sum to zero; `to_rating` puts them on an Elo-like scale (400 points:
 ten-to-one odds) around 1000."""
@@ -15,10 +19,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 SCALE = 400 / math.log(10)
 CENTRE = 1000.0
-L2 = 1.0  # the penalty of scikit-learn's LogisticRegression(C=1.0)
+VIRTUAL_TIES = 1.0  # per model, against the pool, where the plain maximum likelihood is infinite
 MAX_STEPS = 100
 TOLERANCE = 1e-10
 
@@ -81,11 +86,30 @@ class Battles:
         return wins
 
 
-def fit(wins: np.ndarray, l2: float = L2) -> np.ndarray:
-    """Strengths (rounds, n) on the natural-log scale, summing to zero, from win matrices (rounds, n, n).
+def with_prior(wins: np.ndarray) -> np.ndarray:
+    """The win matrices, plus VIRTUAL_TIES per model against the pool in the rounds whose maximum likelihood is
+    infinite (a win graph that is not strongly connected)."""
+    rounds, n = wins.shape[:2]
+    if n < 2:
+        return wins
+    prior = np.full((n, n), VIRTUAL_TIES / 2 / (n - 1))
+    np.fill_diagonal(prior, 0)
+    out = wins.copy()
+    for r in range(rounds):
+        components, _ = connected_components(wins[r] > 0, directed=True, connection="strong")
+        if components > 1:
+            out[r] += prior
+    return out
 
-    Newton's method on the penalized log-loss: gradient sum_j n_ij p_ij - w_i + l2 s_i, Hessian the Laplacian of
-    n_ij p_ij (1 - p_ij) plus l2 I."""
+
+def fit(wins: np.ndarray) -> np.ndarray:
+    """Strengths (rounds, n) on the natural-log scale, summing to zero, from win matrices (rounds, n, n): the
+    maximum likelihood, with the virtual ties of `with_prior` where it would be infinite.
+
+    Newton's method on the log-loss: gradient sum_j n_ij p_ij - w_i, Hessian the Laplacian of n_ij p_ij (1 - p_ij),
+    made regular by adding the all-ones matrix / n (the strengths are fixed only up to a constant: this pins their
+    sum, which the gradient never moves)."""
+    wins = with_prior(wins)
     games = wins + wins.transpose(0, 2, 1)
     won = wins.sum(axis=2)
     rounds, n = wins.shape[:2]
@@ -93,10 +117,10 @@ def fit(wins: np.ndarray, l2: float = L2) -> np.ndarray:
     strengths = np.zeros((rounds, n))
     for _ in range(MAX_STEPS):
         p = 1 / (1 + np.exp(strengths[:, None, :] - strengths[:, :, None]))  # p[r, i, j]: i beats j
-        gradient = (games * p).sum(axis=2) - won + l2 * strengths
+        gradient = (games * p).sum(axis=2) - won
         weight = games * p * (1 - p)
-        hessian = -weight
-        hessian[:, diagonal, diagonal] += weight.sum(axis=2) + l2
+        hessian = 1 / n - weight
+        hessian[:, diagonal, diagonal] += weight.sum(axis=2)
         step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
         step = np.clip(step, -2.0, 2.0)  # the log-loss is convex, but a first step from 0 can overshoot
         strengths -= step
@@ -117,11 +141,15 @@ def standings(battles: Battles, *, rounds: int, rng: np.random.Generator) -> lis
     present = sorted(set(battles.first) | set(battles.second))
     if not present:
         return []
-    rating = to_rating(fit(battles.matrix()))[0]
+
+    def among_present(wins: np.ndarray) -> np.ndarray:  # a model without battles would break the win graph
+        return wins[:, present][:, :, present]
+
+    rating = dict(zip(present, to_rating(fit(among_present(battles.matrix())))[0], strict=True))
     cells = np.concatenate([battles.wins_first, battles.wins_second, battles.ties])
     draws = rng.multinomial(battles.total, cells / cells.sum(), size=rounds) if rounds else cells[None]
-    sampled = to_rating(fit(battles.matrix(draws)))
-    low, high = np.percentile(sampled, [2.5, 97.5], axis=0)
+    sampled = to_rating(fit(among_present(battles.matrix(draws))))
+    low, high = (dict(zip(present, bound, strict=True)) for bound in np.percentile(sampled, [2.5, 97.5], axis=0))
     table = []
     for k in present:
         as_first, as_second = battles.first == k, battles.second == k
