@@ -139,6 +139,18 @@ def test_bootstrap_of_the_counts_matches_resampling_the_items():
     assert (low, high) == pytest.approx(np.percentile(f1, [2.5, 97.5]), abs=0.015)
 
 
+def test_draws_where_a_metric_is_undefined_are_counted_not_dropped_silently():
+    """1 positive prediction in 60 items: a resample without it has no precision. Those draws are counted; the
+    interval rests on the others."""
+    result = confusion("v", 1, 0, 9, 50, rounds=1000, rng=np.random.default_rng(4))
+    expected = 1000 * (59 / 60) ** 60  # P(the one true positive is not drawn) = (59/60)^60
+    assert result.undefined_draws["precision"] == pytest.approx(expected, rel=0.25)
+    assert result.undefined_draws["recall"] == 0  # 10 positive items: some are always drawn
+    assert math.isfinite(result.metric("precision")[1])
+    everything_missing = confusion("v", 0, 0, 0, 0, rounds=200, rng=np.random.default_rng(4))
+    assert everything_missing.undefined_draws["f1"] == 200
+
+
 def test_mcnemar_on_a_textbook_table():
     """Agresti, Categorical Data Analysis: presidential approval, 794 / 150 / 86 / 570. Continuity-corrected
     chi-square (|150 - 86| - 1)^2 / (150 + 86) = 16.82."""

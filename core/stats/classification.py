@@ -6,7 +6,7 @@ labelled items one by one (each item falls in exactly one cell), without the ite
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from statsmodels.stats.contingency_tables import mcnemar
@@ -36,6 +36,9 @@ class Confusion:
     fn: int
     tn: int
     values: dict[str, tuple[float, float, float]]  # metric -> (value, 95% low, 95% high)
+    # metric -> bootstrap draws where it was undefined (no positive prediction, ...): left out of its interval, and
+    # said beside it
+    undefined_draws: dict[str, int] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -53,15 +56,16 @@ def confusion(version: str, tp: int, fp: int, fn: int, tn: int, *, rounds: int, 
     counts = np.array([tp, fp, fn, tn], dtype=float)
     point = metrics(*counts)
     if counts.sum() == 0:
-        return Confusion(version, tp, fp, fn, tn, {m: (NAN, NAN, NAN) for m in METRICS})
+        return Confusion(version, tp, fp, fn, tn, {m: (NAN, NAN, NAN) for m in METRICS}, {m: rounds for m in METRICS})
     draws = rng.multinomial(int(counts.sum()), counts / counts.sum(), size=rounds).T.astype(float)
     sampled = metrics(*draws)
-    values = {}
+    values, undefined = {}, {}
     for name in METRICS:
-        finite = sampled[name][~np.isnan(sampled[name])]
-        low, high = np.percentile(finite, [2.5, 97.5]) if len(finite) else (NAN, NAN)
+        defined = ~np.isnan(sampled[name])
+        low, high = np.percentile(sampled[name][defined], [2.5, 97.5]) if defined.any() else (NAN, NAN)
         values[name] = (float(point[name]), float(low), float(high))
-    return Confusion(version, tp, fp, fn, tn, values)
+        undefined[name] = int((~defined).sum())
+    return Confusion(version, tp, fp, fn, tn, values, undefined)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,7 @@ def moderation_tables(report: ModerationReport) -> dict[str, pd.DataFrame]:
             row |= {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn}
             for name in METRICS:
                 row |= dict(zip((name, f"{name}_low", f"{name}_high"), c.metric(name), strict=True))
+                row[f"{name}_undefined_draws"] = c.undefined_draws.get(name, 0)
             metrics.append(row)
         mcnemar.append(
             {
