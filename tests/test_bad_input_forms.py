@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from core.auth import UserPublic
 from core.store.db import session_scope
 from core.store.models import ModerationLabel, Rating
-from core.text import NUL
+from core.text import NUL, TEXT_LIMIT
 from tests import audit_store
 from tests.app_helpers import APP, add_users, field
 from tests.app_helpers import page as page_path
@@ -33,7 +33,7 @@ HOSTILE = [
     "<script>window.__pwned = 1</script><img src=x onerror=alert(1)>",
     '=HYPERLINK("http://evil.example","click")',
     "\u202eevil.exe\u202c مرحبا بالعالم שלום עולם",
-    "x" * 100_000,
+    "x" * TEXT_LIMIT,  # the longest a form takes (the browser stops typing there; more is refused: test_text_limits)
     "**bold** [link](javascript:alert(1)) $x^2$ :red[red]",
     "\r\n\t\x0b\x1b[31m",
     "",
