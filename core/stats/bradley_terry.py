@@ -89,14 +89,16 @@ class Battles:
 def with_prior(wins: np.ndarray) -> np.ndarray:
     """The win matrices, plus VIRTUAL_TIES per model against the pool in the rounds whose maximum likelihood is
     infinite (a win graph that is not strongly connected)."""
-    rounds, n = wins.shape[:2]
+    n = wins.shape[1]
     if n < 2:
         return wins
     prior = np.full((n, n), VIRTUAL_TIES / 2 / (n - 1))
     np.fill_diagonal(prior, 0)
+    beaten = wins > 0
+    beaten[:, np.arange(n), np.arange(n)] = True
     out = wins.copy()
-    for r in range(rounds):
-        components, _ = connected_components(wins[r] > 0, directed=True, connection="strong")
+    for r in np.flatnonzero(~beaten.all(axis=(1, 2))):  # every pair won both ways: connected, nothing to check
+        components, _ = connected_components(beaten[r], directed=True, connection="strong")
         if components > 1:
             out[r] += prior
     return out
