@@ -25,7 +25,6 @@ from core.store.db import StoreError
 from core.store.models import RUBRIC, SKIP_REASONS
 
 NOTICE_KEY = "review_notice"  # (level, text) left by a callback for the next run: shown as a toast
-ERROR_KEY = REFUSAL_KEY
 # (queue, item view, judgment id, values): an item judged already in another tab, kept on screen with the values
 # refused, which the change dialog offers
 HELD_KEY = "review_held"
@@ -100,9 +99,9 @@ def _judge(judging: Judging, user: UserPublic) -> None:
         last = replace(last, values=wanted)
     _header(judging, review.progress_in(actor=user, queue=judging.queue), last, user)
     prefix = None if view is None else f"{judging.queue}-{view.assignment_id}"
-    refused = st.session_state.get(ERROR_KEY)
+    refused = st.session_state.get(REFUSAL_KEY)
     if refused and refused[0].startswith(f"{judging.queue}-") and refused[0] != prefix:
-        st.session_state.pop(ERROR_KEY)  # its item is gone from the page: say why, never drop it silently
+        st.session_state.pop(REFUSAL_KEY)  # its item is gone from the page: say why, never drop it silently
         st.session_state[NOTICE_KEY] = ("warning", refused[1])
     if notice := st.session_state.pop(NOTICE_KEY, None):
         level, text = notice
@@ -189,7 +188,7 @@ def _refusal(prefix: str, queue: str) -> None:
 
 
 def _on_submit(judging: Judging, user: UserPublic, view: ItemView, prefix: str) -> None:
-    st.session_state.pop(ERROR_KEY, None)
+    st.session_state.pop(REFUSAL_KEY, None)
     values = None
     try:
         values = FORMS[judging.queue].read(prefix)
@@ -201,16 +200,16 @@ def _on_submit(judging: Judging, user: UserPublic, view: ItemView, prefix: str) 
         st.session_state[NOTICE_KEY] = ("warning", str(error))
     except AlreadyJudged as error:
         st.session_state[HELD_KEY] = (judging.queue, view, error.judgment_id, values)
-        st.session_state[ERROR_KEY] = (prefix, str(error))
+        st.session_state[REFUSAL_KEY] = (prefix, str(error))
     except (Incomplete, FeedbackError, Forbidden, StoreError) as error:
-        st.session_state[ERROR_KEY] = (prefix, str(error))
+        st.session_state[REFUSAL_KEY] = (prefix, str(error))
     else:
         st.session_state.pop(HELD_KEY, None)
         st.session_state[NOTICE_KEY] = ("success", judging.saved or f"Saved. Here is the next {judging.noun}.")
 
 
 def _on_skip(judging: Judging, user: UserPublic, view: ItemView, prefix: str) -> None:
-    st.session_state.pop(ERROR_KEY, None)
+    st.session_state.pop(REFUSAL_KEY, None)
     if st.session_state.pop(HELD_KEY, None):  # judged in another tab: nothing to skip, the saved judgment stays
         st.session_state[NOTICE_KEY] = (
             "success",
@@ -277,11 +276,11 @@ def _change_last(change: Change, queue: str, user: UserPublic, last: Last) -> No
 
 
 def _on_change(change: Change, user: UserPublic, judgment_id: int, queue: str, prefix: str) -> None:
-    st.session_state.pop(ERROR_KEY, None)
+    st.session_state.pop(REFUSAL_KEY, None)
     try:
         change.save(actor=user, judgment_id=judgment_id, values=FORMS[queue].read(prefix))
     except (Incomplete, FeedbackError, Forbidden, StoreError) as error:
-        st.session_state[ERROR_KEY] = (prefix, str(error))
+        st.session_state[REFUSAL_KEY] = (prefix, str(error))
     else:
         st.session_state[NOTICE_KEY] = ("success", f"Your {change.noun} was changed.")
         st.session_state[CHANGED_KEY] = True

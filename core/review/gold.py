@@ -77,14 +77,17 @@ def gold_candidates(session: Session, queue: str, limit: int = 20) -> list[GoldC
             .order_by(WorkItem.id)
             .limit(limit - len(rows))
         ).all()
+    fields = [getattr(model, name) for name in GOLD_FIELDS[queue]]
+    ids = [row.judgment_id for row in rows if getattr(row, "judgment_id", None)]
+    answers = {
+        judgment_id: dict(zip(GOLD_FIELDS[queue], values, strict=True))
+        for judgment_id, *values in session.execute(select(model.id, *fields).where(model.id.in_(ids)))
+    }  # one query for the suggested answers, not one per item
     run = prepared.on(session)
-    fields = list(GOLD_FIELDS[queue])
-    out = []
-    for row in rows:
-        judgment = session.get(model, row.judgment_id) if getattr(row, "judgment_id", None) else None
-        suggested = {name: getattr(judgment, name) for name in fields} if judgment else {}
-        out.append(GoldCandidate(row.id, _texts(run, queue, row), suggested))
-    return out
+    return [
+        GoldCandidate(row.id, _texts(run, queue, row), answers.get(getattr(row, "judgment_id", None), {}))
+        for row in rows
+    ]
 
 
 def _texts(run: prepared.Runner, queue: str, row: Any) -> list[tuple[str, str]]:
