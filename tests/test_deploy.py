@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -91,11 +92,13 @@ def test_the_pool_size_and_the_store_url_come_from_the_environment_or_a_secret_f
 GOOD, LEFT = RatingIn(helpfulness=4, harmlessness=5, accuracy=4), ComparisonIn("left", "clear")
 
 
-def app_process(url: str, user_ids: list[int]) -> dict:
+def app_process(url: str, user_ids: list[int], start_at: float) -> dict:
     """One app replica: its own engine and pool (DB_POOL_SIZE=2), one thread per signed-in reviewer, each rating and
-    comparing until its queues are empty. Returns what the replica told its reviewers was saved."""
+    comparing until its queues are empty. Returns what the replica told its reviewers was saved. The replicas start
+    their reviewers together at `start_at` (wall clock): a replica slower to start would find the queues empty."""
     os.environ |= {"DATABASE_URL": url, "DB_POOL_SIZE": "2", "DB_MAX_OVERFLOW": "0"}
     engine = get_engine(url)
+    time.sleep(max(0.0, start_at - time.time()))
     saved: dict[str, list[int]] = {"rating": [], "comparison": []}
     failures: list[str] = []
 
@@ -131,7 +134,8 @@ def test_several_app_processes_on_one_postgres_lose_nothing_and_serve_no_item_be
     experts = [users[f"expert{n}"] for n in range(reviewers)]
     dispose_engines()
     with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
-        replicas = pool.starmap(app_process, [(url, experts[n::PROCESSES]) for n in range(PROCESSES)])
+        start_at = time.time() + 20  # after every spawned process has imported the app
+        replicas = pool.starmap(app_process, [(url, experts[n::PROCESSES], start_at) for n in range(PROCESSES)])
 
     assert [r["failures"] for r in replicas] == [[]] * PROCESSES
     assert [r["pool"] for r in replicas] == [2] * PROCESSES
