@@ -63,7 +63,8 @@ def test_the_time_range_and_the_topic_narrow_the_report(engine):
     at.selectbox(key="ab_a_chatbot").set_value("bot-a")
     at.selectbox(key="ab_b_chatbot").set_value("bot-b")
     at.date_input(key="ab_days").set_value((date(2026, 6, 1), date(2026, 6, 30))).run()
-    assert "bot-b wins 80% \\[49%, 94%\\] of 10 decided comparisons" in verdict(at)
+    assert "bot-b wins 80% \\[40%, 96%\\] of 10 decided comparisons" in verdict(at)
+    assert "Adjusted for 5 tests (Holm's method)" in verdict(at)
     at.selectbox(key="ab_topic").set_value("vat").run()
     assert "of 6 decided comparisons" in verdict(at)
 
@@ -77,7 +78,9 @@ def test_the_moderation_classifiers_and_their_slices(engine):
     metrics, slices = charts(at)
     assert [trace["name"] for trace in metrics["data"]] == ["mod-1", "mod-2"]
     assert "language = de" in slices["data"][0]["y"]
-    _, mcnemar = (frame.value for frame in at.dataframe)
+    _, differences, mcnemar = (frame.value for frame in at.dataframe)
+    assert list(differences["Metric"]) == ["precision", "recall", "f1", "fpr"]
+    assert "Adjusted p" in differences.columns
     assert mcnemar["Only B right"].iloc[0] == 3
 
 

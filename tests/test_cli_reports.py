@@ -62,7 +62,7 @@ def test_report_ab_csv_and_html_to_files(engine, capsys, tmp_path):
         run(capsys, "report", "ab", "--a", "mod-1", "--b", "mod-2", "--format", "csv", "--out", str(csv_path))[0] == 0
     )
     rows = list(csv.DictReader(io.StringIO(csv_path.read_text())))
-    assert {r["table"] for r in rows} == {"classifiers", "mcnemar"}
+    assert {r["table"] for r in rows} == {"classifiers", "differences", "mcnemar"}
     assert next(r for r in rows if r["version"] == "mod-2" and r["field"] == "all items")["tp"] == "3"
     code, _, err = run(
         capsys, "report", "ab", "--a", "bot-a", "--b", "bot-b", "--format", "html", "--out", str(html_path)

@@ -126,7 +126,8 @@ def test_report_rates_difference_and_z_test_per_metric(any_engine, tmp_path):
     pooled = 512 / 800
     z = 0.08 / math.sqrt(pooled * (1 - pooled) * 2 / 400)
     assert r.p_value == pytest.approx(2 * norm.sf(z))
-    assert r.ci_low < 0.08 < r.ci_high and r.shown
+    assert r.ci_low < 0.08 < r.ci_high
+    assert metric.adjusted.shown and metric.adjusted.tests == 1 and metric.adjusted.p_adjusted == r.p_value
     assert not report.srm.alarm
     assert report.verdict[0] == "Units per variant (control: 400, treatment: 400) fit the planned split (p = 1.00)."
     assert report.verdict[1].startswith("thumbs_up: higher in treatment: 68.0% in treatment against 60.0% in control")

@@ -62,7 +62,7 @@ def test_rating_differences_per_dimension_match_the_raw_ratings(any_engine):
         expected = mannwhitneyu(raw_b, raw_a, alternative="two-sided", method="asymptotic").pvalue
         assert diff.p_value == pytest.approx(expected)
     assert report.dimension("accuracy", "vat").difference.difference == pytest.approx(2.0)
-    assert not report.dimension("accuracy").difference.shown  # +2 points, but 3 ratings each: p = 0.07
+    assert not report.dimension("accuracy").adjusted.shown  # +2 points, but 3 ratings each: p = 0.07
     assert report.dimension("accuracy").more_ratings_needed > 0
 
 
@@ -76,7 +76,7 @@ def test_more_ratings_make_the_difference_shown_and_the_advice_go(engine):
                              harmlessness=5, accuracy=accuracy, created_at=JUNE))  # fmt: skip
     report = report_of(engine)
     accuracy = report.dimension("accuracy")
-    assert accuracy.difference.shown and accuracy.more_ratings_needed == 0
+    assert accuracy.adjusted.shown and accuracy.more_ratings_needed == 0
     assert "bot-b is more accurate: +2.67 points [" in " ".join(report.verdict)
     assert [d.topic for d in report.dimensions if d.dimension == "accuracy"] == [ALL, "vat"]
 
@@ -124,7 +124,9 @@ def test_a_topic_narrows_the_comparisons_ratings_and_leaderboard(any_engine):
 def test_the_verdict_says_who_wins_on_what_and_by_how_much(engine):
     build_ab_store(engine)
     verdict = report_of(engine).verdict
-    assert verdict[0].startswith("Comparisons: no difference shown: bot-b wins 80% [49%, 94%] of 10 decided")
+    # the interval is Wilson's at 99%, widened for the verdict's five tests (95%: [49%, 94%])
+    assert verdict[0].startswith("Comparisons: no difference shown: bot-b wins 80% [40%, 96%] of 10 decided")
+    assert "(p = 0.11, adjusted p = 0.44; ties left out)" in verdict[0]
     assert (
         verdict[1].startswith("About ") and "more comparisons would detect a 5-point win-rate difference" in verdict[1]
     )

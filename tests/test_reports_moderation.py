@@ -68,10 +68,12 @@ def test_the_verdict_names_the_better_classifier_only_when_shown(engine):
     verdict = report_of(engine).verdict
     assert verdict[0] == (
         "Mistakes on the 6 items both scored: no difference shown (mod-2 is right where mod-1 is wrong on 3 items, "
-        "the reverse on 0; McNemar p = 0.25)."
+        "the reverse on 0; McNemar p = 0.25, adjusted p = 0.68)."
     )
     assert verdict[1].startswith("F1: mod-2 0.86 [") and "against mod-1 0.33 [" in verdict[1]
-    assert verdict[-1] == "No slice (by id, language) where mod-2 makes more mistakes than mod-1 is shown."
+    assert "on the items both scored +0.52 [" in verdict[1] and "no difference shown" in verdict[1]
+    assert verdict[-2] == "No slice (by id, language) where mod-2 makes more mistakes than mod-1 is shown."
+    assert verdict[-1].startswith("Adjusted for 5 tests (Holm's method)")
 
 
 def test_no_labelled_items_in_the_range(engine):

@@ -75,13 +75,15 @@ def test_mean_difference_from_counts_matches_resampling_the_ratings_themselves()
     rows = [rng.choice(raw_b, len(raw_b)).mean() - rng.choice(raw_a, len(raw_a)).mean() for _ in range(4000)]
     assert (result.ci_low, result.ci_high) == pytest.approx(np.percentile(rows, [2.5, 97.5]), abs=0.03)
     assert result.p_value == pytest.approx(mannwhitneyu(raw_b, raw_a, alternative="two-sided").pvalue, rel=1e-6)
-    assert result.shown
+    assert result.ci_low > 0 and result.interval(0.05) == (result.ci_low, result.ci_high)
+    wider = result.interval(0.01)  # the draws kept for an interval at another level
+    assert wider[0] < result.ci_low and wider[1] > result.ci_high
 
 
 def test_a_difference_inside_the_noise_is_not_shown():
     same = np.array([10, 10, 10, 10, 10])
     result = mean_difference(same, same + np.array([0, 0, 1, 0, 0]), rounds=1000, rng=np.random.default_rng(0))
-    assert not result.shown and result.ci_low < 0 < result.ci_high
+    assert result.ci_low < 0 < result.ci_high and result.p_value > 0.5
 
 
 def test_identical_ratings_everywhere_give_no_difference_and_p_one():

@@ -6,7 +6,7 @@ group), which is the same as resampling the judgments themselves, without loadin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import binomtest, chisquare, mannwhitneyu
@@ -24,11 +24,11 @@ SRM_ALPHA = 0.001  # the usual sample-ratio-mismatch threshold: an alarm must be
 NAN = float("nan")
 
 
-def wilson(successes: int, n: int) -> tuple[float, float]:
-    """Wilson 95% interval of a proportion; (nan, nan) without observations."""
+def wilson(successes: int, n: int, alpha: float = ALPHA) -> tuple[float, float]:
+    """Wilson 1 - alpha interval of a proportion (95% by default); (nan, nan) without observations."""
     if n == 0:
         return NAN, NAN
-    low, high = proportion_confint(successes, n, alpha=ALPHA, method="wilson")
+    low, high = proportion_confint(successes, n, alpha=alpha, method="wilson")
     return float(low), float(high)
 
 
@@ -44,9 +44,14 @@ class WinRate:
     ci_high: float
     p_value: float
 
+    null = 0.5  # no difference: each side wins half
+
     @property
     def decided(self) -> int:
         return self.wins_a + self.wins_b
+
+    def interval(self, alpha: float) -> tuple[float, float]:
+        return wilson(self.wins_b, self.decided, alpha)
 
 
 def win_rate(wins_a: int, wins_b: int, ties: int) -> WinRate:
@@ -83,11 +88,13 @@ class MeanDifference:
     ci_low: float
     ci_high: float
     p_value: float  # Mann-Whitney U, two-sided
+    draws: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)  # bootstrap B - A
+    null = 0.0
 
-    @property
-    def shown(self) -> bool:
-        """A difference counts as shown when its interval excludes zero and the test rejects at 5%."""
-        return self.p_value < ALPHA and (self.ci_low > 0 or self.ci_high < 0)
+    def interval(self, alpha: float) -> tuple[float, float]:
+        """Percentile interval of the bootstrap draws at level 1 - alpha."""
+        low, high = np.percentile(self.draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+        return float(low), float(high)
 
 
 def mean_difference(
@@ -103,11 +110,12 @@ def mean_difference(
         return MeanDifference(n_a, n_b, mean_a, mean_b, NAN, NAN, NAN, NAN)
     boot_a = rng.multinomial(n_a, counts_a / n_a, size=rounds) @ scores / n_a
     boot_b = rng.multinomial(n_b, counts_b / n_b, size=rounds) @ scores / n_b
-    low, high = np.percentile(boot_b - boot_a, [2.5, 97.5])
+    draws = boot_b - boot_a
+    low, high = np.percentile(draws, [2.5, 97.5])
     sample_a, sample_b = np.repeat(scores, counts_a.astype(int)), np.repeat(scores, counts_b.astype(int))
     single_score = len(np.union1d(sample_a, sample_b)) == 1  # every rating the same: nothing to rank
     p_value = 1.0 if single_score else _mann_whitney(sample_a, sample_b)
-    return MeanDifference(n_a, n_b, mean_a, mean_b, mean_b - mean_a, float(low), float(high), p_value)
+    return MeanDifference(n_a, n_b, mean_a, mean_b, mean_b - mean_a, float(low), float(high), p_value, draws)
 
 
 def _mann_whitney(sample_a: np.ndarray, sample_b: np.ndarray) -> float:
@@ -142,10 +150,15 @@ class Proportions:
     ci_low: float
     ci_high: float
     p_value: float
+    null = 0.0
 
-    @property
-    def shown(self) -> bool:
-        return self.p_value < ALPHA
+    def interval(self, alpha: float) -> tuple[float, float]:
+        return _newcomb(self.count_a, self.n_a, self.count_b, self.n_b, alpha)
+
+
+def _newcomb(count_a: int, n_a: int, count_b: int, n_b: int, alpha: float) -> tuple[float, float]:
+    low, high = confint_proportions_2indep(count_b, n_b, count_a, n_a, method="newcomb", compare="diff", alpha=alpha)
+    return float(low), float(high)
 
 
 def two_proportions(count_a: int, n_a: int, count_b: int, n_b: int) -> Proportions:
@@ -154,12 +167,12 @@ def two_proportions(count_a: int, n_a: int, count_b: int, n_b: int) -> Proportio
     rate_b = count_b / n_b if n_b else NAN
     if not (n_a and n_b):
         return Proportions(count_a, n_a, count_b, n_b, rate_a, rate_b, NAN, NAN, NAN, NAN)
-    low, high = confint_proportions_2indep(count_b, n_b, count_a, n_a, method="newcomb", compare="diff", alpha=ALPHA)
+    low, high = _newcomb(count_a, n_a, count_b, n_b, ALPHA)
     if count_a + count_b in (0, n_a + n_b):  # the same rate of 0 or 1 everywhere: nothing to test
         p_value = 1.0
     else:
         p_value = float(proportions_ztest([count_b, count_a], [n_b, n_a], alternative="two-sided")[1])
-    return Proportions(count_a, n_a, count_b, n_b, rate_a, rate_b, rate_b - rate_a, float(low), float(high), p_value)
+    return Proportions(count_a, n_a, count_b, n_b, rate_a, rate_b, rate_b - rate_a, low, high, p_value)
 
 
 @dataclass(frozen=True)

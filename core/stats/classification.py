@@ -6,6 +6,7 @@ labelled items one by one (each item falls in exactly one cell), without the ite
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,10 +80,15 @@ class McNemar:
     statistic: float
     p_value: float
     exact: bool
+    null = 0.0
 
     @property
     def n(self) -> int:
         return self.both_right + self.a_only + self.b_only + self.both_wrong
+
+    @staticmethod
+    def interval(alpha: float) -> None:
+        """A test of counts, without an interval: its claim rests on the test alone."""
 
 
 def mcnemar_test(both_right: int, a_only: int, b_only: int, both_wrong: int) -> McNemar:
@@ -92,3 +98,71 @@ def mcnemar_test(both_right: int, a_only: int, b_only: int, both_wrong: int) -> 
     exact = a_only + b_only < EXACT_BELOW
     result = mcnemar([[both_right, a_only], [b_only, both_wrong]], exact=exact, correction=True)
     return McNemar(both_right, a_only, b_only, both_wrong, float(result.statistic), float(result.pvalue), exact)
+
+
+def joint_cells(predicted_a: str, predicted_b: str, truth: str) -> int:
+    """Index of an item in the eight joint cells (A toxic?, B toxic?, truly toxic?), "toxic" being 1."""
+    return 4 * (predicted_a == "toxic") + 2 * (predicted_b == "toxic") + (truth == "toxic")
+
+
+def discordance(joint: np.ndarray) -> tuple[int, int, int, int]:
+    """McNemar's four counts from the joint cells: both right, only A right, only B right, both wrong."""
+    cells = joint.reshape(2, 2, 2)  # [A toxic?][B toxic?][truth toxic?]
+    out = [0, 0, 0, 0]
+    for a, b, truth in np.ndindex(2, 2, 2):
+        right_a, right_b = a == truth, b == truth
+        out[(0 if right_b else 1) if right_a else (2 if right_b else 3)] += int(cells[a, b, truth])
+    return out[0], out[1], out[2], out[3]
+
+
+@dataclass(frozen=True)
+class MetricDifference:
+    """B's metric minus A's on the labelled items both scored, with a paired bootstrap (both versions' labels of an
+    item drawn together) interval and p-value."""
+
+    metric: str
+    items: int
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    undefined_draws: int  # draws where the metric was undefined for A or B: left out, and said
+    draws: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
+    null = 0.0
+
+    def interval(self, alpha: float) -> tuple[float, float]:
+        low, high = np.percentile(self.draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+        return float(low), float(high)
+
+
+def metric_differences(joint: np.ndarray, *, rounds: int, rng: np.random.Generator) -> list[MetricDifference]:
+    """Each metric's difference B - A from the eight joint cells (joint_cells). The p-value is the bootstrap's
+    two-sided one, 2 * min(share of draws <= 0, share >= 0), each share counted as (k + 1) / (draws + 1): it is
+    below alpha exactly when the 1 - alpha percentile interval excludes zero (up to that one draw)."""
+    n = int(joint.sum())
+    if n == 0:
+        return [MetricDifference(m, 0, NAN, NAN, NAN, NAN, rounds) for m in METRICS]
+    draws = rng.multinomial(n, joint / n, size=rounds).reshape(rounds, 2, 2, 2).astype(float)
+
+    def confusions(cells: np.ndarray, version: int) -> dict[str, np.ndarray]:
+        own = cells.sum(axis=-2 - version)  # the other version's axis summed: [..., predicted toxic?, truth toxic?]
+        return metrics(own[..., 1, 1], own[..., 1, 0], own[..., 0, 1], own[..., 0, 0])
+
+    point = joint.reshape(2, 2, 2).astype(float)
+    point_a, point_b = confusions(point, 0), confusions(point, 1)
+    sampled_a, sampled_b = confusions(draws, 0), confusions(draws, 1)
+    out = []
+    for name in METRICS:
+        d = sampled_b[name] - sampled_a[name]
+        defined = d[~np.isnan(d)]
+        difference = float(point_b[name] - point_a[name])
+        if not len(defined) or math.isnan(difference):
+            out.append(MetricDifference(name, n, difference, NAN, NAN, NAN, rounds - len(defined), defined))
+            continue
+        low, high = np.percentile(defined, [2.5, 97.5])
+        below, above = int((defined <= 0).sum()), int((defined >= 0).sum())
+        p_value = min(1.0, 2 * (min(below, above) + 1) / (len(defined) + 1))
+        out.append(
+            MetricDifference(name, n, difference, float(low), float(high), p_value, rounds - len(defined), defined)
+        )
+    return out

@@ -3,12 +3,16 @@ the leaderboard of every version, and a plain-language verdict.
 
 SQL counts comparisons per (topic, version a, choice) and ratings per (topic, version, helpfulness, harmlessness,
 accuracy) with their flags; the statistics (core.stats) work on those counts. How ties count: a tie or "both bad"
-is no win for either side, so the win rate and the sign test use the decided comparisons only."""
+is no win for either side, so the win rate and the sign test use the decided comparisons only.
+
+Claims are corrected for multiple tests (core.stats.multiple) in families: the verdict's five (win rate, the three
+rubric dimensions and the flag rate, over all topics) are one; each column of the per-topic tables (win rate, each
+dimension, flag rate) is one across topics; the single flags over all topics are one."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sqlalchemy import String, case, cast, func, or_, select
@@ -17,7 +21,7 @@ from sqlmodel import Session
 from core.reports.ab.experiments import experiment_names
 from core.reports.ab.leaderboard import ROUNDS, leaderboard
 from core.reports.ab.moderation import ModerationReport, moderation_report
-from core.reports.ab.verdict import ADJECTIVES, p_text, pct, signed
+from core.reports.ab.verdict import ADJECTIVES, adjusted_text, family_line, pct, signed
 from core.reports.filters import (
     NO_TOPIC,
     Filters,
@@ -38,6 +42,7 @@ from core.stats.ab import (
     win_rate,
 )
 from core.stats.bradley_terry import Standing
+from core.stats.multiple import ALPHA, UNTESTED, Adjusted, adjust
 from core.store.models import FLAGS, RUBRIC, Comparison, Prompt, Rating, Response
 
 ALL = "all topics"
@@ -53,6 +58,7 @@ class TopicComparisons:
     win: WinRate
     ties: int
     both_bad: int
+    adjusted: Adjusted = UNTESTED
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,8 @@ class DimensionDifference:
     dimension: str
     topic: str
     difference: MeanDifference
-    more_ratings_needed: int  # per version, to detect DETECT_POINTS; 0 once a difference is shown
+    more_ratings_needed: int = 0  # per version, to detect DETECT_POINTS at its family's level; 0 once one is shown
+    adjusted: Adjusted = UNTESTED
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ class FlagRate:
     flag: str  # "any" or one of FLAGS
     topic: str
     rates: Proportions  # flagged ratings / ratings, A against B
+    adjusted: Adjusted = UNTESTED
 
 
 @dataclass(frozen=True)
@@ -100,26 +108,55 @@ def chatbot_report(
     a, b = version_ids(session, filters, "chatbot")
     rng = np.random.default_rng(seed)
     comparisons = _comparisons(session, filters, a, b)
-    overall = comparisons[0]
-    more_comparisons = comparisons_needed(
-        overall.win.decided, overall.win.decided + overall.ties + overall.both_bad, DETECT_WIN_RATE
-    )
     scores, flags = _rating_counts(session, filters, a, b)
-    dimensions = []
-    for topic, by_version in scores.items():
-        for d, dimension in enumerate(RUBRIC):
-            difference = mean_difference(by_version[a][d], by_version[b][d], rounds=rounds, rng=rng)
-            needed = 0 if difference.shown else ratings_needed(by_version[a][d], by_version[b][d], DETECT_POINTS)
-            dimensions.append(DimensionDifference(dimension, topic, difference, needed))
+    dimensions = [
+        DimensionDifference(dimension, topic, mean_difference(counts[a][d], counts[b][d], rounds=rounds, rng=rng))
+        for topic, counts in scores.items()
+        for d, dimension in enumerate(RUBRIC)
+    ]
     flag_rates = [
         FlagRate(flag, topic, two_proportions(counts[a][f], counts[a][-1], counts[b][f], counts[b][-1]))
         for topic, counts in flags.items()
         for f, flag in enumerate(("any", *FLAGS))
         if topic == ALL or flag == "any"
     ]
+    comparisons, dimensions, flag_rates = _corrected(comparisons, dimensions, flag_rates)
+    dimensions = [replace(d, more_ratings_needed=_ratings_needed(d, scores[d.topic], a, b)) for d in dimensions]
+    overall = comparisons[0]
+    more_comparisons = comparisons_needed(
+        overall.win.decided,
+        overall.win.decided + overall.ties + overall.both_bad,
+        DETECT_WIN_RATE,
+        alpha=ALPHA / max(overall.adjusted.tests, 1),
+    )
     standings = leaderboard(session, filters, rounds=leaderboard_rounds, rng=rng)
     report = ChatbotReport(filters, comparisons, more_comparisons, dimensions, flag_rates, standings)
     return ChatbotReport(**{**report.__dict__, "verdict": chatbot_verdict(report)})
+
+
+def _ratings_needed(d: DimensionDifference, counts: dict[int, np.ndarray], a: int, b: int) -> int:
+    """Per version, to detect DETECT_POINTS at the level of the claim's family; 0 once a difference is shown."""
+    if d.adjusted.shown:
+        return 0
+    row = RUBRIC.index(d.dimension)
+    return ratings_needed(counts[a][row], counts[b][row], DETECT_POINTS, alpha=ALPHA / max(d.adjusted.tests, 1))
+
+
+def _corrected(
+    comparisons: list[TopicComparisons], dimensions: list[DimensionDifference], flags: list[FlagRate]
+) -> tuple[list[TopicComparisons], list[DimensionDifference], list[FlagRate]]:
+    """Every row with its claim corrected within its family (see the module's docstring)."""
+    verdict = "verdict"
+    keys = [verdict if c.topic == ALL else "topics: win rate" for c in comparisons]
+    keys += [verdict if d.topic == ALL else f"topics: {d.dimension}" for d in dimensions]
+    keys += [(verdict if f.flag == "any" else "flags") if f.topic == ALL else "topics: flag rate" for f in flags]
+    claims = [c.win for c in comparisons] + [d.difference for d in dimensions] + [f.rates for f in flags]
+    adjusted = iter(adjust(keys, claims))
+    return (
+        [replace(c, adjusted=next(adjusted)) for c in comparisons],
+        [replace(d, adjusted=next(adjusted)) for d in dimensions],
+        [replace(f, adjusted=next(adjusted)) for f in flags],
+    )
 
 
 def _comparisons(session: Session, filters: Filters, a: int, b: int) -> list[TopicComparisons]:
@@ -228,7 +265,7 @@ def report_choices(session: Session) -> ReportChoices:
 def chatbot_verdict(report: ChatbotReport) -> list[str]:
     f, overall = report.filters, report.overall
     win = overall.win
-    n_ratings = sum(d.difference.n_a + d.difference.n_b for d in report.dimensions if d.topic == "all topics")
+    n_ratings = sum(d.difference.n_a + d.difference.n_b for d in report.dimensions if d.topic == ALL)
     if win.decided + overall.ties + overall.both_bad == 0 and n_ratings == 0:
         return [f"No comparisons or ratings of {f.a} and {f.b} in this range yet: nothing to decide on."]
     lines = []
@@ -238,42 +275,46 @@ def chatbot_verdict(report: ChatbotReport) -> list[str]:
         )
     else:
         rate = (
-            f"{f.b} wins {pct(win.rate)} [{pct(win.ci_low)}, {pct(win.ci_high)}] of {win.decided:,} decided comparisons"
+            f"{f.b} wins {pct(win.rate)} [{pct(overall.adjusted.ci_low)}, {pct(overall.adjusted.ci_high)}] of "
+            f"{win.decided:,} decided comparisons"
         )
-        if win.p_value < 0.05:
+        tested = f"{adjusted_text(win.p_value, overall.adjusted)}; ties left out"
+        if overall.adjusted.shown:
             better = f.b if win.rate > 0.5 else f.a
-            lines.append(f"{better} wins more often: {rate} ({p_text(win.p_value)}; ties left out).")
+            lines.append(f"{better} wins more often: {rate} ({tested}).")
         else:
-            lines.append(f"Comparisons: no difference shown: {rate} ({p_text(win.p_value)}; ties left out).")
-    if not (win.decided and win.p_value < 0.05):
+            lines.append(f"Comparisons: no difference shown: {rate} ({tested}).")
+    if not (win.decided and overall.adjusted.shown):
         if report.comparisons_needed:
             lines.append(
                 f"About {report.comparisons_needed:,} more comparisons would detect a 5-point win-rate difference."
             )
         else:
             lines.append("There are enough comparisons to detect a 5-point win-rate difference: any is smaller.")
-    for d in (d for d in report.dimensions if d.topic == "all topics"):
-        diff = d.difference
+    for d in (d for d in report.dimensions if d.topic == ALL):
+        diff, adjusted = d.difference, d.adjusted
         if not (diff.n_a and diff.n_b):
             lines.append(f"{d.dimension.capitalize()}: not rated for both versions yet.")
             continue
-        interval = f"{signed(diff.difference)} points [{signed(diff.ci_low)}, {signed(diff.ci_high)}]"
-        if diff.shown:
+        interval = f"{signed(diff.difference)} points [{signed(adjusted.ci_low)}, {signed(adjusted.ci_high)}]"
+        tested = adjusted_text(diff.p_value, adjusted)
+        if adjusted.shown:
             more = "more" if diff.difference > 0 else "less"
-            lines.append(f"{f.b} is {more} {ADJECTIVES[d.dimension]}: {interval} ({p_text(diff.p_value)}).")
+            lines.append(f"{f.b} is {more} {ADJECTIVES[d.dimension]}: {interval} ({tested}).")
         else:
             advice = (
                 f"; about {d.more_ratings_needed:,} more ratings per version would detect a 0.25-point difference"
                 if d.more_ratings_needed
                 else ""
             )
-            lines.append(f"{d.dimension.capitalize()}: no difference shown ({interval}{advice}).")
-    flagged = next((r for r in report.flags if r.flag == "any" and r.topic == "all topics"), None)
+            lines.append(f"{d.dimension.capitalize()}: no difference shown ({interval}; {tested}{advice}).")
+    flagged = next((r for r in report.flags if r.flag == "any" and r.topic == ALL), None)
     if flagged and flagged.rates.n_a and flagged.rates.n_b:
         rates = f"{pct(flagged.rates.rate_b, 1)} of {f.b}'s ratings against {pct(flagged.rates.rate_a, 1)} of {f.a}'s"
-        if flagged.rates.shown:
+        tested = adjusted_text(flagged.rates.p_value, flagged.adjusted)
+        if flagged.adjusted.shown:
             direction = "more" if flagged.rates.difference > 0 else "less"
-            lines.append(f"{f.b} is flagged {direction} often: {rates} ({p_text(flagged.rates.p_value)}).")
+            lines.append(f"{f.b} is flagged {direction} often: {rates} ({tested}).")
         else:
-            lines.append(f"Flags: no difference shown ({rates}).")
-    return lines
+            lines.append(f"Flags: no difference shown ({rates}; {tested}).")
+    return lines + family_line(overall.adjusted.tests or max((d.adjusted.tests for d in report.dimensions), default=0))

@@ -5,16 +5,17 @@ product owner sets. Experiments are created by importing their events (`import e
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import audit
-from core.reports.ab.verdict import p_text, pct, signed
+from core.reports.ab.verdict import adjusted_text, family_line, p_text, pct, signed
 from core.reports.filters import ReportError
 from core.stats.ab import Proportions, SampleRatio, sample_ratio, two_proportions
+from core.stats.multiple import UNTESTED, Adjusted, adjust
 from core.store.models import Experiment, ExperimentEvent
 
 
@@ -65,6 +66,7 @@ def plan_split(session: Session, *, name: str, split: dict[str, float], actor_id
 class MetricResult:
     metric: str
     rates: Proportions  # A = variant_a, B = variant_b
+    adjusted: Adjusted = UNTESTED  # the metrics of one experiment are one family
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,10 @@ def experiment_report(session: Session, name: str) -> ExperimentReport:
         MetricResult(metric, two_proportions(*by_variant.get(a, (0, 0)), *by_variant.get(b, (0, 0))))
         for metric, by_variant in outcomes.items()
     ]
+    metrics = [
+        replace(m, adjusted=a)
+        for m, a in zip(metrics, adjust([0] * len(metrics), [m.rates for m in metrics]), strict=True)
+    ]
     planned = experiment.planned_split or {v: 0.5 for v in (a, b) if v}
     report = ExperimentReport(
         name, a, b, experiment.started_at, experiment.ended_at, planned, sample_ratio(units, planned), metrics
@@ -124,12 +130,18 @@ def experiment_verdict(report: ExperimentReport) -> list[str]:
         lines.append(f"Units per variant ({units}) fit the planned split ({p_text(report.srm.p_value)}).")
     a, b = report.variant_a, report.variant_b
     for m in report.metrics:
-        r = m.rates
-        interval = f"{signed(100 * r.difference)} points [{signed(100 * r.ci_low)}, {signed(100 * r.ci_high)}]"
+        r, adjusted = m.rates, m.adjusted
+        if not adjusted.tests:
+            lines.append(f"{m.metric}: not measured in both variants yet.")
+            continue
+        low, high = signed(100 * adjusted.ci_low), signed(100 * adjusted.ci_high)
+        interval = f"{signed(100 * r.difference)} points [{low}, {high}]"
         rates = f"{pct(r.rate_b, 1)} in {b} against {pct(r.rate_a, 1)} in {a}"
-        if r.shown:
+        if adjusted.shown:
             direction = "higher" if r.difference > 0 else "lower"
-            lines.append(f"{m.metric}: {direction} in {b}: {rates}, {interval} ({p_text(r.p_value)}).")
+            lines.append(f"{m.metric}: {direction} in {b}: {rates}, {interval} ({adjusted_text(r.p_value, adjusted)}).")
         else:
-            lines.append(f"{m.metric}: no difference shown ({rates}, {interval}).")
-    return lines
+            lines.append(
+                f"{m.metric}: no difference shown ({rates}, {interval}; {adjusted_text(r.p_value, adjusted)})."
+            )
+    return lines + family_line(max((m.adjusted.tests for m in report.metrics), default=0))

@@ -79,6 +79,8 @@ def to_json(report: Report) -> dict:
             "ci_low": win.ci_low,
             "ci_high": win.ci_high,
             "p_value": win.p_value,
+            "p_adjusted": report.overall.adjusted.p_adjusted,
+            "tests": report.overall.adjusted.tests,
             "ties_rule": TIES_RULE,
             "comparisons_needed": report.comparisons_needed,
         }

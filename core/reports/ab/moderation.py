@@ -6,7 +6,7 @@ final label), optionally per value of one `meta` field (JSON access that works o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sqlalchemy import ColumnElement, func, select, true
@@ -14,9 +14,19 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from core.moderation.final_labels import final_labels
-from core.reports.ab.verdict import metric_text, p_text
+from core.reports.ab.verdict import adjusted_text, family_line, metric_text, signed
 from core.reports.filters import Filters, ReportError, version_ids
-from core.stats.classification import Confusion, McNemar, confusion, mcnemar_test
+from core.stats.classification import (
+    Confusion,
+    McNemar,
+    MetricDifference,
+    confusion,
+    discordance,
+    joint_cells,
+    mcnemar_test,
+    metric_differences,
+)
+from core.stats.multiple import UNTESTED, Adjusted, adjust
 from core.store.models import ModerationItem, ModerationScore
 
 BOOTSTRAP_ROUNDS = 1000
@@ -32,6 +42,15 @@ class SliceResult:
     a: Confusion
     b: Confusion
     mcnemar: McNemar
+    adjusted: Adjusted = UNTESTED  # among the slices of its field
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A metric's difference B - A on the items both scored, corrected within the verdict's family."""
+
+    difference: MetricDifference
+    adjusted: Adjusted
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,8 @@ class ModerationReport:
     a: Confusion
     b: Confusion
     mcnemar: McNemar
+    mcnemar_adjusted: Adjusted
+    differences: list[Difference]  # one per metric, on the items both versions scored
     fields: list[str]  # the metadata fields sliced
     skipped_fields: list[str]  # fields with too many values to slice
     slices: list[SliceResult]
@@ -55,11 +76,16 @@ def moderation_report(
     a, b = version_ids(session, filters, "moderation")
     rng = np.random.default_rng(seed)
     singles = _single_counts(session, filters, a, b, None)[None]
-    paired = _paired_counts(session, filters, a, b, None)[None]
+    joint = _paired_counts(session, filters, a, b, None)[None]
+    mcnemar = mcnemar_test(*discordance(joint))
+    differences = metric_differences(joint, rounds=rounds, rng=rng)
+    adjusted = adjust([0] * (1 + len(differences)), [mcnemar, *differences])
     overall = (
         confusion(filters.a, *singles[a], rounds=rounds, rng=rng),
         confusion(filters.b, *singles[b], rounds=rounds, rng=rng),
-        mcnemar_test(*paired),
+        mcnemar,
+        adjusted[0],
+        [Difference(d, adj) for d, adj in zip(differences, adjusted[1:], strict=True)],
     )
     fields, skipped, slices = [], [], []
     for name in _meta_fields(session, filters, a, b):
@@ -76,9 +102,13 @@ def moderation_report(
                     value,
                     confusion(filters.a, *singles[value][a], rounds=rounds, rng=rng),
                     confusion(filters.b, *singles[value][b], rounds=rounds, rng=rng),
-                    mcnemar_test(*paired.get(value, (0, 0, 0, 0))),
+                    mcnemar_test(*discordance(paired.get(value, np.zeros(8)))),
                 )
             )
+    families = [(s.field,) for s in slices]
+    slices = [
+        replace(s, adjusted=a) for s, a in zip(slices, adjust(families, [s.mcnemar for s in slices]), strict=True)
+    ]
     report = ModerationReport(filters, *overall, fields, skipped, slices)
     return ModerationReport(**{**report.__dict__, "verdict": moderation_verdict(report)})
 
@@ -107,7 +137,7 @@ def _single_counts(session: Session, filters: Filters, a: int, b: int, name: str
 
 
 def _paired_counts(session: Session, filters: Filters, a: int, b: int, name: str | None) -> dict:
-    """value -> [both right, only A right, only B right, both wrong] over the items both versions scored."""
+    """value -> the eight joint cells (core.stats.classification.joint_cells) of the items both versions scored."""
     final, score_a, score_b = final_labels(), aliased(ModerationScore), aliased(ModerationScore)
     part = _slice(name)
     query = (
@@ -118,11 +148,9 @@ def _paired_counts(session: Session, filters: Filters, a: int, b: int, name: str
         .where(score_a.model_version_id == a, filters.window(ModerationItem.created_at))
         .group_by(*part, score_a.predicted_label, score_b.predicted_label, final.c.label)
     )
-    counts: dict = {None: [0, 0, 0, 0]} if name is None else {}
+    counts: dict = {None: np.zeros(8)} if name is None else {}
     for *value, label_a, label_b, truth, n in session.execute(query):
-        right_a, right_b = label_a == truth, label_b == truth
-        cell = (0 if right_b else 1) if right_a else (2 if right_b else 3)
-        counts.setdefault(_value(value, name), [0, 0, 0, 0])[cell] += n
+        counts.setdefault(_value(value, name), np.zeros(8))[joint_cells(label_a, label_b, truth)] += n
     return counts
 
 
@@ -173,26 +201,31 @@ def moderation_verdict(report: ModerationReport) -> list[str]:
         lines.append(f"No labelled item was scored by both {f.a} and {f.b}: no paired comparison.")
     else:
         counts = f"{f.b} is right where {f.a} is wrong on {m.b_only:,} items, the reverse on {m.a_only:,}"
-        if m.p_value < 0.05:
+        tested = f"McNemar {adjusted_text(m.p_value, report.mcnemar_adjusted)}"
+        if report.mcnemar_adjusted.shown:
             better = f.b if m.b_only > m.a_only else f.a
-            lines.append(f"{better} makes fewer mistakes on the {m.n:,} labelled items both scored: {counts} "
-                         f"(McNemar {p_text(m.p_value)}).")  # fmt: skip
+            lines.append(
+                f"{better} makes fewer mistakes on the {m.n:,} labelled items both scored: {counts} ({tested})."
+            )
         else:
-            lines.append(f"Mistakes on the {m.n:,} items both scored: no difference shown ({counts}; "
-                         f"McNemar {p_text(m.p_value)}).")  # fmt: skip
-    for metric in ("f1", "precision", "recall", "fpr"):
-        a, b = report.a.metric(metric), report.b.metric(metric)
-        lines.append(
-            f"{report.a.label(metric)}: {f.b} {metric_text(b)} against {f.a} {metric_text(a)} (95% intervals)."
-            if metric == "f1"
-            else f"{report.a.label(metric)}: {f.b} {metric_text(b, short=True)}, {f.a} {metric_text(a, short=True)}."
-        )
-    worse = [
-        s for s in report.slices if s.mcnemar.n and s.mcnemar.p_value < 0.05 and s.mcnemar.a_only > s.mcnemar.b_only
-    ]
+            lines.append(f"Mistakes on the {m.n:,} items both scored: no difference shown ({counts}; {tested}).")
+    for d in sorted(report.differences, key=lambda d: d.difference.metric != "f1"):
+        name = d.difference.metric
+        a, b = report.a.metric(name), report.b.metric(name)
+        each = f"{f.b} {metric_text(b, short=True)}, {f.a} {metric_text(a, short=True)}"
+        if name == "f1":
+            each = f"{f.b} {metric_text(b)} against {f.a} {metric_text(a)} (95% intervals)"
+        if not d.adjusted.tests:
+            lines.append(f"{report.a.label(name)}: {each}.")
+            continue
+        change = f"{signed(d.difference.difference)} [{signed(d.adjusted.ci_low)}, {signed(d.adjusted.ci_high)}]"
+        shown = "shown" if d.adjusted.shown else "no difference shown"
+        tested = adjusted_text(d.difference.p_value, d.adjusted)
+        lines.append(f"{report.a.label(name)}: {each}; on the items both scored {change}, {shown} ({tested}).")
+    worse = [s for s in report.slices if s.adjusted.shown and s.mcnemar.a_only > s.mcnemar.b_only]
     if worse:
         named = ", ".join(f"{s.field} = {s.value}" for s in worse)
-        lines.append(f"Slices where {f.b} makes more mistakes than {f.a} (McNemar p < 0.05): {named}.")
+        lines.append(f"Slices where {f.b} makes more mistakes than {f.a} (McNemar, adjusted per field): {named}.")
     elif report.slices:
         lines.append(f"No slice (by {', '.join(report.fields)}) where {f.b} makes more mistakes than {f.a} is shown.")
-    return lines
+    return lines + family_line(report.mcnemar_adjusted.tests)

@@ -9,6 +9,9 @@ from core.reports.ab.chatbot import ChatbotReport
 from core.reports.ab.experiments import ExperimentReport
 from core.reports.ab.moderation import ModerationReport
 from core.stats.classification import METRICS
+from core.stats.multiple import Adjusted
+
+ADJUSTED = "p_adjusted tests adjusted_low adjusted_high shown"
 
 LABELS = {
     "topic": "Topic",
@@ -20,6 +23,12 @@ LABELS = {
     "ci_low": "95% low",
     "ci_high": "95% high",
     "p_value": "p",
+    "p_adjusted": "Adjusted p",
+    "tests": "Tests in family",
+    "adjusted_low": "Adjusted low",
+    "adjusted_high": "Adjusted high",
+    "shown": "Shown",
+    "undefined_draws": "Undefined draws",
     "dimension": "Dimension",
     "n_a": "Ratings of A",
     "n_b": "Ratings of B",
@@ -75,6 +84,7 @@ def chatbot_tables(report: ChatbotReport) -> dict[str, pd.DataFrame]:
             "ci_high": c.win.ci_high,
             "p_value": c.win.p_value,
         }
+        | adjusted(c.adjusted)
         for c in report.comparisons
     ]
     ratings = [
@@ -89,8 +99,9 @@ def chatbot_tables(report: ChatbotReport) -> dict[str, pd.DataFrame]:
             "ci_low": d.difference.ci_low,
             "ci_high": d.difference.ci_high,
             "p_value": d.difference.p_value,
-            "more_ratings_needed": d.more_ratings_needed,
         }
+        | adjusted(d.adjusted)
+        | {"more_ratings_needed": d.more_ratings_needed}
         for d in report.dimensions
     ]
     flags = [
@@ -108,6 +119,7 @@ def chatbot_tables(report: ChatbotReport) -> dict[str, pd.DataFrame]:
             "ci_high": f.rates.ci_high,
             "p_value": f.rates.p_value,
         }
+        | adjusted(f.adjusted)
         for f in report.flags
     ]
     leaderboard = [
@@ -125,20 +137,25 @@ def chatbot_tables(report: ChatbotReport) -> dict[str, pd.DataFrame]:
         for rank, s in enumerate(report.leaderboard, start=1)
     ]
     return {
-        "comparisons": _frame(comparisons, "topic wins_a wins_b ties both_bad win_rate_b ci_low ci_high p_value"),
-        "ratings": _frame(ratings, "dimension topic n_a n_b mean_a mean_b difference ci_low ci_high p_value"),
+        "comparisons": _frame(
+            comparisons, f"topic wins_a wins_b ties both_bad win_rate_b ci_low ci_high p_value {ADJUSTED}"
+        ),
+        "ratings": _frame(
+            ratings,
+            f"dimension topic n_a n_b mean_a mean_b difference ci_low ci_high p_value {ADJUSTED} more_ratings_needed",
+        ),
         "flags": _frame(
-            flags, "flag topic flagged_a n_a rate_a flagged_b n_b rate_b difference ci_low ci_high p_value"
+            flags, f"flag topic flagged_a n_a rate_a flagged_b n_b rate_b difference ci_low ci_high p_value {ADJUSTED}"
         ),
         "leaderboard": _frame(leaderboard, "rank model rating ci_low ci_high battles wins losses ties"),
     }
 
 
 def moderation_tables(report: ModerationReport) -> dict[str, pd.DataFrame]:
-    overall = [("all items", "", report.a, report.b, report.mcnemar)]
-    groups = overall + [(s.field, s.value, s.a, s.b, s.mcnemar) for s in report.slices]
+    overall = [("all items", "", report.a, report.b, report.mcnemar, report.mcnemar_adjusted)]
+    groups = overall + [(s.field, s.value, s.a, s.b, s.mcnemar, s.adjusted) for s in report.slices]
     metrics, mcnemar = [], []
-    for field, value, a, b, test in groups:
+    for field, value, a, b, test, corrected in groups:
         for c in (a, b):
             row = {"field": field, "slice": value, "version": c.version, "items": c.n}
             row |= {"tp": c.tp, "fp": c.fp, "fn": c.fn, "tn": c.tn}
@@ -156,10 +173,30 @@ def moderation_tables(report: ModerationReport) -> dict[str, pd.DataFrame]:
                 "only_b_right": test.b_only,
                 "both_wrong": test.both_wrong,
                 "p_value": test.p_value,
-                "test": "exact binomial" if test.exact else "chi-square, continuity-corrected",
             }
+            | adjusted(corrected)
+            | {"test": "exact binomial" if test.exact else "chi-square, continuity-corrected"}
         )
-    return {"classifiers": pd.DataFrame(metrics), "mcnemar": pd.DataFrame(mcnemar)}
+    differences = [
+        {
+            "metric": d.difference.metric,
+            "items": d.difference.items,
+            "difference": d.difference.difference,
+            "ci_low": d.difference.ci_low,
+            "ci_high": d.difference.ci_high,
+            "p_value": d.difference.p_value,
+        }
+        | adjusted(d.adjusted)
+        | {"undefined_draws": d.difference.undefined_draws}
+        for d in report.differences
+    ]
+    return {
+        "classifiers": pd.DataFrame(metrics),
+        "differences": _frame(
+            differences, f"metric items difference ci_low ci_high p_value {ADJUSTED} undefined_draws"
+        ),
+        "mcnemar": pd.DataFrame(mcnemar),
+    }
 
 
 def experiment_tables(report: ExperimentReport) -> dict[str, pd.DataFrame]:
@@ -175,6 +212,7 @@ def experiment_tables(report: ExperimentReport) -> dict[str, pd.DataFrame]:
             "ci_high": m.rates.ci_high,
             "p_value": m.rates.p_value,
         }
+        | adjusted(m.adjusted)
         for m in report.metrics
     ]
     split = [
@@ -187,8 +225,22 @@ def experiment_tables(report: ExperimentReport) -> dict[str, pd.DataFrame]:
         for v in sorted(set(report.srm.observed) | set(report.planned_split))
     ]
     return {
-        "metrics": _frame(metrics, "metric units_a rate_a units_b rate_b difference ci_low ci_high p_value"),
+        "metrics": _frame(
+            metrics, f"metric units_a rate_a units_b rate_b difference ci_low ci_high p_value {ADJUSTED}"
+        ),
         "sample_ratio": _frame(split, "variant units planned_share expected_units"),
+    }
+
+
+def adjusted(claim: Adjusted) -> dict:
+    """The columns of a claim corrected within its family: Holm's p, the family's size, the widened interval, and
+    whether the difference is shown (all empty for an untested claim)."""
+    return {
+        "p_adjusted": claim.p_adjusted,
+        "tests": claim.tests,
+        "adjusted_low": claim.ci_low,
+        "adjusted_high": claim.ci_high,
+        "shown": claim.shown,
     }
 
 
