@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from core.store.models import CATEGORIES, FLAGS
 from core.text import TEXT_LIMIT
@@ -16,6 +16,8 @@ Id = Annotated[str, Field(min_length=1, max_length=200)]
 Score = Annotated[int, Field(ge=1, le=5)]
 Bit = Annotated[int, Field(ge=0, le=1)]
 Note = Annotated[str, Field(max_length=TEXT_LIMIT)]  # a rationale or note: the limit of the app's forms
+# Metadata is the user's own, stored as given: stripping its keys merged " language" into "language" (one value lost).
+Meta = dict[Annotated[str, StringConstraints(strip_whitespace=False)], Any]
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -71,7 +73,7 @@ class ModerationRow(Row):
     score: float = Field(ge=0, le=1, allow_inf_nan=False)
     predicted_label: Literal["toxic", "not_toxic"]
     categories: Categories = Field(default_factory=list)
-    meta: dict[str, Any] = Field(default_factory=dict)
+    meta: Meta = Field(default_factory=dict)
     created_at: When = None
 
 
