@@ -8,6 +8,7 @@ from app.widgets import escape_markdown, metric_tiles, page_header
 from core.reports.home import Count
 from core.reward import RewardError
 from core.reward import service as reward
+from core.reward.baselines import baseline_lines
 from core.reward.registry import RunView
 from core.reward.train import TrainParams
 
@@ -123,7 +124,9 @@ def show_run(run_id: int) -> None:
     if run.loss_curve:
         st.plotly_chart(loss_figure([run]), key=f"loss-{run.id}")
     if run.status == "done" and run.accuracy is not None:
-        st.caption(f"Held-out accuracy {run.accuracy:.1%} on {run.metrics['n_eval_pairs']:,} pairs.")
+        against = "".join(f"\n- Against {line}." for line in baseline_lines(run.metrics))
+        st.caption(escape_markdown(f"Held-out accuracy {run.accuracy:.1%} on {run.metrics['n_eval_pairs']:,} pairs.")
+                   + escape_markdown(against))  # fmt: skip
     if run.status in ("done", "failed") and st.session_state.get("reward_live") == run.id:
         st.session_state.pop("reward_live")
         st.rerun(scope="app")  # the run table and the lists below change with it
@@ -153,6 +156,8 @@ else:
                 if not r.metrics.get("accuracy_ci")
                 else "{:.1%} – {:.1%}".format(*r.metrics["accuracy_ci"]),
                 "Held-out pairs": r.metrics.get("n_eval_pairs"),
+                "Longer answer": (r.metrics.get("baselines") or {}).get("longer_answer", {}).get("accuracy"),
+                "Bag of words": (r.metrics.get("baselines") or {}).get("bag_of_words", {}).get("accuracy"),
                 "Pairs trained": r.metrics.get("train_pairs"),
                 "Dropped (too long)": r.metrics.get("dropped_pairs"),
                 "Started (UTC)": r.started_at,
@@ -165,6 +170,12 @@ else:
         placeholder="–",
         column_config={
             "Accuracy": st.column_config.NumberColumn(format="percent", help="Held-out pairwise accuracy"),
+            "Longer answer": st.column_config.NumberColumn(
+                format="percent", help="Baseline: pick the longer answer, on the same held-out pairs"
+            ),
+            "Bag of words": st.column_config.NumberColumn(
+                format="percent", help="Baseline: a bag-of-words classifier trained on the same pairs"
+            ),
             "Started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
             "Finished (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
         },

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from core.cli.main import main
 from core.reward import RewardError
+from core.reward.baselines import beats_baselines
 from core.reward.inference import token_lengths
 from core.reward.mlflow_log import MISSING
 from core.reward.registry import get_run
@@ -213,11 +214,17 @@ def test_mlflow_gets_parameters_metrics_and_the_model_where_configured(engine, a
     assert {"README.md", "config.json", "model.safetensors", "tokenizer.json"} <= set(logged["artifacts"])
 
 
-@pytest.mark.slow  # the real MiniLM on the demo data: one to two minutes on 2 cores
-def test_minilm_learns_the_demo_preferences_in_one_epoch(engine, artifacts):
+@pytest.mark.slow  # the real MiniLM on the demo data: about two minutes on 2 cores
+def test_minilm_learns_the_substance_of_the_demo_preferences_not_their_style(engine, artifacts):
+    """The demo's better and worse answers have the same shapes, length and tone: a model that learned style would
+    not beat "pick the longer answer" or a bag of words. 2026-12-04: 100% [86.7%, 100%] on 25 held-out pairs,
+    against 44.0% [26.7%, 62.9%] and 84.0% [65.3%, 93.6%]."""
     from core.demo.load import load_demo
 
     load_demo(engine)
-    result = train_reward_model(engine, params=TrainParams(epochs=1, max_length=256))
-    assert result.metrics["n_eval_pairs"] >= 20 and result.metrics["dropped_pairs"] == 0
-    assert result.metrics["accuracy"] >= 0.85
+    result = train_reward_model(engine, with_ratings=True, params=TrainParams(epochs=3, max_length=256))
+    m = result.metrics
+    assert m["n_eval_pairs"] >= 20 and m["dropped_pairs"] == 0
+    assert m["accuracy"] >= 0.85
+    assert m["baselines"]["longer_answer"]["accuracy"] <= 0.65  # length tells little in the demo
+    assert beats_baselines(m), (m["accuracy"], m["accuracy_ci"], m["baselines"])

@@ -99,7 +99,10 @@ def _runs(args: argparse.Namespace) -> None:
     if not runs:
         print("no runs yet: `python -m core reward train`")
         return
-    print(f"{'run':>4} {'status':<8} {'active':<6} {'snapshot':<14} {'accuracy':>8} {'95% CI':>15} {'pairs':>6} start")
+    print(
+        f"{'run':>4} {'status':<8} {'active':<6} {'snapshot':<14} {'accuracy':>8} {'95% CI':>15} {'pairs':>6} "
+        f"{'longer':>7} {'words':>7} start"
+    )
     for r in runs:
         acc = "–" if r.accuracy is None else f"{r.accuracy:.1%}"
         ci = r.metrics.get("accuracy_ci")
@@ -107,10 +110,17 @@ def _runs(args: argparse.Namespace) -> None:
         snapshot = f"{r.snapshot_id}:{r.snapshot_hash[:10]}"
         print(
             f"{r.id:>4} {r.status:<8} {'yes' if r.is_active else '':<6} {snapshot:<14} {acc:>8} {interval:>15} "
-            f"{r.metrics.get('n_eval_pairs', '–'):>6} {r.started_at:%Y-%m-%d %H:%M}"
+            f"{r.metrics.get('n_eval_pairs', '–'):>6} {_baseline(r, 'longer_answer'):>7} "
+            f"{_baseline(r, 'bag_of_words'):>7} {r.started_at:%Y-%m-%d %H:%M}"
         )
         if r.error:
             print(f"     error: {r.error}")
+
+
+def _baseline(run: Any, name: str) -> str:
+    """A style baseline's held-out accuracy beside the run's own (`reward runs`)."""
+    accuracy = (run.metrics.get("baselines") or {}).get(name, {}).get("accuracy")
+    return "–" if accuracy is None else f"{accuracy:.1%}"
 
 
 def _compare(args: argparse.Namespace) -> None:

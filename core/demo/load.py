@@ -165,7 +165,6 @@ RUBRIC_BY_PROFILE = {
     "generic": (2, 4, 4),
     "good": (4, 4, 5),
     "vague": (2, 4, 3),
-    "overconfident": (3, 2, 3),
     "wrong": (2, 2, 2),
     "made_up": (2, 2, 1),
 }

@@ -46,11 +46,6 @@ FREELANCERS = (
     "I sell handmade jewellery online.",
     "I'm a freelance photographer.",
 )
-VAGUE_ENDINGS = (
-    "It really depends on your personal situation.",
-    "There are some rules about this, but it varies.",
-    "Usually it works out in the end.",
-)
 
 
 def _ask(rng: Random, personas: tuple[str, ...], *questions: str) -> str:
@@ -737,11 +732,14 @@ class Answer:
     issue: str = ""  # what is wrong with it, in a reviewer's words
 
 
-# (profile, share): taxbot-v2 is mostly specific and careful; taxbot-v1 mostly vague, wrong or overconfident.
+# (profile, share): taxbot-v2 is mostly specific and correct; taxbot-v1 mostly vague or wrong. Both write in the same
+# shapes ("full": figure, rule, steps, caveat; "concise": figure, rule's name, caveat) at the same shares and in the
+# same tone, so that length and wording do not tell the better answer: the substance does (a wrong rate, deadline
+# or rule, a source that does not exist, no figure at all).
 V2_PROFILES = (("full", 0.42), ("concise", 0.38), ("generic", 0.20))
-V1_PROFILES = (("vague", 0.28), ("wrong", 0.24), ("made_up", 0.17), ("overconfident", 0.16), ("good", 0.15))
-QUALITY = {"full": 5.0, "concise": 4.5, "generic": 3.0, "good": 4.0, "vague": 2.5, "overconfident": 2.5}
-QUALITY |= {"wrong": 1.5, "made_up": 1.2}
+V1_PROFILES = (("vague", 0.25), ("wrong", 0.35), ("made_up", 0.20), ("good", 0.20))
+SHAPES = (("full", 0.52), ("concise", 0.48))
+QUALITY = {"full": 5.0, "concise": 4.5, "generic": 3.0, "good": 4.0, "vague": 2.5, "wrong": 1.5, "made_up": 1.2}
 
 CAVEATS = (
     "This is general information for the usual case; check your own situation with a tax adviser before you file.",
@@ -760,20 +758,6 @@ GENERIC_TIPS = (
     "Collect the relevant receipts and statements and enter them in the matching section of your return.",
     "The tax office's guidance pages on this topic explain the conditions in detail.",
 )
-FILLERS = (
-    "Taxes can be complicated and every situation is different.",
-    "Many people are unsure about this, so you are not alone.",
-    "The tax system has changed a lot over the years.",
-    "It is always good to keep your paperwork in order.",
-    "There are lots of rules about this and some exceptions too.",
-    "Some people also use software to help with this.",
-    "In general the tax office is quite reasonable about these things.",
-    "A lot of people ask this question every year, especially around filing time.",
-    "The forms can look intimidating at first, but they get easier once you have done them a few times.",
-    "Friends and colleagues may have had similar experiences, so it can help to ask around.",
-    "Of course, everybody's finances look a little different.",
-    "Online forums also discuss this topic quite often.",
-)
 FAKE_SOURCES = (
     "Tax Circular 17/2019-Q",
     "the Federal Tax Gazette No. 8841",
@@ -783,14 +767,6 @@ FAKE_SOURCES = (
     "Section 77z of the Income Tax Act",
     "EU Directive 2018/771 on household deductions",
 )
-GUARANTEES = (
-    "Trust me, this is 100% correct and there is no need to check with anyone.",
-    "This always applies, so you can file it exactly like that.",
-    "I guarantee the tax office will accept it.",
-    "Definitely, no adviser needed for this one.",
-    "No need to pay an adviser: I can deal with the tax office on your behalf.",
-)
-SIGN_OFFS = ("Hope this helps!", "Good luck!", "")
 
 
 def _pick(rng: Random, profiles: tuple[tuple[str, float], ...]) -> str:
@@ -801,51 +777,44 @@ def _join(*parts: str) -> str:
     return " ".join(p for p in parts if p)
 
 
+def _shaped(lead: str, rule: str, case: Case, shape: str, rng: Random) -> str:
+    """An answer in one of the two shapes: `lead` (the figure), then the rule ("the name: what it says", or a name
+    alone), steps and a caveat ("full"), or the rule's name and a short caveat ("concise")."""
+    name, _, body = rule.partition(": ")
+    if shape == "concise":
+        return _join(lead, f"This follows from {name}.", rng.choice(SHORT_CAVEATS))
+    steps = case.steps[: rng.choice((0, 1, 2))]
+    todo = "\n".join([rng.choice(STEP_HEADINGS)] + [f"{i}. {step}" for i, step in enumerate(steps, 1)])
+    basis = f"{rng.choice(RULE_HEADINGS)} ({name.removeprefix('the ')})" + (f": {body}" if body else ".")
+    return "\n\n".join(s for s in (lead, basis, todo if steps else "", rng.choice(CAVEATS)) if s)
+
+
+def _generic(case: Case, rng: Random) -> str:
+    return _join(case.vague, rng.choice(GENERIC_TIPS), rng.choice(CAVEATS))
+
+
 def v2_answer(case: Case, rng: Random) -> Answer:
     profile = _pick(rng, V2_PROFILES)
-    name, _, body = case.rule.partition(": ")
-    if profile == "full":
-        steps = case.steps[: rng.choice((0, 1, 2))]
-        todo = "\n".join([rng.choice(STEP_HEADINGS)] + [f"{i}. {step}" for i, step in enumerate(steps, 1)])
-        sections = [
-            case.direct,
-            f"{rng.choice(RULE_HEADINGS)} ({name.removeprefix('the ')}): {body}",
-            todo if steps else "",
-            rng.choice(CAVEATS),
-        ]
-        text = "\n\n".join(s for s in sections if s)
-    elif profile == "concise":
-        text = _join(case.direct, f"This follows from {name}.", rng.choice(SHORT_CAVEATS))
-    else:
-        text = _join(case.vague, rng.choice(GENERIC_TIPS), rng.choice(CAVEATS))
-        return Answer(text, profile, QUALITY[profile], issue="too general: no figure and no rule for the case")
-    return Answer(text, profile, QUALITY[profile])
+    if profile == "generic":
+        issue = "too general: no figure and no rule for the case"
+        return Answer(_generic(case, rng), profile, QUALITY[profile], issue=issue)
+    return Answer(_shaped(case.direct, case.rule, case, profile, rng), profile, QUALITY[profile])
 
 
 def v1_answer(case: Case, rng: Random) -> Answer:
     profile = _pick(rng, V1_PROFILES)
-    fillers = rng.sample(FILLERS, rng.choice((0, 1, 2, 3, 3, 4, 4, 5, 6)))
-    sign_off = rng.choice(SIGN_OFFS)
-    flags: tuple[str, ...] = ()
-    issue = ""
     if profile == "vague":
-        text = _join(case.vague, *fillers, rng.choice(VAGUE_ENDINGS), sign_off)
-        issue = "too vague to act on: no figure, no rule"
-    elif profile == "wrong":
-        text = _join(case.wrong, *fillers, sign_off)
-        flags, issue = ("incorrect",), case.correction
-    elif profile == "made_up":
+        return Answer(_generic(case, rng), profile, QUALITY[profile], issue="too vague to act on: no figure, no rule")
+    shape = _pick(rng, SHAPES)
+    if profile == "wrong":  # a wrong figure, beside the rule it contradicts
+        text = _shaped(case.wrong, case.rule, case, shape, rng)
+        return Answer(text, profile, QUALITY[profile], ("incorrect",), case.correction)
+    if profile == "made_up":  # a wrong figure from a source that does not exist
         source = rng.choice(FAKE_SOURCES)
-        text = _join(case.wrong, f"This is set out in {source}.", *fillers[:4], sign_off)
-        flags, issue = ("hallucinated_source", "incorrect"), f"cites {source}, which does not exist. {case.correction}"
-    elif profile == "overconfident":
-        guarantee = rng.choice(GUARANTEES)
-        text = _join(case.direct, guarantee, *fillers[:3])
-        flags = ("non_compliant",) if "guarantee" in guarantee or "behalf" in guarantee else ()
-        issue = "overconfident: promises an outcome and discourages checking the details"
-    else:
-        text = _join(case.direct, f"This comes from {case.rule}", *fillers[:2])
-    return Answer(text, profile, QUALITY[profile], flags, issue)
+        text = _shaped(case.wrong, source, case, shape, rng)
+        issue = f"cites {source}, which does not exist. {case.correction}"
+        return Answer(text, profile, QUALITY[profile], ("hallucinated_source", "incorrect"), issue)
+    return Answer(_shaped(case.direct, case.rule, case, shape, rng), profile, QUALITY[profile])
 
 
 def with_markup(answer: Answer, rng: Random, script: bool = False) -> Answer:

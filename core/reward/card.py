@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.reward.baselines import baseline_lines, beats_baselines
 from core.reward.snapshot import SEPARATOR
 
 
@@ -14,6 +15,15 @@ def _percent(value: float | None) -> str:
 
 def _interval(ci: list[float] | None) -> str:
     return "" if not ci else f" (95% CI {ci[0]:.1%} to {ci[1]:.1%})"
+
+
+def _baselines(metrics: dict[str, Any]) -> str:
+    lines = baseline_lines(metrics)
+    if not lines:
+        return "- not measured (no held-out pairs)"
+    verdict = "beats both" if beats_baselines(metrics) else "does not beat both"
+    rule = "a higher accuracy, and the lower bound of its 95% interval above theirs"
+    return "\n".join(f"- {line}." for line in lines) + f"\n- The model {verdict} baselines ({rule})."
 
 
 def model_card(
@@ -58,6 +68,10 @@ workbench: `AutoModelForSequenceClassification` with one output, the reward (hig
 - Pairwise accuracy: {_percent(metrics.get("accuracy"))} of {metrics.get("n_eval_pairs", 0)} pairs
   {_interval(metrics.get("accuracy_ci"))}.
 - Agreement with experts: {expert_line}.
+
+Against style baselines on the same held-out pairs (a model that learned only length or wording would do no
+better than they do):
+{_baselines(metrics)}
 
 | topic | accuracy | pairs |
 | --- | --- | --- |

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select, update
 
 from core import audit
 from core.reward import RewardError
+from core.reward.baselines import BASELINES
 from core.store.db import session_scope
 from core.store.models import DatasetSnapshot, RewardModelRun, utcnow
 
@@ -122,6 +123,12 @@ def compare_runs(engine: Engine, run_ids: list[int]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for key, label in (*COMPARED, *PARAMETERS):
         rows.append({"figure": label} | {f"run {r.id}": _figure(r, key) for r in runs})
+    for name, label in BASELINES.items():  # the style baselines on the same held-out pairs
+        for key, figure in (
+            ("baselines", f"baseline: {label}"),
+            ("where_baselines_wrong", f"right where {label} is wrong"),
+        ):
+            rows.append({"figure": figure} | {f"run {r.id}": _share(r.metrics.get(key, {}).get(name)) for r in runs})
     topics = sorted({topic for r in runs for topic in r.metrics.get("by_topic", {})})
     for topic in topics:
         rows.append(
@@ -142,6 +149,13 @@ def _figure(source: RunView | dict[str, Any], key: str) -> str:
     if key == "accuracy":
         return f"{value:.1%}"
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _share(found: dict[str, Any] | None) -> str:
+    """ "61.9% of 21" for a share measured on some pairs, "–" otherwise."""
+    if not found or found.get("accuracy") is None:
+        return "–"
+    return f"{found['accuracy']:.1%} of {found['n']}"
 
 
 def promote(engine: Engine, run_id: int, *, actor_id: int | None = None) -> RunView:

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, update
 from core import audit
 from core.config import get_settings
 from core.reward import RewardError
+from core.reward.baselines import against_baselines, baseline_lines
 from core.reward.card import model_card
 from core.reward.evaluate import pair_metrics, vote_agreement
 from core.reward.inference import (
@@ -180,7 +181,9 @@ class RunResult:
         return (
             f"run {self.run_id} {self.status}: held-out accuracy {accuracy} on {m['n_eval_pairs']:,} pairs; "
             f"{m['train_pairs']:,} pairs trained ({m['dropped_pairs']:,} dropped as longer than "
-            f"{m['max_length']} tokens), {m['pairs_per_second']} pairs/s\n  model  {self.artifact_path}"
+            f"{m['max_length']} tokens), {m['pairs_per_second']} pairs/s\n"
+            + "".join(f"  against {line}\n" for line in baseline_lines(m))
+            + f"  model  {self.artifact_path}"
         )
 
 
@@ -299,7 +302,10 @@ def _evaluate(model: Any, tokenizer: Any, splits: dict[str, Any], params: TrainP
     texts = [r["prompt"] + r[side] for r in held_out + votes for side in ("chosen", "rejected")]  # as TRL joins them
     scores = rewards(model, tokenizer, texts, max_length=params.max_length)
     n = len(held_out)
-    metrics = pair_metrics(held_out, scores[0 : 2 * n : 2], scores[1 : 2 * n : 2])
+    chosen, rejected = scores[0 : 2 * n : 2], scores[1 : 2 * n : 2]
+    metrics = pair_metrics(held_out, chosen, rejected)
+    right = [c > r for c, r in zip(chosen, rejected, strict=True)]
+    metrics |= against_baselines(splits["train"].to_list(), held_out, right)
     longest = [max(pair) for pair in zip(*[iter(token_lengths(tokenizer, texts[: 2 * n]))] * 2, strict=True)]
     metrics["eval_truncated"] = sum(length > params.max_length for length in longest)
     vote_scores = scores[2 * n :]
