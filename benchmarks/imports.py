@@ -104,8 +104,8 @@ def _text(rng: random.Random) -> str:
 def floor_insert(url: str, path: Path) -> tuple[int, int]:
     """The floor: plain `sqlite3`, the same rows into moderation_item and moderation_score (same columns, same
     PRAGMAs as the store's engine), one transaction, `executemany` per chunk; no validation, no duplicate checks.
-    At `core.ingest.bulk.MIN_ROWS` estimated rows or more (the importer's rule on empty tables) the secondary indexes are
-    dropped after the first chunk and rebuilt before the commit, as `core.ingest.bulk.indexes_deferred` does.
+    At `core.ingest.bulk.MIN_ROWS` estimated rows or more (the importer's rule on empty tables) the secondary indexes
+    are dropped after the first chunk and rebuilt before the commit, as `core.ingest.bulk.indexes_deferred` does.
     Returns (rows inserted, indexes dropped and rebuilt).
 
     The tables are new, so item ids are assigned here in file order instead of being read back."""
