@@ -32,6 +32,7 @@ from sqlalchemy import make_url
 from benchmarks.common import (
     Timer,
     drop_sqlite,
+    finish,
     fresh_postgres,
     fresh_sqlite,
     in_child,
@@ -39,7 +40,6 @@ from benchmarks.common import (
     parse_args,
     peak_rss_mb,
     per_second,
-    print_figures,
     print_table,
     say,
     split_database_url,
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> None:
     for key in ("pg", "pg_reimport"):
         if key not in legs:
             figures[f"{key}_rows_per_s"] = None  # skipped: PostgreSQL unreachable
-    print_figures(
+    finish(
         {
             **figures,
             "ratio_to_floor": legs["sqlite"]["ratio_to_floor"],
