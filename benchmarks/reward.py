@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
         f"callback (store writes included): {own_share:.2%}, the only code of ours in trainer.train()"
     )
     said = {True: "met", False: "MISSED", None: "not measured"}[overhead_met]
-    print(f"overhead target <= {TARGET_OVERHEAD}, by the measured A/B ratio: {overhead} ({said})")
+    print(f"overhead target <= {TARGET_OVERHEAD}, by the measured A/B ratio: {overhead or '-'} ({said})")
     if not pairs_agree:
         print("CHECK FAILED: the legs did not train on the same number of pairs")
     print(
