@@ -26,6 +26,7 @@ from sqlmodel import SQLModel
 from benchmarks.common import (
     Timer,
     drop_sqlite,
+    finish,
     fresh_postgres,
     fresh_sqlite,
     in_child,
@@ -34,7 +35,6 @@ from benchmarks.common import (
     parse_args,
     peak_rss_mb,
     per_second,
-    print_figures,
     print_table,
     say,
     settle,
@@ -84,6 +84,7 @@ def run_database(url: str, target_url: str, folder: Path, scale: int) -> dict[st
     if restored != _counts(url):
         raise SystemExit(f"the restored store differs from the original: {restored} != {_counts(url)}")
     return {
+        "restored_rows_equal": True,  # table by table (a difference stops the run above, exit 1)
         "judgments": counts["judgments"],
         "build_s": round(built.seconds, 1),
         "rows": rows,
@@ -131,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
                 [db, *size, leg, out[f"{db}_{leg}_s"], out[f"{db}_{leg}_rows_per_s"], out[f"{db}_{leg}_peak_rss_mb"]]
             )
     print_table(headers, table)
-    print_figures(out)
+    checks_ok = bool(dbs) and all(out[f"{db}_restored_rows_equal"] and out[f"{db}_rows"] > 0 for db in dbs)
+    print(f"check: every table restored with the original's row count: {'PASS' if checks_ok else 'FAILED'}")
+    finish(out | {"checks_ok": checks_ok})
 
 
 if __name__ == "__main__":

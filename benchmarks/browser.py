@@ -296,7 +296,8 @@ def report(out: dict[str, Any]) -> int:
     errors = sum(out[f"{p.replace(' ', '_')}_{c}_errors"] for p in paths for c in {1, r})
     print(f"check: ratings made {out['ratings_made']}, stored {out['ratings_stored']}, lost {lost}; errors {errors}: "
           f"{'PASS' if lost == 0 and errors == 0 else 'FAILED'}")  # fmt: skip
-    out |= {"lost": lost, "errors": errors, "goals_met": met, "check_passed": lost == 0 and errors == 0}
+    passed = lost == 0 and errors == 0
+    out |= {"lost": lost, "errors": errors, "goals_met": met, "check_passed": passed, "checks_ok": passed}
     print_figures(out)
     return 0 if out["check_passed"] else 1
 

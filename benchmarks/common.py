@@ -258,3 +258,13 @@ def _cell(value: Any) -> str:
 def print_figures(figures: dict[str, Any]) -> None:
     """The last line of every benchmark: one JSON object with every figure, for scripts comparing runs."""
     print(json.dumps(figures), flush=True)
+
+
+def finish(figures: dict[str, Any]) -> None:
+    """Print the final JSON line (its `checks_ok` says whether every correctness check passed), then exit 1 if one
+    failed: a benchmark whose figures come from wrong work must not pass for a result. A missed target is a verdict
+    in the line, not a failure."""
+    print_figures(figures)
+    if not figures["checks_ok"]:
+        print("CHECK FAILED: see checks_ok in the line above", file=sys.stderr, flush=True)
+        raise SystemExit(1)

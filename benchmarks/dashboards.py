@@ -11,7 +11,9 @@ PostgreSQL: VACUUM ANALYZE), untimed:
   spawned process (new connection, empty database cache of its own) after its imports; its peak RSS;
 - KPI recomputed: the same call again in this process (the database's pages now cached), p50 of 3; and for the
   whole year once;
-- KPI page: `pages/kpi.py` run by Streamlit's AppTest as a product owner: cold (report cache cleared: the page
+- KPI page: `pages/kpi.py` run by Streamlit's AppTest as a product owner: cold, its first run in a freshly spawned
+  process that has run nothing else (its imports, connection, queries and charts: what the first visitor after a
+  start waits for); then in this process, after an untimed first run, recomputed (report cache cleared: the page
   computes and draws) and warm (the report from st.cache_data: the page only draws), p50 of 5 each;
 - trail: the first page of the audit trail (50 events, newest first), unfiltered and filtered by person, by action
   and by entity, and the page 200 pages deep (by its keyset cursor), p50 / p95 of 30 calls each; the first page also
@@ -20,8 +22,12 @@ PostgreSQL: VACUUM ANALYZE), untimed:
   over all time: cold in a freshly spawned process (after its imports and connection), with its CPU time and peak
   RSS, then recomputed in this process (p50 of 3).
 
-Targets (the issues): KPI dashboard cold <= 1.5 s and warm <= 200 ms; audit trail first page <= 300 ms; the
-agreement report cold <= 1.5 s; memory <= 1 GB.
+Every "cold" figure comes from a fresh process timing its first call, never from a process that warmed up.
+
+Targets (the issues): KPI dashboard cold <= 1.5 s (the page's first run in a fresh process) and warm <= 200 ms;
+audit trail first page <= 300 ms; the agreement report cold <= 1.5 s; memory <= 1 GB. Checks: every database's
+store holds judgments, and the KPI report and the agreement report (where their legs ran) counted some; a failed
+check exits 1 after the JSON line.
 
 Run alone (`python -m benchmarks.dashboards [--scale N] [--database-url URL] [--store FILE] [--legs ...]`), the
 store can be kept in a file and reused by later runs: a million judgments take 90 to 150 s to build on SQLite."""
@@ -42,6 +48,7 @@ from sqlalchemy import Engine, func, select
 from benchmarks.common import (
     Timer,
     drop_sqlite,
+    finish,
     fresh_postgres,
     fresh_sqlite,
     in_child,
@@ -50,7 +57,6 @@ from benchmarks.common import (
     parse_args,
     peak_rss_mb,
     percentile,
-    print_figures,
     print_table,
     say,
     settle,
@@ -128,34 +134,59 @@ def kpi_legs(url: str) -> dict[str, Any]:
     }
 
 
-def kpi_page(url: str) -> dict[str, Any]:
-    """The page as a product owner opens it, through AppTest (server side: the script, its queries, its charts)."""
+def _kpi_app(url: str):
+    """The KPI page in AppTest, as a product owner (not run yet)."""
     from streamlit.testing.v1 import AppTest
 
-    from app.report_cache import clear
     from core.auth import UserPublic
 
     os.environ["DATABASE_URL"] = url
     with session_scope(get_engine(url)) as s:
         owner = s.execute(select(User.id)).scalars().first()
     path = os.path.join(os.path.dirname(__file__), "..", "pages", "kpi.py")
-    main_module = sys.modules["__main__"]  # AppTest runs the page as __main__; the spawned legs need ours back
     at = AppTest.from_file(path, default_timeout=600)
     at.session_state["user"] = UserPublic(owner, "owner", "Owner", "product_owner", True)
-    at.run()  # imports (pandas, plotly) and a first computation: not what either figure measures
-    cold, warm = [], []
+    return at
+
+
+def _cold_kpi_page(url: str) -> float:
+    """In a fresh process that has run nothing else: seconds of the page's first run (its imports included)."""
+    at = _kpi_app(url)
+    started = perf_counter()
+    at.run()
+    seconds = perf_counter() - started
+    if at.exception:
+        raise SystemExit(f"the KPI page failed: {at.exception[0].message}")
+    return seconds
+
+
+def kpi_page(url: str) -> dict[str, Any]:
+    """The page as a product owner opens it, through AppTest (server side: the script, its queries, its charts):
+    cold in a spawned process, then recomputed and warm here."""
+    from app.report_cache import clear
+
+    cold, cold_rss = in_child(_cold_kpi_page, url)
+    main_module = sys.modules["__main__"]  # AppTest runs the page as __main__; the spawned legs need ours back
+    at = _kpi_app(url)
+    at.run()  # imports (pandas, plotly) and a first computation: not what either figure here measures
+    recomputed, warm = [], []
     for _ in range(5):
         clear()
         started = perf_counter()
         at.run()
-        cold.append(perf_counter() - started)
+        recomputed.append(perf_counter() - started)
         started = perf_counter()
         at.run()
         warm.append(perf_counter() - started)
     sys.modules["__main__"] = main_module
     if at.exception:
         raise SystemExit(f"the KPI page failed: {at.exception[0].message}")
-    return {"kpi_page_cold_s": round(statistics.median(cold), 3), "kpi_page_warm_ms": _ms(statistics.median(warm))}
+    return {
+        "kpi_page_cold_s": round(cold, 3),
+        "kpi_page_cold_peak_rss_mb": round(cold_rss, 1),
+        "kpi_page_recomputed_s": round(statistics.median(recomputed), 3),
+        "kpi_page_warm_ms": _ms(statistics.median(warm)),
+    }
 
 
 def _timed(engine: Engine, filters: TrailFilter, after: Cursor | None = None) -> list[float]:
@@ -309,8 +340,10 @@ def rows(db: str, f: dict[str, Any]) -> list[list[Any]]:
             [db, "KPI report, recomputed (database cache warm), p50", g("kpi_recomputed_ms"), None],
             [db, "... its CPU time (this process)", g("kpi_recomputed_cpu_ms"), None],
             [db, "KPI report, whole year", g("kpi_year_s") * 1000, None],
-            [db, "KPI page, report cache empty (AppTest), p50", g("kpi_page_cold_s") * 1000,
+            [db, "KPI page, cold: first run in a fresh process (AppTest)", g("kpi_page_cold_s") * 1000,
              TARGETS["kpi_cold_s"] * 1000],
+            [db, "KPI page, report cache cleared, warm process (AppTest), p50", g("kpi_page_recomputed_s") * 1000,
+             None],
             [db, "KPI page, report cached (AppTest), p50", g("kpi_page_warm_ms"), TARGETS["kpi_warm_ms"]],
         ]  # fmt: skip
     if f"{db}_trail_first_page_cold_ms" in f:
@@ -350,6 +383,12 @@ def _verdicts(db: str, out: dict[str, Any]) -> str:
         if f"{db}_{name}_cold_s" in out:
             said.append(f"agreement {label} cold {ok(out[f'{db}_{name}_cold_s'] <= TARGETS['agreement_cold_s'])}")
     return f"{db}: " + "; ".join(said)
+
+
+def checks_ok(out: dict[str, Any], dbs: list[str]) -> bool:
+    """The figures describe real work: judgments in every store, and in the reports of the legs that ran."""
+    counted = ["judgments", "kpi_judgments_in_range", "agreement_judgments"]
+    return bool(dbs) and all(out.get(f"{db}_{name}", 1) > 0 for db in dbs for name in counted)
 
 
 def run(args) -> dict[str, Any]:
@@ -397,6 +436,8 @@ def run(args) -> dict[str, Any]:
         if f"{db}_{key}" in out
     }
     memory = max(out["peak_rss_mb"], *children.values())
+    out["checks_ok"] = checks_ok(out, dbs)
+    out["meets_target_memory"] = memory <= TARGETS["memory_mb"]
     print(f"peak RSS: this process {out['peak_rss_mb']} MB (store build included); in a fresh process "
           + ", ".join(f"{name} {mb} MB" for name, mb in children.items())
           + f"; memory <= 1 GB {'met' if memory <= TARGETS['memory_mb'] else 'MISSED'}")  # fmt: skip
@@ -419,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args("Dashboard benchmark: KPIs, the audit trail, agreement", DEFAULT_SCALE, argv, _options)
     if unknown := set(args.legs) - set(LEGS):
         raise SystemExit(f"--legs: unknown {', '.join(sorted(unknown))} (of {', '.join(LEGS)})")
-    print_figures(run(args))
+    finish(run(args))
 
 
 if __name__ == "__main__":

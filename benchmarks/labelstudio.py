@@ -1,8 +1,7 @@
 """Label Studio files benchmark: a Label Studio export of N tasks through `import labelstudio`, and the import file of
-a moderation queue of N open items (`export labelstudio`). No server: a push or pull is this plus Label Studio's
-own time (the server's import and export), which the integration tests exercise but do not time.
+a moderation queue of N open items (`export labelstudio`); with `--server`, the real Label Studio beside it.
 
-    python -m benchmarks.labelstudio [--scale N] [--database-url URL]
+    python -m benchmarks.labelstudio [--scale N] [--database-url URL] [--server]
 
 Legs, on SQLite and on a fresh PostgreSQL database (skipped with a note if unreachable):
 - import: an export of N tasks, two annotators each out of 40 (4 in 10 annotations with categories, 1 in 10 with a
@@ -11,10 +10,21 @@ Legs, on SQLite and on a fresh PostgreSQL database (skipped with a note if unrea
 - changed: the file with 1 annotation in 10 changed later in Label Studio (labels updated, one audit event each);
 - import file: the store's N items put in the moderation queue, each with two classifier scores, written as a Label
   Studio import file (newest score as the prediction).
-The first import also runs alone in a spawned process (SQLite), so `peak_rss_mb` is its own peak."""
+The first import also runs alone in a spawned process (SQLite), so `peak_rss_mb` is its own peak.
+
+With `--server`, the peer, measured in the same run: Label Studio 1.23.2 as the integration tests install and start
+it (tests/labelstudio_server.py: its own virtual env, a fresh data dir, a free loopback port), driven through its
+SDK as a push and a pull drive it: a project with our label config, the N tasks of the SQLite store's import file
+(the same N texts, with their predictions) imported in batches of `core.labelstudio.sync.IMPORT_BATCH`, then the
+project exported as JSON; each timed, beside our import of the N tasks and our import file of them. Without
+`--server` no peer figure is printed: a peer figure is measured in the same run or not given.
+
+Checks (a failed one exits 1 after the JSON line): the import stored every annotation as a label, the same file
+again added none, the changed file updated labels; with `--server`, Label Studio created and exported N tasks."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 from pathlib import Path
@@ -25,13 +35,13 @@ from sqlalchemy import insert, select
 from benchmarks.common import (
     Timer,
     drop_sqlite,
+    finish,
     fresh_postgres,
     fresh_sqlite,
     in_child,
     machine,
     parse_args,
     per_second,
-    print_figures,
     print_table,
     say,
     split_database_url,
@@ -166,8 +176,62 @@ def run_legs(url: str, files: dict[str, Path], folder: Path) -> dict[str, Any]:
     }
 
 
+def peer_leg(tasks_file: Path, folder: Path) -> dict[str, Any]:
+    """The real Label Studio: start it (untimed), then time the SDK's import of the tasks and the project's export."""
+    from core.labelstudio.label_config import label_config
+    from core.labelstudio.sync import IMPORT_BATCH
+    from tests.labelstudio_server import VERSION, Unavailable, install, start, stop
+
+    tasks = json.loads(tasks_file.read_text())
+    data_dir = folder / "label-studio"
+    data_dir.mkdir()
+    try:
+        with Timer() as started:
+            process, server = start(install(say), data_dir, say)
+    except Unavailable as error:
+        raise SystemExit(f"--server: {error}") from error
+    try:
+        client = server.client()
+        project = client.projects.create(title="benchmark", label_config=label_config("moderation"))
+        created = 0
+        with Timer() as imported:
+            for begin in range(0, len(tasks), IMPORT_BATCH):
+                answer = client.projects.import_tasks(
+                    id=project.id, request=tasks[begin : begin + IMPORT_BATCH], return_task_ids=True
+                )
+                created += len(answer.task_ids or [])
+        with Timer() as exported:
+            back = json.loads(
+                b"".join(
+                    client.projects.exports.download_sync(id=project.id, export_type="JSON", download_all_tasks=True)
+                )
+            )
+    finally:
+        stop(process)
+    return {
+        "version": VERSION,
+        "start_s": round(started.seconds, 1),
+        "tasks": len(tasks),
+        "import_tasks_created": created,
+        "import_s": round(imported.seconds, 2),
+        "import_tasks_per_s": per_second(created, imported.seconds),
+        "export_tasks": len(back),
+        "export_s": round(exported.seconds, 2),
+        "export_tasks_per_s": per_second(len(back), exported.seconds),
+    }
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="also start the real Label Studio (installed as the integration tests install it) and time its import "
+        "and export of the same tasks through the SDK",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(__doc__.splitlines()[0], DEFAULT_SCALE, argv)
+    args = parse_args(__doc__.splitlines()[0], DEFAULT_SCALE, argv, _options)
     sqlite_url, postgres_server = split_database_url(args.database_url)
     figures: dict[str, Any] = {"scale": args.scale, **machine()}
     with temp_folder("labelstudio") as folder:
@@ -180,13 +244,15 @@ def main(argv: list[str] | None = None) -> None:
         url = fresh_sqlite(folder, url=sqlite_url)
         sqlite = run_legs(url, files, folder)
         drop_sqlite(url)
+        if args.server:
+            say(f"the real Label Studio: start, import {args.scale:,} tasks, export them")
+            peer = peer_leg(folder / "tasks.json", folder)
         say("sqlite, the first import alone in a spawned process (peak memory)")
         child_url = fresh_sqlite(folder, "child.db")
         _, figures["peak_rss_mb"] = in_child(_import_in_child, child_url, str(files["export"]))
         drop_sqlite(child_url)
         with fresh_postgres(postgres_server) as pg_url:
             postgres = run_legs(pg_url, files, folder) if pg_url else None
-    assert sqlite["labels"] == annotations, (sqlite["labels"], annotations)
     rows = [
         ("import: tasks (labels)", f"{sqlite['tasks']:,} ({sqlite['labels']:,})", _pg(postgres, "tasks")),
         ("import, s (CPU s)", f"{sqlite['import_s']} ({sqlite['import_cpu_s']})", _pg(postgres, "import_s")),
@@ -208,9 +274,41 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Label Studio files: an export of {args.scale:,} tasks ({figures['export_mb']} MB)")
     print_table(["", "SQLite", "PostgreSQL"], rows)
     print(f"peak RSS of the import alone (SQLite): {figures['peak_rss_mb']:.0f} MB")
+    checks = {
+        "every annotation stored as a label": all(db["labels"] == annotations for db in (sqlite, postgres) if db),
+        "the same file again added nothing": all(db["again_added"] == 0 for db in (sqlite, postgres) if db),
+        "the changed file updated labels": all(db["changed_updated"] > 0 for db in (sqlite, postgres) if db),
+        "import file: every item a task": all(db["import_file_tasks"] == args.scale for db in (sqlite, postgres) if db),
+    }
+    if args.server:
+        print()
+        print(f"Label Studio {peer['version']}, measured in this run (started in {peer['start_s']} s, untimed):")
+        print_table(
+            ["", "Label Studio", "ours (SQLite)", "ours / Label Studio"],
+            [
+                ("import, tasks/s", peer["import_tasks_per_s"], sqlite["import_tasks_per_s"],
+                 _ratio(sqlite["import_tasks_per_s"], peer["import_tasks_per_s"])),
+                ("export, tasks/s", peer["export_tasks_per_s"], sqlite["import_file_tasks_per_s"],
+                 _ratio(sqlite["import_file_tasks_per_s"], peer["export_tasks_per_s"])),
+            ],
+        )  # fmt: skip
+        print(
+            "(Label Studio: the SDK's import of the queue's tasks with their predictions, and its JSON export; ours: "
+            "`import labelstudio` of the export with its annotations, and `export labelstudio` of the queue)"
+        )
+        checks["Label Studio created and exported every task"] = (
+            peer["import_tasks_created"] == peer["export_tasks"] == args.scale
+        )
+        figures |= {f"peer_{k}": v for k, v in peer.items()}
+    for name, ok in checks.items():
+        print(f"check: {name}: {'PASS' if ok else 'FAILED'}")
     figures |= {f"sqlite_{k}": v for k, v in sqlite.items()}
     figures |= {f"postgres_{k}": v for k, v in (postgres or {}).items()}
-    print_figures(figures)
+    finish(figures | {"annotations": annotations, "peer_measured": args.server, "checks_ok": all(checks.values())})
+
+
+def _ratio(ours: int, theirs: int) -> float | None:
+    return round(ours / theirs, 1) if theirs else None
 
 
 def _pg(postgres: dict[str, Any] | None, key: str) -> Any:

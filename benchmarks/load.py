@@ -41,12 +41,12 @@ from benchmarks.common import (
     Timer,
     advance_sequences,
     drop_sqlite,
+    finish,
     fresh_postgres,
     fresh_sqlite,
     machine,
     parse_args,
     percentile,
-    print_figures,
     print_table,
     say,
     settle,
@@ -335,7 +335,7 @@ def report(out: dict[str, Any], dbs: list[str]) -> None:
         "fragment: it stores the rating, then draws the next answer); paced: reviewers read for the think time "
         "before each Submit; flat: they submit as soon as the page is there (the capacity)"
     )
-    ok = True
+    ok, checks_ok = True, bool(legs)
     for db, leg in legs:
         if first_error := out[f"{db}_{leg}_first_error"]:
             print(f"{db} {leg}: first error: {first_error}")
@@ -344,8 +344,15 @@ def report(out: dict[str, Any], dbs: list[str]) -> None:
             print(f"{db} {leg}: {name}: {value} {'PASS' if met else 'MISSED'}")
         out[f"{db}_{leg}_targets_met"] = met_all = all(met for _, met, _ in targets)
         ok = ok and met_all
+        checks_ok = checks_ok and all(met for name, met, _ in targets if name in CHECKS)
     print(f"1-minute load average {out['load_average_at_start']} at the start, {out['load_average_at_end']} at the end")
-    print_figures(out | {"target_page_p95_ms": TARGET_PAGE_P95_MS, "targets_met": ok, "machine": machine()})
+    finish(
+        out
+        | {"target_page_p95_ms": TARGET_PAGE_P95_MS, "targets_met": ok, "checks_ok": checks_ok, "machine": machine()}
+    )
+
+
+CHECKS = ("errors = 0", "lost judgments = 0", "judgments stored > 0")  # correctness: a failure exits 1
 
 
 def _targets(out: dict[str, Any], db: str, leg: str) -> list[tuple[str, bool, Any]]:

