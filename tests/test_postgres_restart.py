@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from core.review.judgments import RatingIn
 from core.review.service import next_item, rate
 from core.store.db import StoreError, dispose_engines, get_engine, session_scope, upgrade_schema
-from core.store.models import Rating, WorkItem
+from core.store.models import Assignment, Rating, WorkItem
 from tests.live_app import free_port
 from tests.required import unavailable
 from tests.review_store import actor, build
@@ -108,6 +108,19 @@ def retried(call: Callable[[], T], outages: list[str], deadline: float) -> T:
             time.sleep(0.1)
 
 
+def short_items(engine, acknowledged: list[tuple[int, int]], outages: list[str]) -> str:
+    """What a failure needs to be understood: the items short of k, their assignments and ratings."""
+    with session_scope(engine) as s:
+        short = s.execute(select(WorkItem).where(WorkItem.queue == "rating", WorkItem.done < WorkItem.k)).scalars()
+        lines = []
+        for item in short:
+            held = s.execute(select(Assignment).where(Assignment.work_item_id == item.id)).scalars().all()
+            rated = s.execute(select(Rating.id, Rating.user_id).where(Rating.response_id == item.subject_id)).all()
+            assignments = [(a.id, a.user_id, a.status, a.judgment_id) for a in held]
+            lines.append(f"item {item.id} done {item.done}: assignments {assignments}; ratings {[*map(tuple, rated)]}")
+    return "; ".join(lines) + f"; acknowledged {len(acknowledged)}; outages {len(outages)}"
+
+
 def stored(engine) -> dict[int, tuple[int, int]]:
     with session_scope(engine) as s:
         return {
@@ -160,7 +173,8 @@ def test_reviewers_lose_nothing_when_the_server_restarts_under_them(server, stor
         per_item = s.execute(
             select(WorkItem.done, func.count()).where(WorkItem.queue == "rating").group_by(WorkItem.done)
         )
-        assert dict(per_item.all()) == {2: 80}  # every answer rated by exactly k = 2 reviewers
+        # every answer rated by exactly k = 2 reviewers; else which item, and its assignments and ratings
+        assert dict(per_item.all()) == {2: 80}, short_items(engine, acknowledged, outages)
     assert len(rows) == 160
 
 

@@ -136,17 +136,18 @@ def seen_by(queue: str, user_id) -> ColumnElement[bool]:
 
 
 @cache
-def _take_statement(queue: str, gold: bool) -> Select:
-    """The best free item the reviewer has not judged or skipped, locked (values: queue, user_id, now)."""
+def _take_statement(queue: str, gold: bool, lock: str = "skip") -> Select:
+    """The best free item the reviewer has not judged or skipped (values: queue, user_id, now), locked: passing items
+    other transactions hold ("skip"), or waiting for them ("wait"); or not locked at all ("none")."""
     user_id, now = bindparam("user_id"), bindparam("now")
-    return (
+    statement = (
         select(W.c.id, W.c.subject_id, W.c.subject_b_id, W.c.is_gold)
         .where(W.c.queue == bindparam("queue"), W.c.open, W.c.is_gold == gold, ~seen_by(queue, user_id))
         .where(or_(W.c.is_gold, _free_places(W.c.id, user_id, now) > 0))
         .order_by(W.c.priority.desc(), W.c.id)
         .limit(1)
-        .with_for_update(skip_locked=True, of=W)
     )
+    return statement if lock == "none" else statement.with_for_update(skip_locked=lock == "skip", of=W)
 
 
 @cache
@@ -182,10 +183,19 @@ def _take(run: prepared.Runner, queue: str, user_id: int, now: datetime, gold: b
     """The best free item, locked. On SQLite the write transaction holds the store's one write lock from its BEGIN
     IMMEDIATE, so the take query's count stands. On PostgreSQL the free places are counted again once the row is
     locked: a lease committed since the query began is seen there, and then the next attempt's query (a new
-    snapshot, READ COMMITTED) sees it too and passes that item."""
+    snapshot, READ COMMITTED) sees it too and passes that item. When every item with a free place is held by another
+    transaction (a reviewer taking or judging it), passing them would say "nothing left" though a place may stay
+    free: then the attempt waits for them (holding no lock itself, it cannot deadlock), and if what it waited for
+    changed meanwhile (its snapshot predates the change), the next attempt looks again with a fresh one."""
     values = {"queue": queue, "user_id": user_id, "now": now}
     for _ in range(TAKE_ATTEMPTS):
         item = run.first(_take_statement(queue, gold), values)
+        if item is None and run.dialect.name != "sqlite":
+            if run.first(_take_statement(queue, gold, "none"), values) is None:
+                return None  # nothing free, held or not
+            item = run.first(_take_statement(queue, gold, "wait"), values)
+            if item is None:
+                continue
         if item is None or item.is_gold or run.dialect.name == "sqlite":
             return item
         if run.scalar(_places_statement(), values | {"item_id": item.id}) > 0:
