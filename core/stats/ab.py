@@ -24,6 +24,12 @@ SRM_ALPHA = 0.001  # the usual sample-ratio-mismatch threshold: an alarm must be
 NAN = float("nan")
 
 
+def percentile_interval(draws: np.ndarray, alpha: float = ALPHA) -> tuple[float, float]:
+    """The 1 - alpha percentile interval of bootstrap draws."""
+    low, high = np.percentile(draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return float(low), float(high)
+
+
 def wilson(successes: int, n: int, alpha: float = ALPHA) -> tuple[float, float]:
     """Wilson 1 - alpha interval of a proportion (95% by default); (nan, nan) without observations."""
     if n == 0:
@@ -92,9 +98,7 @@ class MeanDifference:
     null = 0.0
 
     def interval(self, alpha: float) -> tuple[float, float]:
-        """Percentile interval of the bootstrap draws at level 1 - alpha."""
-        low, high = np.percentile(self.draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-        return float(low), float(high)
+        return percentile_interval(self.draws, alpha)
 
 
 def mean_difference(
@@ -111,11 +115,11 @@ def mean_difference(
     boot_a = rng.multinomial(n_a, counts_a / n_a, size=rounds) @ scores / n_a
     boot_b = rng.multinomial(n_b, counts_b / n_b, size=rounds) @ scores / n_b
     draws = boot_b - boot_a
-    low, high = np.percentile(draws, [2.5, 97.5])
+    low, high = percentile_interval(draws)
     sample_a, sample_b = np.repeat(scores, counts_a.astype(int)), np.repeat(scores, counts_b.astype(int))
     single_score = len(np.union1d(sample_a, sample_b)) == 1  # every rating the same: nothing to rank
     p_value = 1.0 if single_score else _mann_whitney(sample_a, sample_b)
-    return MeanDifference(n_a, n_b, mean_a, mean_b, mean_b - mean_a, float(low), float(high), p_value, draws)
+    return MeanDifference(n_a, n_b, mean_a, mean_b, mean_b - mean_a, low, high, p_value, draws)
 
 
 def _mann_whitney(sample_a: np.ndarray, sample_b: np.ndarray) -> float:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from statsmodels.stats.contingency_tables import mcnemar
 
+from core.stats.ab import percentile_interval
+
 METRICS = {"precision": "Precision", "recall": "Recall", "f1": "F1", "fpr": "False-positive rate"}
 EXACT_BELOW = 25  # discordant pairs under which McNemar's exact binomial test is used instead of chi-square
 NAN = float("nan")
@@ -63,7 +65,7 @@ def confusion(version: str, tp: int, fp: int, fn: int, tn: int, *, rounds: int, 
     values, undefined = {}, {}
     for name in METRICS:
         defined = ~np.isnan(sampled[name])
-        low, high = np.percentile(sampled[name][defined], [2.5, 97.5]) if defined.any() else (NAN, NAN)
+        low, high = percentile_interval(sampled[name][defined]) if defined.any() else (NAN, NAN)
         values[name] = (float(point[name]), float(low), float(high))
         undefined[name] = int((~defined).sum())
     return Confusion(version, tp, fp, fn, tn, values, undefined)
@@ -131,8 +133,7 @@ class MetricDifference:
     null = 0.0
 
     def interval(self, alpha: float) -> tuple[float, float]:
-        low, high = np.percentile(self.draws, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-        return float(low), float(high)
+        return percentile_interval(self.draws, alpha)
 
 
 def metric_differences(joint: np.ndarray, *, rounds: int, rng: np.random.Generator) -> list[MetricDifference]:
@@ -159,10 +160,8 @@ def metric_differences(joint: np.ndarray, *, rounds: int, rng: np.random.Generat
         if not len(defined) or math.isnan(difference):
             out.append(MetricDifference(name, n, difference, NAN, NAN, NAN, rounds - len(defined), defined))
             continue
-        low, high = np.percentile(defined, [2.5, 97.5])
+        low, high = percentile_interval(defined)
         below, above = int((defined <= 0).sum()), int((defined >= 0).sum())
         p_value = min(1.0, 2 * (min(below, above) + 1) / (len(defined) + 1))
-        out.append(
-            MetricDifference(name, n, difference, float(low), float(high), p_value, rounds - len(defined), defined)
-        )
+        out.append(MetricDifference(name, n, difference, low, high, p_value, rounds - len(defined), defined))
     return out
