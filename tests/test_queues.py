@@ -235,7 +235,8 @@ def test_an_item_locked_by_a_reviewer_judging_it_is_waited_for_not_reported_as_n
     found: list = []
     with pg_engine.connect() as other:  # expert0 judging its item: the row stays locked until the commit
         other.exec_driver_sql("BEGIN")
-        other.exec_driver_sql(f"SELECT id FROM work_item WHERE id IN ({first.work_item_id}, {second.work_item_id}) FOR UPDATE")
+        held = f"{first.work_item_id}, {second.work_item_id}"
+        other.exec_driver_sql(f"SELECT id FROM work_item WHERE id IN ({held}) FOR UPDATE")
         reviewer = threading.Thread(target=lambda: found.append(take(pg_engine, users["expert1"])))
         reviewer.start()
         time.sleep(0.5)
