@@ -42,10 +42,6 @@ class Adjusted:
     null: float = 0.0
 
     @property
-    def level(self) -> float:
-        return 1 - ALPHA / self.tests if self.tests else NAN
-
-    @property
     def shown(self) -> bool:
         if not self.p_adjusted < ALPHA:
             return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from core.stats.ab import ALPHA
 from core.stats.multiple import Adjusted
 
 ADJECTIVES = {"helpfulness": "helpful", "harmlessness": "harmless", "accuracy": "accurate"}
@@ -29,8 +30,8 @@ def family_line(tests: int) -> list[str]:
     if tests < 2:
         return []
     return [
-        f"Adjusted for {tests} tests (Holm's method): a difference is shown when its adjusted p < 0.05 and its "
-        f"{100 * (1 - 0.05 / tests):.4g}% interval (Bonferroni) excludes none; the intervals above are those."
+        f"Adjusted for {tests} tests (Holm's method): a difference is shown when its adjusted p < {ALPHA} and its "
+        f"{100 * (1 - ALPHA / tests):.4g}% interval (Bonferroni) excludes none; the intervals above are those."
     ]
 
 
