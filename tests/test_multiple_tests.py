@@ -35,6 +35,10 @@ def test_holm_adjusts_as_the_step_down_method_does_by_hand():
     adjusted = holm(p)
     assert math.isnan(adjusted[1])  # no data: no test, not counted in the family
     assert [adjusted[i] for i in (0, 2, 3)] == pytest.approx(multipletests([0.2, 0.001, 0.04], method="holm")[1])
+    rng = np.random.default_rng(5)
+    for size in (1, 2, 5, 30):  # against the library on random families, ties and ones included
+        p = np.round(rng.random(size) ** 3, 2)
+        assert holm(list(p)) == pytest.approx(multipletests(p, method="holm")[1])
 
 
 def test_each_family_is_corrected_on_its_own_with_intervals_at_the_bonferroni_level():

@@ -1,7 +1,7 @@
 """Claims tested together, corrected together: Holm's method over each family of differences a report tests.
 
 A report that tests five differences at 5% each claims one by chance far more often than 5% of the time. Holm's
-step-down method (statsmodels `multipletests`) keeps the chance of any false claim in a family at 5%. Each claim's
+step-down method keeps the chance of any false claim in a family at 5%. Each claim's
 interval is widened to the Bonferroni level 1 - 0.05/m (m claims in the family), and a difference counts as shown
 only when its adjusted p < 0.05 and that interval excludes no difference. A claim without data (p is NaN) is no test
 and does not count in its family."""
@@ -14,7 +14,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from statsmodels.stats.multitest import multipletests
+import numpy as np
 
 from core.stats.ab import ALPHA, NAN
 
@@ -52,13 +52,19 @@ UNTESTED = Adjusted(NAN, 0, NAN, NAN)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-adjusted p-values; NaN stays NaN and is not counted."""
+    """Holm-adjusted p-values (the i-th smallest of m times m - i + 1, kept monotone, at most 1); NaN stays NaN and is
+    not counted. By hand, checked against statsmodels' `multipletests(method="holm")`, which calls gc.collect() on
+    every call: 90 ms each in the app's process, seven families a report."""
     tested = [i for i, p in enumerate(p_values) if not math.isnan(p)]
     adjusted = [NAN] * len(p_values)
     if tested:
-        corrected = multipletests([p_values[i] for i in tested], alpha=ALPHA, method="holm")[1]
-        for i, p in zip(tested, corrected, strict=True):
-            adjusted[i] = float(p)
+        p = np.array([p_values[i] for i in tested], dtype=float)
+        order = np.argsort(p, kind="stable")
+        steps = np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1))
+        corrected = np.empty_like(p)
+        corrected[order] = np.minimum(steps, 1.0)
+        for i, value in zip(tested, corrected, strict=True):
+            adjusted[i] = float(value)
     return adjusted
 
 
