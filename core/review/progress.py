@@ -9,7 +9,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, func, select
 from sqlmodel import Session, SQLModel
 
-from core.review.queues import seen_by
+from core.review.cursors import seen_by
 from core.store import prepared
 from core.store.models import Adjudication, Comparison, ModerationLabel, Rating, WorkItem, utcnow
 

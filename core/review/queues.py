@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from core.review import cursors
+from core.review.cursors import band, seen_by
 from core.store import prepared
-from core.store.models import SKIP_REASONS, Assignment, ModerationLabel, QueueConfig, WorkItem, utcnow
+from core.store.models import SKIP_REASONS, Assignment, QueueConfig, WorkItem, utcnow
 
 # Defaults per queue: overlap k (judgments per item). rating: an answer; comparison: a pair of answers to one prompt;
 # moderation: a borderline moderation item (core.moderation.borderline); adjudication: an item whose labels disagree.
@@ -125,25 +127,16 @@ def _held_statement() -> Select:
     )
 
 
-def seen_by(queue: str, user_id) -> ColumnElement[bool]:
-    """The work items of this queue a reviewer may no longer take: those they judged or skipped, and on adjudication
-    those whose disagreement they are part of (their own label on the item, made here or imported)."""
-    seen = exists().where(A.c.work_item_id == W.c.id, A.c.user_id == user_id, A.c.status != "leased")
-    if queue == "adjudication":
-        labels = ModerationLabel.__table__
-        seen = seen | exists().where(labels.c.item_id == W.c.subject_id, labels.c.user_id == user_id)
-    return seen
-
-
 @cache
-def _take_statement(queue: str, gold: bool, lock: str = "skip") -> Select:
-    """The best free item the reviewer has not judged or skipped (values: queue, user_id, now), locked: passing items
+def _take_statement(queue: str, name: str | None, lock: str = "skip") -> Select:
+    """The best free item the reviewer has not judged or skipped: gold (no band), or not gold in one band from their
+    cursor on (core.review.cursors; values: queue, user_id, now, from_priority, from_id). Locked: passing items
     other transactions hold ("skip"), or waiting for them ("wait"); or not locked at all ("none")."""
     user_id, now = bindparam("user_id"), bindparam("now")
     statement = (
         select(W.c.id, W.c.subject_id, W.c.subject_b_id, W.c.is_gold)
-        .where(W.c.queue == bindparam("queue"), W.c.open, W.c.is_gold == gold, ~seen_by(queue, user_id))
-        .where(or_(W.c.is_gold, _free_places(W.c.id, user_id, now) > 0))
+        .where(W.c.queue == bindparam("queue"), W.c.open, W.c.is_gold == (name is None), ~seen_by(queue, user_id))
+        .where(band(name), or_(W.c.is_gold, _free_places(W.c.id, user_id, now) > 0))
         .order_by(W.c.priority.desc(), W.c.id)
         .limit(1)
     )
@@ -188,12 +181,22 @@ def _take(run: prepared.Runner, queue: str, user_id: int, now: datetime, gold: b
     free: then the attempt waits for them (holding no lock itself, it cannot deadlock), and if what it waited for
     changed meanwhile (its snapshot predates the change), the next attempt looks again with a fresh one."""
     values = {"queue": queue, "user_id": user_id, "now": now}
+    bands: tuple = (None,)
+    if not gold:
+        origin = cursors.start(run, queue, user_id)
+        if origin is None:
+            return None  # every open item is one they judged or skipped
+        values, bands = values | origin, cursors.BANDS
+
+    def take(lock: str) -> tuple | None:
+        return cursors.first(run, lambda name: _take_statement(queue, name, lock), bands, values)
+
     for _ in range(TAKE_ATTEMPTS):
-        item = run.first(_take_statement(queue, gold), values)
+        item = take("skip")
         if item is None and run.dialect.name != "sqlite":
-            if run.first(_take_statement(queue, gold, "none"), values) is None:
+            if take("none") is None:
                 return None  # nothing free, held or not
-            item = run.first(_take_statement(queue, gold, "wait"), values)
+            item = take("wait")
             if item is None:
                 continue
         if item is None or item.is_gold or run.dialect.name == "sqlite":

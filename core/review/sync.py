@@ -36,6 +36,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
 from sqlmodel import Session
 
 from core.moderation import borderline
+from core.review.cursors import order_changed
 from core.review.queues import DEFAULT_K, get_config
 from core.store import prepared
 from core.store.models import Assignment, Comparison, ModelVersion, QueueConfig, Rating, Response, WorkItem
@@ -132,8 +133,10 @@ def _held(run: prepared.Runner, wanted: Select) -> Iterator[Table]:
 
 
 def _sync(run: prepared.Runner, queue: str, config: QueueConfig, subjects: FromClause, in_queue: list) -> None:
-    """Insert the missing items, re-rank, count the judgments in the store, open and close (see the docstring)."""
+    """Insert the missing items, re-rank, count the judgments in the store, open and close (see the docstring). A
+    change of the queue's order distrusts the reviewers' cursors (core.review.queues)."""
     insert = _insert(run)
+    reordered = 0
     run.execute(
         insert(WorkItem)
         .from_select(
@@ -153,6 +156,7 @@ def _sync(run: prepared.Runner, queue: str, config: QueueConfig, subjects: FromC
         )
         .on_conflict_do_nothing()
     )
+    reordered += run.changed()
     if queue in RANKED:
         run.execute(
             update(WorkItem)
@@ -164,6 +168,7 @@ def _sync(run: prepared.Runner, queue: str, config: QueueConfig, subjects: FromC
             )
             .values(priority=subjects.c[3])
         )
+        reordered += run.changed()
     judged = _judgments(queue).subquery()
     run.execute(
         insert(Assignment)
@@ -187,6 +192,8 @@ def _sync(run: prepared.Runner, queue: str, config: QueueConfig, subjects: FromC
     )
     is_open = and_(eligible, (WorkItem.is_gold | (WorkItem.done < WorkItem.k)))
     run.execute(update(WorkItem).where(*in_queue, WorkItem.open != is_open).values(open=is_open))
+    if reordered + run.changed():
+        order_changed(run, queue)
 
 
 def sync_all(store: Session | prepared.Runner) -> None:

@@ -404,6 +404,30 @@ class WorkItem(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class QueueOrder(SQLModel, table=True):
+    """How often a queue's order changed in a way a reviewer's cursor may have passed: items added, reopened, closed
+    or re-ranked by a sync. A cursor written at an older generation is not trusted (core.review.queues)."""
+
+    __tablename__ = "queue_order"
+
+    queue: str = Field(primary_key=True)
+    generation: int = 0
+
+
+class QueueCursor(SQLModel, table=True):
+    """Where a reviewer's search for their next item starts: every open item of the queue (gold aside) before
+    (priority, item_id) in the queue's order is one they judged or skipped, as of the queue's `generation`. It spares
+    the search a walk past every item they judged that still waits for other reviewers."""
+
+    __tablename__ = "queue_cursor"
+
+    queue: str = Field(primary_key=True)
+    user_id: int = Field(primary_key=True, foreign_key="user_account.id")
+    generation: int
+    priority: int
+    item_id: int
+
+
 class Assignment(SQLModel, table=True):
     """A reviewer's hold on a work item: leased until `expires_at`, then done or skipped. One per (item, reviewer),
     so it is also the record of what a reviewer has seen."""

@@ -133,6 +133,10 @@ class Runner:
             raise self.failed(error, prepared.sql, parameters) from error
         return prepared.rows(fetched, self._cursor.description)
 
+    def changed(self) -> int:
+        """How many rows the last statement inserted, updated or deleted."""
+        return self._cursor.rowcount
+
     def first(self, statement: Executable, values: dict[str, Any]) -> Any:
         found = self.rows(statement, values)
         return found[0] if found else None
