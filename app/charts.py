@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from core.reports.audit.agreement import MonthAgreement
+from core.reports.audit.agreement import MonthAgreement, TimeSpread
 from core.reports.kpi.quality import DriftWeek, ModerationF1, RewardAccuracy, VersionRatings, WinRate
 from core.reports.kpi.report import Backlog, DailyCount, KpiReport, MonthCount, Turnaround, WeeklyReviewers
 from core.stats.agreement import RELIABLE, TENTATIVE
@@ -191,6 +191,28 @@ def agreement_over_time(rows: Sequence[MonthAgreement]) -> go.Figure:
     for bottom, top, colour in ((low, TENTATIVE, "red"), (TENTATIVE, RELIABLE, "orange"), (RELIABLE, 1.0, "green")):
         fig.add_hrect(y0=bottom, y1=top, fillcolor=colour, opacity=0.08, line_width=0)
     return fig.update_yaxes(range=[low, 1.02])
+
+
+def time_per_item(spreads: Sequence[tuple[str, TimeSpread]]) -> go.Figure:
+    """One queue's active seconds per item: a box per reviewer (p25 to p75, the median inside, whiskers from p10 to
+    p90) beside the queue's own, first."""
+    names = [name for name, _ in spreads]
+    fig = _figure(
+        [
+            go.Box(
+                x=names,
+                q1=[t.p25 for _, t in spreads],
+                median=[t.median for _, t in spreads],
+                q3=[t.p75 for _, t in spreads],
+                lowerfence=[t.p10 for _, t in spreads],
+                upperfence=[t.p90 for _, t in spreads],
+                name="seconds per item",
+                showlegend=False,
+            )
+        ],
+        y="seconds per item",
+    )
+    return fig.update_xaxes(type="category")
 
 
 def kpi_charts(report: KpiReport) -> dict[str, go.Figure]:

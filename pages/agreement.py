@@ -1,14 +1,15 @@
 """Agreement (expert, admin): can we trust these labels? Per queue and dimension, per pair of reviewers, and per
-reviewer (consensus, gold items, time, outliers)."""
+reviewer (consensus, gold items, time per item beside the queue's, rushing)."""
 
 from datetime import timedelta
 
 import streamlit as st
 
-from app.charts import agreement_over_time
+from app.charts import agreement_over_time, time_per_item
 from app.report_cache import agreement, day_range
 from app.session import require_page
 from app.widgets import page_header
+from core.reports.audit.agreement import SECONDS_RULE, TimeSpread
 from core.stats.agreement import BANDS_RULE, alpha_band
 from core.store.models import utcnow
 
@@ -38,6 +39,10 @@ BAND_MARKS = {"reliable": "reliable", "tentative": "⚠ tentative", "not reliabl
 
 def figure(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
+
+
+def seconds_of(spread: TimeSpread | None) -> str:
+    return "–" if spread is None else f"{spread.median:,.0f}"
 
 
 def share(value: float | None) -> str:
@@ -126,8 +131,10 @@ st.dataframe(
             "Values compared": r.compared,
             "Gold accuracy": share(r.gold_accuracy),
             "Gold judged": r.gold_judged,
-            "Median s / item": "–" if r.median_seconds is None else f"{r.median_seconds:,.0f}",
-            "Outlier": "yes" if r.outlier else "",
+            "Median s / item": "–" if r.seconds is None else f"{r.seconds.median:,.0f}",
+            "Middle half, s": "–" if r.seconds is None else f"{r.seconds.p25:,.0f}-{r.seconds.p75:,.0f}",
+            "Queue's median s": seconds_of(report.queue_seconds.get(r.queue)),
+            "Rushing": "yes" if r.outlier else "",
         }
         for r in report.reviewers
     ],
@@ -137,11 +144,26 @@ st.dataframe(
         "Gold accuracy": st.column_config.TextColumn(
             help="Share of the reviewer's judgments of gold items that match the known answer"
         ),
-        "Outlier": st.column_config.TextColumn(help=report.outlier_rule),
+        "Median s / item": st.column_config.TextColumn(help=SECONDS_RULE),
+        "Middle half, s": st.column_config.TextColumn(help="The 25th to the 75th percentile of seconds per item"),
+        "Rushing": st.column_config.TextColumn(help=report.outlier_rule),
     },
 )
 st.caption(report.consensus_rule)
-st.caption(report.outlier_rule)
+st.caption("Rushing: " + report.outlier_rule)
 outliers = [r for r in report.reviewers if r.outlier]
 if outliers:
-    st.warning("Outliers: " + ", ".join(f"{r.reviewer} ({r.queue})" for r in outliers), icon=":material/warning:")
+    st.warning(
+        "Rushing (much faster than the others, agreeing less): "
+        + ", ".join(f"{r.reviewer} ({r.queue})" for r in outliers),
+        icon=":material/warning:",
+    )
+
+st.subheader("Time per item", anchor=False, help=SECONDS_RULE)
+for queue, spread in report.queue_seconds.items():
+    if spread is None:
+        continue
+    spreads = [(f"{queue} (all)", spread)] + [(r.reviewer, r.seconds) for r in report.reviewers if r.queue == queue]
+    st.markdown(f"**{queue}**")
+    st.plotly_chart(time_per_item([(n, t) for n, t in spreads if t is not None]), key=f"seconds-{queue}")
+st.caption(SECONDS_RULE)

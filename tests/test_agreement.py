@@ -14,7 +14,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from core.reports.audit.agreement import OUTLIER_RULE, agreement_report
+from core.reports.audit.agreement import OUTLIER_RULE, TimeSpread, agreement_report
 from core.stats import agreement as stats
 from core.stats.agreement import alpha_band
 from core.store.db import session_scope
@@ -270,6 +270,11 @@ def test_consensus_gold_accuracy_median_time_and_outliers_by_hand(any_engine):
     assert rows["ann"].gold_accuracy == 1.0
     # ann's seconds are 30..53: nearest-rank median is the 12th value, 41
     assert rows["ann"].median_seconds == 41 and rows["eve"].median_seconds == 2
+    # and her 10th, 25th, 75th and 90th percentiles the 3rd, 6th, 18th and 22nd (ceil(q * 24))
+    assert rows["ann"].seconds == TimeSpread(24, 32, 35, 41, 47, 51)
+    everyone = [30 + i for i in range(24)] * 4 + [2] * 24
+    expected = np.percentile(everyone, [10, 25, 50, 75, 90], method="inverted_cdf")  # nearest rank
+    assert report.queue_seconds["moderation"] == TimeSpread(120, *expected.tolist())
     assert report.queue_agreement["moderation"] == pytest.approx((4 * 24 + 12) / (5 * 24))
     assert [name for name, r in rows.items() if r.outlier] == ["eve"]
     assert "at least 20 judged values" in OUTLIER_RULE

@@ -195,13 +195,17 @@ def test_the_agreement_page_shows_the_figures_and_the_rules(engine):
     assert float(accuracy["Krippendorff's alpha"]) == pytest.approx(1.0)
     reviewers = at.dataframe[2].value
     assert list(reviewers["Reviewer"][reviewers["Queue"] == "rating"]) == ["bert", "rita"]
-    assert "An outlier has at least" in shown(at)
+    rita = reviewers[reviewers["Reviewer"] == "rita"].iloc[0]
+    assert (rita["Median s / item"], rita["Middle half, s"], rita["Queue's median s"]) == ("30", "30-30", "30")
+    assert "An outlier has at least" in shown(at) and "less the time the reviewer's tab was hidden" in shown(at)
     assert accuracy["Reading"] == "reliable"
     assert "Krippendorff's bands: alpha ≥ 0.800 reliable" in shown(at)
     assert "Why alpha and Fleiss' kappa differ" in shown(at)
     assert "Over time" in [h.value for h in at.subheader] and not at.warning
-    (over_time,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]  # one queue judged: rating
+    over_time, seconds = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]  # one queue judged: rating
     assert {trace["name"] for trace in over_time["data"]} == {"helpfulness", "harmlessness", "accuracy"}
+    (box,) = seconds["data"]
+    assert (box["x"], box["median"]) == (["rating (all)", "bert", "rita"], [30.0, 30.0, 30.0])
 
 
 def test_a_low_agreement_is_marked_and_named(engine):

@@ -22,7 +22,8 @@ def _store(engine) -> None:
         v = store.version(s, "bot-v1")
         for i, answer in enumerate(store.answers(s, v, 12)):
             for n, user in enumerate(people.values()):
-                store.rate(s, user, answer, (3, 4, 1 + (i + n) % 5), when=store.at(days=i))
+                seconds = 10 * (n + 1) + i  # ann 10..21 s, the other 20..31 s
+                store.rate(s, user, answer, (3, 4, 1 + (i + n) % 5), when=store.at(days=i), seconds=seconds)
 
 
 def test_audit_sample_draws_stores_and_prints_the_strata(engine, capsys):
@@ -83,6 +84,10 @@ def test_report_audit_json_has_agreement_per_queue_and_dimension(engine, capsys)
     assert (accuracy["n_items"], accuracy["n_judgments"]) == (12, 24)
     assert report["agreement"]["rating"]["helpfulness"]["krippendorff_alpha"] is None  # all 3: undefined
     assert [r["reviewer"] for r in report["reviewers"]] == ["=cmd|calc", "ann"]
+    ann = report["reviewers"][1]["seconds"]  # nearest rank among 12: the 2nd, 3rd, 6th, 9th and 11th values
+    assert ann == {"timed": 12, "p10": 11.0, "p25": 12.0, "median": 15.0, "p75": 18.0, "p90": 20.0}
+    assert report["queue_seconds_per_item"]["rating"]["median"] == 20.0  # the 12th of 24: 10..21 and 20..31
+    assert "tab was hidden" in report["rules"]["seconds"]
     assert report["flags"]["unsafe"] == {"open": 0, "confirmed": 0, "dismissed": 0}
 
 
@@ -95,6 +100,8 @@ def test_report_audit_csv_is_long_and_formula_safe(engine, capsys):
     assert rows[0] == ["section", "item", "metric", "value"]
     assert ["agreement", "rating / accuracy / ordinal", "n_items", "12"] in rows
     assert ["reviewers", "rating / =cmd|calc", "judgments", "12"] in rows
+    assert ["reviewers", "rating / ann", "seconds_median", "15.0"] in rows
+    assert ["queue_seconds_per_item", "rating", "p90", "29.0"] in rows
     risky = [cell for row in rows for cell in row if cell.startswith(("=", "+", "-", "@"))]
     assert all(float(cell) < 0 for cell in risky)  # only negative numbers (kappas), which are not formulas
 

@@ -45,3 +45,5 @@ def long_rows(section: str, records: Any) -> Iterator[tuple[Any, ...]]:
                 yield (section, item, metric, value)
             elif isinstance(value, list) and all(isinstance(v, int | float) for v in value):
                 yield (section, item, metric, " ".join(str(v) for v in value))
+            elif isinstance(value, dict):  # a record within the record: its numbers, named after both
+                yield from ((section, item, f"{metric}_{k}", v) for k, v in value.items() if isinstance(v, int | float))

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from statistics import median
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sqlalchemy import BigInteger, Text, and_, case, cast, func, literal, literal_column, select
@@ -39,6 +39,10 @@ OUTLIER_RULE = (
     f"An outlier has at least {OUTLIER_MIN_JUDGMENTS} judged values compared with a consensus, a median time per "
     f"item under {OUTLIER_SPEED_SHARE:.0%} of the median of all reviewers' medians in the queue, and an agreement "
     f"with the consensus at least {OUTLIER_AGREEMENT_GAP:.2f} below the queue's."
+)
+SECONDS_RULE = (
+    "Seconds per item: from the moment the item was shown to the judgment, less the time the reviewer's tab was "
+    "hidden; whole seconds, nearest-rank percentiles (p10, p25, median, p75, p90) per reviewer and for the queue."
 )
 CONSENSUS_RULE = (
     "Agreement with the consensus: the share of a reviewer's judged values (a rating gives one per rubric "
@@ -82,6 +86,20 @@ class PairAgreement:
 
 
 @dataclass(frozen=True)
+class TimeSpread:
+    """Active seconds per item (a hidden tab left out): how many judgments were timed, and the nearest-rank 10th,
+    25th, 50th, 75th and 90th percentiles."""
+
+    QUANTILES: ClassVar[tuple[float, ...]] = (0.1, 0.25, 0.5, 0.75, 0.9)
+    timed: int
+    p10: float
+    p25: float
+    median: float
+    p75: float
+    p90: float
+
+
+@dataclass(frozen=True)
 class ReviewerAgreement:
     queue: str
     reviewer: str
@@ -93,7 +111,8 @@ class ReviewerAgreement:
     gold_correct: int
     gold_accuracy: float | None
     median_seconds: float | None
-    outlier: bool = False
+    seconds: TimeSpread | None = None
+    outlier: bool = False  # rushing: much faster than the queue's reviewers, and agreeing less (OUTLIER_RULE)
 
 
 @dataclass(frozen=True)
@@ -104,6 +123,7 @@ class AgreementReport:
     pairs: list[PairAgreement]
     reviewers: list[ReviewerAgreement]
     queue_agreement: dict[str, float | None] = field(default_factory=dict)
+    queue_seconds: dict[str, TimeSpread | None] = field(default_factory=dict)  # every reviewer's timed judgments
     by_month: list[MonthAgreement] = field(default_factory=list)
     outlier_rule: str = OUTLIER_RULE
     consensus_rule: str = CONSENSUS_RULE
@@ -249,12 +269,13 @@ def _gold(session: Session, source: Source, start, end) -> dict[int, tuple[int, 
     return {user_id: (judged, correct) for user_id, (judged, correct) in out.items()}
 
 
-def _median_seconds(judged: _Judged) -> dict[int, float]:
-    """Per reviewer, the nearest-rank median of their whole seconds per item (judgments without a time left out)."""
+def _seconds(judged: _Judged) -> tuple[dict[int, TimeSpread], TimeSpread | None]:
+    """Per reviewer, and for the queue as a whole, the nearest-rank spread of the whole seconds per item (judgments
+    without a time left out)."""
     timed = ~np.isnan(judged.seconds)
     reviewers, seconds = judged.reviewers[timed], judged.seconds[timed].astype(np.int64)
     if not len(seconds):
-        return {}
+        return {}, None
     low, span = seconds.min(), int(seconds.max() - seconds.min()) + 1
     if span * len(judged.reviewer_ids) < 2**62:  # sorted by (reviewer, seconds) as one number
         reviewers, seconds = np.divmod(np.sort(reviewers * span + (seconds - low)), span)
@@ -264,10 +285,15 @@ def _median_seconds(judged: _Judged) -> dict[int, float]:
         reviewers, seconds = reviewers[order], seconds[order]
     counts = np.bincount(reviewers, minlength=len(judged.reviewer_ids))
     starts = np.cumsum(counts) - counts
-    return {
-        int(judged.reviewer_ids[r]): float(seconds[starts[r] + rank_of(0.5, int(counts[r])) - 1])
-        for r in np.flatnonzero(counts)
+    per_reviewer = {
+        int(judged.reviewer_ids[r]): _spread(seconds[starts[r] : starts[r] + counts[r]]) for r in np.flatnonzero(counts)
     }
+    return per_reviewer, _spread(np.sort(seconds))
+
+
+def _spread(ordered: np.ndarray) -> TimeSpread:
+    n = len(ordered)
+    return TimeSpread(n, *(float(ordered[rank_of(q, n) - 1]) for q in TimeSpread.QUANTILES))
 
 
 def _by_month(judged: _Judged, source: Source) -> list[MonthAgreement]:
@@ -330,7 +356,7 @@ def _queue_report(session: Session, source: Source, start, end, names: dict[int,
             per_reviewer[user_id][0] += compared
             per_reviewer[user_id][1] += agreed
     gold = _gold(session, source, start, end)
-    seconds = _median_seconds(judged) if source.timed else {}
+    seconds, queue_seconds = _seconds(judged) if source.timed else ({}, None)
     reviewers = []
     for user_id in sorted(set(judgments_of) | set(gold) | set(seconds), key=lambda u: names.get(u, "")):
         compared, agreed = per_reviewer.get(user_id, (0, 0))
@@ -346,11 +372,12 @@ def _queue_report(session: Session, source: Source, start, end, names: dict[int,
                 gold_judged,
                 gold_correct,
                 _share(gold_correct, gold_judged),
+                seconds[user_id].median if user_id in seconds else None,
                 seconds.get(user_id),
             )
         )
     overall = _share(sum(c[1] for c in per_reviewer.values()), sum(c[0] for c in per_reviewer.values()))
-    return dimensions, pairs, mark_outliers(reviewers, overall), overall, _by_month(judged, source)
+    return dimensions, pairs, mark_outliers(reviewers, overall), overall, _by_month(judged, source), queue_seconds
 
 
 def mark_outliers(reviewers: list[ReviewerAgreement], queue_agreement: float | None) -> list[ReviewerAgreement]:
@@ -381,14 +408,15 @@ def agreement_report(
 ) -> AgreementReport:
     """Agreement on the judgments made in [start, end) (all of them by default)."""
     names = reviewer_names(session)
-    dimensions, pairs, reviewers, overall, by_month = [], [], [], {}, []
+    dimensions, pairs, reviewers, overall, times, by_month = [], [], [], {}, {}, []
     for source in SOURCES:
         if not source.dimensions:
             continue
-        d, p, r, o, m = _queue_report(session, source, start, end, names)
+        d, p, r, o, m, t = _queue_report(session, source, start, end, names)
         dimensions += d
         pairs += p
         reviewers += r
         overall[source.queue] = o
+        times[source.queue] = t
         by_month += m
-    return AgreementReport(start, end, dimensions, pairs, reviewers, overall, by_month)
+    return AgreementReport(start, end, dimensions, pairs, reviewers, overall, times, by_month)

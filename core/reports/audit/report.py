@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from core.oversight.flags import FlagCount, flag_counts
 from core.oversight.samples import PassRates, SampleSummary, list_samples, pass_rates
-from core.reports.audit.agreement import AgreementReport, agreement_report
+from core.reports.audit.agreement import SECONDS_RULE, AgreementReport, agreement_report
 from core.reports.flat import as_data, long_rows
 
 
@@ -51,9 +51,10 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
         "range": {"start": as_data(a.start), "end": as_data(a.end)},
         "agreement": agreement,
         "queue_agreement_with_consensus": a.queue_agreement,
+        "queue_seconds_per_item": as_data(a.queue_seconds),
         "pairwise_cohen_kappa": as_data(a.pairs),
         "reviewers": as_data(a.reviewers),
-        "rules": {"consensus": a.consensus_rule, "outlier": a.outlier_rule},
+        "rules": {"consensus": a.consensus_rule, "outlier": a.outlier_rule, "seconds": SECONDS_RULE},
         "audit_samples": as_data(report.samples),
         "pass_rates": as_data(report.pass_rates),
         "flags": {f.flag: {"open": f.open, "confirmed": f.confirmed, "dismissed": f.dismissed} for f in report.flags},
@@ -65,6 +66,8 @@ def audit_csv_rows(report: AuditReport) -> Iterator[tuple[Any, ...]]:
     yield from long_rows("agreement", a.dimensions)
     yield from long_rows("pairwise_cohen_kappa", a.pairs)
     yield from long_rows("reviewers", a.reviewers)
+    for queue, spread in a.queue_seconds.items():
+        yield from (("queue_seconds_per_item", queue, metric, value) for metric, value in as_data(spread or {}).items())
     yield from long_rows("audit_samples", report.samples)
     yield from long_rows("pass_rate_by_queue", report.pass_rates.by_queue)
     yield from long_rows("pass_rate_by_reviewer", report.pass_rates.by_reviewer)
