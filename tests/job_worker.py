@@ -1,0 +1,34 @@
+"""A worker with one more kind of job, `sleep`, for the tests that kill or stop a worker in the middle of a job:
+`python -m tests.job_worker [worker options]` runs `python -m core worker` with it. The job sleeps
+SLEEP_JOB_SECONDS (default 60), reporting its progress first, and never starts by itself."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from sqlalchemy import Engine
+
+from core.jobs.kinds import KINDS, JobKind, Pending, Progress
+
+
+def _run(engine: Engine, progress: Progress) -> dict[str, Any]:
+    progress("sleeping", 0.5)
+    time.sleep(float(os.environ.get("SLEEP_JOB_SECONDS", "60")))
+    return {"slept": True}
+
+
+SLEEP = JobKind("sleep", "Sleep", "reasons to sleep", 1, (1, 10), lambda engine: Pending(0), _run)
+
+
+def register() -> None:
+    KINDS.setdefault(SLEEP.name, SLEEP)
+
+
+if __name__ == "__main__":
+    register()
+    from core.cli.main import main
+
+    sys.exit(main(["worker", *sys.argv[1:]]))
