@@ -81,7 +81,12 @@ def queue_due_jobs(engine: Engine) -> list[int]:
             continue
         kind = KINDS[name]
         failed_at = last.finished_at if last is not None and last.status == "failed" else None
-        reason = due_reason(kind, settings[name], kind.pending(engine), last_failed_at=failed_at)
+        try:
+            pending = kind.pending(engine)
+        except Exception:  # one kind's count failing stops neither the others nor the worker
+            log.exception("could not count what is new for %s", name)
+            continue
+        reason = due_reason(kind, settings[name], pending, last_failed_at=failed_at)
         if reason is not None and (job_id := records.enqueue(engine, name, reason=reason)) is not None:
             queued.append(job_id)
     return queued
@@ -164,9 +169,15 @@ class Worker:
         log.info("job %s (%s) done: %s", job.id, job.kind, result)
 
     def run_forever(self, *, should_stop: Callable[[], bool] = lambda: False) -> None:
-        """Poll until stopped; a pass that ran a job polls again at once."""
+        """Poll until stopped; a pass that ran a job polls again at once. A store that is down or restarting is
+        waited for: the worker says so and tries again at the next poll."""
         while not should_stop():
-            if self.run_once() is None:
+            try:
+                ran = self.run_once()
+            except StoreError as error:
+                log.warning("the store is unavailable, trying again in %g s: %s", self.options.poll, error)
+                ran = None
+            if ran is None:
                 time.sleep(self.options.poll)
 
 
