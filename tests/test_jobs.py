@@ -4,6 +4,7 @@ stopped (its job back in the queue), one job of a kind at a time with two worker
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -247,12 +248,11 @@ def sleep_kind(monkeypatch):
     return SLEEP
 
 
-def start_worker(engine, *options: str) -> subprocess.Popen:
+def start_worker(engine, *options: str, **env: str) -> subprocess.Popen:
     """`python -m core worker` (with the sleep kind) in a process of its own, whose job sleeps a minute."""
-    env = os.environ | {
-        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        "SLEEP_JOB_SECONDS": "60",
-    }
+    env = (
+        os.environ | {"DATABASE_URL": engine.url.render_as_string(hide_password=False), "SLEEP_JOB_SECONDS": "60"} | env
+    )
     command = [sys.executable, "-m", "tests.job_worker", "--poll", "0.1", "--timeout", "2", "--check", "3600"]
     return subprocess.Popen([*command, *options], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
 
@@ -343,6 +343,25 @@ def test_only_one_job_of_a_kind_runs_at_a_time_with_two_workers(any_engine, monk
     assert ran[0].status == "done"
     assert second.run_once().status == "done"  # now the second one may
     assert [(j.status, j.worker) for j in jobs(any_engine)] == [("done", first.name), ("done", second.name)]
+
+
+def test_two_worker_processes_never_run_two_jobs_of_a_kind_at_once(any_engine, sleep_kind):
+    due = {"SLEEP_JOB_DUE": "1", "SLEEP_JOB_SECONDS": "0.5"}  # always due: both workers race to queue and run it
+    workers = [start_worker(any_engine, "--check", "0", **due) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 60
+        while len(jobs(any_engine, Job.status == "done")) < 4:
+            assert time.monotonic() < deadline, "the workers did not run four jobs in a minute"
+            assert all(w.poll() is None for w in workers), workers[0].stderr.read() + workers[1].stderr.read()
+            time.sleep(0.2)
+    finally:
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+        for process in workers:
+            assert process.wait(30) == 0
+    done = sorted(jobs(any_engine, Job.status == "done"), key=lambda j: j.started_at)
+    assert all(before.finished_at <= after.started_at for before, after in itertools.pairwise(done))
+    assert [j.status for j in jobs(any_engine, Job.status != "done")] in ([], ["queued"])  # put back, or none yet
 
 
 # --- refusals ------------------------------------------------------------------------------------------------------
