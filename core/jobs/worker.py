@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -54,11 +55,13 @@ class WorkerOptions:
         return min(5.0, self.timeout / 4)
 
 
-def due_reason(kind: JobKind, settings: KindSettings, pending: Pending, *, last_failed_at=None) -> str | None:
+def due_reason(
+    kind: JobKind, settings: KindSettings, pending: Pending, *, last_failed_at: datetime | None = None
+) -> str | None:
     """Why the kind should run now (None: it should not): its threshold is reached, or its hours have passed and
     anything new waits. A kind whose last job failed waits FAILED_PAUSE_HOURS before its trigger starts it again."""
     now = utcnow()
-    if not settings.enabled or pending.count <= 0:
+    if pending.count <= 0:
         return None
     if last_failed_at is not None and (now - last_failed_at).total_seconds() < FAILED_PAUSE_HOURS * 3600:
         return None
@@ -77,7 +80,7 @@ def queue_due_jobs(engine: Engine) -> list[int]:
         idle = {name: records.last_job(session, name) for name in KINDS if records.active_job(session, name) is None}
     queued = []
     for name, last in idle.items():
-        if not settings[name].enabled:
+        if not settings[name].enabled:  # a kind that is off is not even counted
             continue
         kind = KINDS[name]
         failed_at = last.finished_at if last is not None and last.status == "failed" else None
@@ -128,6 +131,7 @@ class Worker:
     def __init__(self, engine: Engine | None = None, options: WorkerOptions | None = None) -> None:
         self.engine = engine or get_engine()
         self.options = options or WorkerOptions()
+        # host:pid, and a number that tells apart two workers of one process (the tests run two)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
         self.checked_at = 0.0
 
