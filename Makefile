@@ -24,7 +24,10 @@ init: install
 demo: init
 	$(PY) -m core demo --if-empty
 
+# The worker (background jobs: retraining, reward training, scoring) runs beside the app and stops with it.
 run: demo
+	$(PY) -m core worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null || true; wait $$worker || true' EXIT; \
 	$(PY) -m streamlit run app/server.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
 
 test: install

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from core.jobs.service import JobsOverview
 from core.reports.home import Count
 from core.store.inventory import ImportLine
 
@@ -68,5 +69,39 @@ def imports_table(imports: Sequence[ImportLine]) -> None:
                 name: st.column_config.NumberColumn(format="localized", help=help, width="small")
                 for name, help in numbers.items()
             },
+        },
+    )
+
+
+def jobs_table(overview: JobsOverview) -> None:
+    """The background jobs (newest first) under a line on when each kind starts."""
+    st.caption(
+        "Started by the worker (`python -m core worker`) when their thresholds are met: "
+        + "; ".join(f"{kind.title.lower()} at {kind.describe()}" for kind in overview.settings)
+        + ". Change them with `python -m core worker configure`."
+    )
+    if not overview.jobs:
+        st.info("No background job has run yet.", icon=":material/info:")
+        return
+    titles = {kind.kind: kind.title for kind in overview.settings}
+    st.dataframe(
+        [
+            {
+                "Job": job.id,
+                "Kind": titles.get(job.kind, job.kind),
+                "Status": job.status,
+                "Progress": job.fraction,
+                "Stage": job.stage,
+                "Started (UTC)": job.started_at,
+                "Finished (UTC)": job.finished_at,
+                "Error or reason": job.error or job.reason,
+            }
+            for job in overview.jobs
+        ],
+        hide_index=True,
+        column_config={
+            "Progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent", width="small"),
+            "Started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "Finished (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
         },
     )

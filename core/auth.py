@@ -58,6 +58,8 @@ RULES: dict[str, Rule] = {
     "reward.train": Rule(ADMIN, "train a reward model"),
     "reward.promote": Rule(ADMIN, "promote a reward model"),
     "reward.score": Rule(ADMIN, "score answers with a reward model"),
+    "jobs.read": Rule(ADMIN, "see the background jobs"),
+    "jobs.configure": Rule(ADMIN, "change when background jobs start"),
     "report.ab": Rule(OWNERS, "read A/B reports"),
     "experiment.plan": Rule(OWNERS, "plan an experiment's split"),
     "report.kpi": Rule(OWNERS, "read the KPIs"),

@@ -23,6 +23,7 @@ class Settings:
     oidc_role_map: str
     db_pool_size: int  # PostgreSQL connections each app process keeps open
     db_max_overflow: int  # and may open beyond them at a peak
+    reward_base_model: str | None  # the model folder the worker trains reward models from (None: all-MiniLM-L6-v2)
 
 
 def _secret(name: str) -> str | None:
@@ -50,4 +51,5 @@ def get_settings() -> Settings:
         oidc_role_map=env.get("OIDC_ROLE_MAP", ""),
         db_pool_size=int(env.get("DB_POOL_SIZE", "5")),
         db_max_overflow=int(env.get("DB_MAX_OVERFLOW", "10")),
+        reward_base_model=env.get("REWARD_BASE_MODEL") or None,
     )

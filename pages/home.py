@@ -3,7 +3,8 @@
 import streamlit as st
 
 from app.session import require_page
-from app.widgets import imports_table, metric_tiles, page_header
+from app.widgets import imports_table, jobs_table, metric_tiles, page_header
+from core.jobs import service as jobs
 from core.reports import service as reports
 
 INTROS = {
@@ -13,7 +14,7 @@ INTROS = {
     "sample and the audit trail you also see which model wrote each answer.",
     "annotator": "Label the moderation items the classifier is least sure of; your labels correct and measure it.",
     "product_owner": "Follow the judgments coming in and the model versions under evaluation.",
-    "admin": "Import data, watch what is in the store and manage the people who use it.",
+    "admin": "Import data, watch what is in the store and the background jobs, and manage the people who use it.",
 }
 
 user = require_page("home")
@@ -24,3 +25,5 @@ metric_tiles(home.counts)
 if user.role == "admin":
     st.subheader("Last imports", anchor=False)
     imports_table(home.imports)
+    st.subheader("Background jobs", anchor=False)
+    jobs_table(jobs.jobs_overview(actor=user))

@@ -35,13 +35,21 @@ def default(value: str | int) -> int:
 
 def test_compose_runs_postgres_the_schema_upgrade_once_then_the_replicas_behind_the_proxy():
     services = COMPOSE["services"]
-    assert set(services) == {"db", "init", "app", "proxy"}
+    assert set(services) == {"db", "init", "app", "worker", "proxy"}
     assert services["init"]["command"] == ["python", "-m", "core", "init"]
     assert services["init"]["restart"] == "no"
     assert services["init"]["depends_on"]["db"]["condition"] == "service_healthy"
     assert services["app"]["depends_on"]["init"]["condition"] == "service_completed_successfully"
     assert default(services["app"]["deploy"]["replicas"]) >= 2
     assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
+
+
+def test_the_worker_runs_as_its_own_service_on_the_upgraded_store_with_the_apps_settings():
+    worker, app = COMPOSE["services"]["worker"], COMPOSE["services"]["app"]
+    assert worker["command"] == ["python", "-m", "core", "worker"]
+    assert worker["depends_on"]["init"]["condition"] == "service_completed_successfully"
+    assert worker["environment"] == app["environment"] and worker["volumes"] == app["volumes"]  # the same artifacts
+    assert "deploy" not in worker  # one worker: a second would only wait (one job of a kind at a time)
 
 
 def test_the_proxy_keeps_each_browser_on_one_replica_and_reaches_every_replica():
@@ -55,7 +63,7 @@ def test_every_variable_compose_sets_is_one_the_app_reads_and_secrets_stay_in_fi
     config = (REPO_ROOT / "core" / "config.py").read_text(encoding="utf-8")
     read = set(re.findall(r'"([A-Z][A-Z_]+)"', config))
     read |= {f"{name}_FILE" for name in re.findall(r'_secret\("([A-Z_]+)"\)', config)}
-    for name in ("init", "app"):
+    for name in ("init", "app", "worker"):
         assert set(COMPOSE["services"][name]["environment"]) <= read, name
     env = COMPOSE["services"]["app"]["environment"]
     assert {"DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DATABASE_URL_FILE"} <= set(env)

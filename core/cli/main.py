@@ -13,7 +13,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from core.accounts import AuthError
 from core.auth import Forbidden
-from core.cli import audit, imports, labelstudio, moderation, queues, reports, reward, store, users
+from core.cli import audit, imports, labelstudio, moderation, queues, reports, reward, store, users, worker
+from core.jobs import JobError
 from core.labelstudio.client import LabelStudioError
 from core.moderation import ModerationError
 from core.oversight.flags import FlagError
@@ -39,9 +40,10 @@ REFUSALS = (
     FlagError,
     RewardError,
     BackupError,
+    JobError,
     ValueError,
 )
-COMMAND_MODULES = (store, imports, queues, users, moderation, labelstudio, reports, audit, reward)
+COMMAND_MODULES = (store, imports, queues, users, moderation, labelstudio, reports, audit, reward, worker)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -170,6 +170,12 @@ def usable_pairs(session: Session, *, with_ratings: bool = False) -> list[PairRo
     return [PairRow(*row) for statement in statements for row in session.execute(statement)]
 
 
+def usable_pair_count(session: Session) -> int:
+    """How many compared pairs are usable now (one SQL count): what a snapshot would hold, without ratings."""
+    votes = _votes().subquery()
+    return session.execute(select(func.count()).where(votes.c.outcome == "usable")).scalar_one()
+
+
 @dataclass(frozen=True)
 class Count:
     name: str

@@ -12,6 +12,7 @@ from scipy import stats
 from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
 
 from core.reward import RewardError
 from core.reward.inference import load_reward_model, reward_text, rewards
@@ -31,6 +32,11 @@ def _unscored(run_id: int):
         .outerjoin(RewardScore, and_(RewardScore.response_id == Response.id, RewardScore.run_id == run_id))
         .where(ModelVersion.kind == "chatbot", RewardScore.id.is_(None))
     )
+
+
+def unscored_count(session: Session, run_id: int) -> int:
+    """How many chatbot answers the run has not scored yet (one SQL count)."""
+    return session.execute(select(func.count()).select_from(_unscored(run_id).subquery())).scalar_one()
 
 
 def scoring_run(engine: Engine, run_id: int | None) -> RunView:
@@ -60,7 +66,7 @@ def score_responses(
     """Score the chatbot answers this run has not scored yet, CHUNK answers per transaction."""
     run = scoring_run(engine, run_id)
     with session_scope(engine) as session:
-        todo = session.execute(select(func.count()).select_from(_unscored(run.id).subquery())).scalar_one()
+        todo = unscored_count(session, run.id)
     model, tokenizer = load_reward_model(run.artifact_path) if todo else (None, None)
     max_length = int(run.params.get("max_length", 256))
     done, after = 0, 0

@@ -228,6 +228,30 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def require_current_schema(engine: Engine | None = None) -> str:
+    """The store's revision, when it is the one this code expects; else a StoreError saying what to do. For a long-lived
+    process (the worker) that must not write to a store of an older schema, or of a newer one it does not know."""
+    engine = engine or get_engine()
+    known = revisions()
+    try:
+        with engine.connect() as connection:
+            revision = current_revision(connection)
+    except (OperationalError, InterfaceError) as error:
+        raise store_error(error, engine) from error
+    if revision == known[-1]:
+        return revision
+    where = engine.url.database if is_sqlite(engine) else engine.url.render_as_string(hide_password=True)
+    if revision is None or revision in known:
+        state = "has no schema yet" if revision is None else f"is at schema {revision}"
+        raise StoreError(
+            f"The store {where} {state}; this version needs {known[-1]}: upgrade it with `python -m core init` first."
+        )
+    raise StoreError(
+        f"The store {where} is at schema {revision}, which this version does not know (newest: {known[-1]}): "
+        "it was upgraded by a newer version of the workbench; run that version."
+    )
+
+
 def _alembic_config():
     from alembic.config import Config
 

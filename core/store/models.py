@@ -531,3 +531,57 @@ class FlagTriage(SQLModel, table=True):
     note: str
     user_id: int | None = Field(default=None, foreign_key="user_account.id")
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+JOB_STATUSES = ("queued", "running", "done", "failed")
+ACTIVE_JOB = "status IN ('queued', 'running')"
+
+
+class Job(SQLModel, table=True):
+    """A background job (core.jobs): queued by a trigger, claimed and run by a worker, which writes its heartbeat and
+    progress while it runs, then done with a result or failed with its error. A running job whose heartbeat stopped
+    was killed: a worker marks it failed and queues its retry (`attempt` 2, `retry_of` it), once.
+
+    At most one job of a kind waits or runs at a time: a partial unique index holds that, so two workers cannot both
+    queue or run one."""
+
+    __table_args__ = (
+        CheckConstraint(_in("status", JOB_STATUSES), name="ck_job_status"),
+        Index(
+            "uq_job_kind_active",
+            "kind",
+            unique=True,
+            sqlite_where=text(ACTIVE_JOB),
+            postgresql_where=text(ACTIVE_JOB),
+        ),
+        Index("ix_job_status_id", "status", "id"),  # the next queued job; the running ones whose heartbeat stopped
+        Index("ix_job_kind_created", "kind", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    status: str = "queued"
+    reason: str = ""  # why it was queued: "212 new final labels (at least 200)"
+    attempt: int = 1
+    retry_of: int | None = Field(default=None, foreign_key="job.id")
+    worker: str | None = None  # host:pid of the worker running it
+    progress: dict = _json(dict, nullable=False)  # {"stage", "fraction", ...} written with each heartbeat
+    result: dict = _json(dict, nullable=False)
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class JobSetting(SQLModel, table=True):
+    """A job kind's trigger settings, where an admin changed them (`python -m core worker configure`); a kind without a
+    row uses its defaults (core.jobs.kinds)."""
+
+    __tablename__ = "job_setting"
+
+    kind: str = Field(primary_key=True)
+    enabled: bool = True
+    threshold: int  # new items that start the job: final labels, usable pairs, unscored answers
+    every_hours: int | None = None  # also start it this long after the last one, when there is anything new
+    updated_at: datetime = Field(default_factory=utcnow)

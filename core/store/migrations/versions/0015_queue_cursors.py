@@ -1,7 +1,7 @@
 """where each reviewer's search for the next item starts, and the queues' order generations
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 Create Date: 2026-12-04
 """
 
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,103 @@
+"""Each job kind's trigger settings: its threshold, how often it also starts on time alone, and whether it is on.
+Stored where an admin changed them (job_setting), else the kind's defaults; a value out of range is refused whole,
+with the reason, and nothing is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from core import audit
+from core.jobs import JobError
+from core.jobs.kinds import EVERY_HOURS_LIMITS, KINDS, JobKind
+from core.store.models import JobSetting, utcnow
+
+
+@dataclass(frozen=True)
+class KindSettings:
+    kind: str
+    title: str
+    counts: str  # what the threshold counts
+    enabled: bool
+    threshold: int
+    every_hours: int | None
+    limits: tuple[int, int]
+
+    def describe(self) -> str:
+        """ "at least 200 new final labels, or once every 24 h when there are any" (off: "off")."""
+        if not self.enabled:
+            return "off"
+        every = f", or every {self.every_hours} h when there are any" if self.every_hours else ""
+        return f"at least {self.threshold:,} {self.counts}{every}"
+
+
+def kind_of(name: str) -> JobKind:
+    if name not in KINDS:
+        raise JobError(f"no job kind {name!r}: the kinds are {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def _settings(kind: JobKind, row: JobSetting | None) -> KindSettings:
+    if row is None:
+        return KindSettings(kind.name, kind.title, kind.counts, True, kind.threshold, kind.every_hours, kind.limits)
+    every = row.every_hours if kind.every_hours is not None else None
+    return KindSettings(kind.name, kind.title, kind.counts, row.enabled, row.threshold, every, kind.limits)
+
+
+def all_settings(session: Session) -> list[KindSettings]:
+    """Every kind's settings, in the order of KINDS."""
+    rows = {row.kind: row for row in session.execute(select(JobSetting)).scalars()}
+    return [_settings(kind, rows.get(name)) for name, kind in KINDS.items()]
+
+
+def _check(kind: JobKind, threshold: int | None, every_hours: int | None) -> None:
+    low, high = kind.limits
+    if threshold is not None and not low <= threshold <= high:
+        raise JobError(
+            f"threshold {threshold:,} for {kind.name} is out of range: give {low:,} to {high:,} {kind.counts}"
+        )
+    if every_hours is None:
+        return
+    if kind.every_hours is None:
+        raise JobError(f"{kind.name} starts on its threshold alone: it takes no --every-hours")
+    low, high = EVERY_HOURS_LIMITS
+    if not low <= every_hours <= high:
+        raise JobError(f"--every-hours {every_hours:,} is out of range: give {low} to {high:,} hours")
+
+
+def configure(
+    session: Session,
+    *,
+    kind: str,
+    threshold: int | None = None,
+    every_hours: int | None = None,
+    enabled: bool | None = None,
+    actor_id: int | None = None,
+) -> KindSettings:
+    """Change a kind's settings (what is not given stays); audited with the values before and after."""
+    job_kind = kind_of(kind)
+    _check(job_kind, threshold, every_hours)
+    row = session.get(JobSetting, kind, with_for_update=True)
+    before = _settings(job_kind, row)
+    row = row or JobSetting(kind=kind, threshold=before.threshold, every_hours=before.every_hours)
+    if threshold is not None:
+        row.threshold = threshold
+    if every_hours is not None:
+        row.every_hours = every_hours
+    if enabled is not None:
+        row.enabled = enabled
+    row.updated_at = utcnow()
+    session.add(row)
+    after = _settings(job_kind, row)
+    fields = ("enabled", "threshold", "every_hours")
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="job_setting.update",
+        entity="job_setting",
+        before={name: getattr(before, name) for name in fields} | {"kind": kind},
+        after={name: getattr(after, name) for name in fields} | {"kind": kind},
+    )
+    return after
