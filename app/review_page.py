@@ -37,6 +37,8 @@ STYLE = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 1rem; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 1.75rem; padding: 0; }
 .st-key-wb-question { max-height: 22vh; overflow-y: auto; }
+.st-key-wb-question-conversation { max-height: 34vh; overflow-y: auto; }
+.st-key-wb-question-conversation [data-testid="stChatMessage"] { padding: 0.2rem 0.4rem; gap: 0.5rem; }
 .st-key-wb-answer, .st-key-wb-left, .st-key-wb-right, .st-key-wb-comment {
   max-height: calc(100vh - 22vh - 11rem); overflow-y: auto;  /* app/hotkeys.js fits them to the window */
 }

@@ -5,7 +5,7 @@ import streamlit as st
 
 from app.audit_fields import readable_change
 from app.report_cache import day_range
-from app.review_widgets import show_text
+from app.review_widgets import show_texts
 from app.session import require_page
 from app.sources import show_sources
 from app.widgets import escape_markdown, page_header
@@ -108,9 +108,7 @@ if reference.strip():
             f"**{history.title}**" + (f" · final label: **{history.final_label}**" if history.final_label else "")
         )
         show_sources(user, history.ref.answers)
-        for heading, text in history.texts:
-            st.caption(heading)
-            show_text(text, height=160 if len(text) > 400 else "content")
+        show_texts(history.texts, long=400, height=160)
         st.markdown("**Judgments**")
         if history.judgments:
             st.dataframe(

@@ -4,7 +4,7 @@ disagree with a reason), and read the audit pass rate per queue and per reviewer
 import streamlit as st
 
 from app import report_cache as audit_reports
-from app.review_widgets import leave_notice, show_notice, show_text
+from app.review_widgets import leave_notice, show_notice, show_text, show_texts
 from app.session import require_page
 from app.sources import show_sources
 from app.widgets import escape_markdown, page_header
@@ -102,9 +102,7 @@ if item is None:
 else:
     st.caption(f"{item.queue} judgment {item.judgment_id} by {item.reviewer}, {item.judged_at:%Y-%m-%d %H:%M} UTC")
     show_sources(user, item.answers)
-    for heading, text in item.texts:
-        st.caption(heading)
-        show_text(text, height=220 if len(text) > 600 else "content")
+    show_texts(item.texts, long=600, height=220)
     st.markdown("**The judgment**")
     show_text(item.values)
     with st.form(f"verdict-{item.id}"):

@@ -3,18 +3,19 @@
 import streamlit as st
 
 from app.review_page import Change, Judging, judging_page
-from app.review_widgets import show_text
+from app.review_widgets import show_conversation, show_text
 from core.review import service as review
 
 
-def side_by_side(prompt: str, left: str, right: str, prefix: str) -> None:
-    show_text(prompt, key=f"{prefix}-question")
+def side_by_side(item, prefix: str) -> None:
+    show_conversation(item.prompt, item.turns, key=f"{prefix}-question")
+    left, right = item.left, item.right
     left_column, right_column = st.columns(2)
     with left_column:
-        st.markdown("**Left**")
+        st.markdown("**Left** answer" if item.turns else "**Left**")
         show_text(left, key=f"{prefix}-left")
     with right_column:
-        st.markdown("**Right**")
+        st.markdown("**Right** answer" if item.turns else "**Right**")
         show_text(right, key=f"{prefix}-right")
 
 
@@ -28,12 +29,12 @@ judging_page(
         empty="No pairs left to compare for you right now. Thank you!",
         guidelines="comparison",
         layout=(3.4, 1.6),
-        show=lambda view: side_by_side(view.prompt, view.left, view.right, "wb"),
+        show=lambda view: side_by_side(view, "wb"),
         submit=lambda values, **kwargs: review.compare(comparison=values, **kwargs),
         change=Change(
             noun="comparison",
             id_of=lambda last: last.comparison_id,
-            show=lambda last: side_by_side(last.prompt, last.left, last.right, "wbc"),
+            show=lambda last: side_by_side(last, "wbc"),
             save=lambda judgment_id, values, **kwargs: review.change_comparison(
                 comparison_id=judgment_id, comparison=values, **kwargs
             ),

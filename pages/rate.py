@@ -1,18 +1,17 @@
 """Rate one answer on the rubric, blind, by keyboard or mouse; the next answer comes at once."""
 
+import streamlit as st
+
 from app.review_page import Change, Judging, judging_page
-from app.review_widgets import show_text
+from app.review_widgets import show_conversation, show_text
 from core.review import service as review
 
 
-def show(view) -> None:
-    show_text(view.prompt, key="wb-question")
-    show_text(view.answer, key="wb-answer")
-
-
-def show_last(last) -> None:
-    show_text(last.prompt, key="wbc-question")
-    show_text(last.answer, key="wbc-answer")
+def show(view, prefix: str = "wb") -> None:
+    show_conversation(view.prompt, view.turns, key=f"{prefix}-question")
+    if view.turns:
+        st.markdown("**The assistant's answer, to rate**")
+    show_text(view.answer, key=f"{prefix}-answer")
 
 
 judging_page(
@@ -30,7 +29,7 @@ judging_page(
         change=Change(
             noun="rating",
             id_of=lambda last: last.rating_id,
-            show=show_last,
+            show=lambda last: show(last, "wbc"),
             save=lambda judgment_id, values, **kwargs: review.change_rating(
                 rating_id=judgment_id, rating=values, **kwargs
             ),

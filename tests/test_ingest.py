@@ -153,7 +153,7 @@ def test_jigsaw_csv_with_quoted_commas_quotes_and_newlines_becomes_labelled_item
     assert import_file(path, "jigsaw", engine=any_engine).added == 0
 
 
-def test_hh_rlhf_pair_becomes_prompt_two_answers_and_a_chosen_comparison(any_engine, tmp_path):
+def test_hh_rlhf_pair_becomes_a_conversation_two_answers_and_a_chosen_comparison(any_engine, tmp_path):
     shared = "\n\nHuman: I sold shares.\n\nAssistant: Congratulations.\n\nHuman: Do I owe tax?"
     rows = [
         {
@@ -166,10 +166,11 @@ def test_hh_rlhf_pair_becomes_prompt_two_answers_and_a_chosen_comparison(any_eng
     summary = import_file(path, "hh-rlhf", engine=any_engine)
     assert (summary.rows_read, summary.added) == (2, 1)
     with session_scope(any_engine) as s:
-        prompt = s.execute(select(Prompt.text, Prompt.source)).one()
+        prompt = s.execute(select(Prompt.text, Prompt.source, Prompt.turns)).one()
         comparison = s.execute(select(Comparison)).scalar_one()
         a, b = (s.get(Response, i).text for i in (comparison.response_a_id, comparison.response_b_id))
-    assert prompt == ("Human: I sold shares.\n\nAssistant: Congratulations.\n\nHuman: Do I owe tax?", "hh-rlhf")
+    earlier = [{"role": "user", "text": "I sold shares."}, {"role": "assistant", "text": "Congratulations."}]
+    assert prompt == ("Do I owe tax?", "hh-rlhf", earlier)  # the last Human turn is the question
     assert (a, b, comparison.choice, comparison.source) == (
         "Possibly capital gains tax; it depends on the gain.",
         "No, never.",

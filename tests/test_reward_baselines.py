@@ -13,7 +13,7 @@ from tests.app_helpers import add_admin
 
 
 def pair(chosen: str, rejected: str) -> dict:
-    return {"prompt": "Q?", "chosen": chosen, "rejected": rejected, "topic": "VAT", "source": "app"}
+    return {"chosen_text": chosen, "rejected_text": rejected, "topic": "VAT", "source": "app"}
 
 
 def test_the_longer_answer_baseline_counts_a_tie_in_length_as_wrong():
@@ -25,7 +25,7 @@ def test_bag_of_words_learns_the_words_that_go_with_the_chosen_answer_whichever_
     train = [pair(f"the rate is {n} percent under the rule", f"it depends on your situation {n}") for n in range(20)]
     held_out = [pair("the rate is 7 percent under the rule", "it depends on your situation, really")]
     assert bag_of_words(train, held_out) == [True]
-    flipped = [pair(p["rejected"], p["chosen"]) for p in held_out]
+    flipped = [pair(p["rejected_text"], p["chosen_text"]) for p in held_out]
     assert bag_of_words(train, flipped) == [False]  # the same score difference, the other way round
     assert bag_of_words([], held_out) == [False]
 

@@ -108,12 +108,15 @@ def test_a_changed_judgment_gives_a_new_hash(any_engine, artifacts):
     assert snapshots(any_engine) == 2
 
 
-def test_the_rows_are_trls_standard_preference_format_with_what_metrics_need(engine, artifacts):
+def test_the_rows_are_trls_conversational_preference_format_with_what_metrics_need(engine, artifacts):
     preferred_store(engine, 20)
     result = export_snapshot(engine)
     row = rows(result, "train")[0]
     assert list(row)[:3] == ["prompt", "chosen", "rejected"]
-    assert row["chosen"].startswith("\n\n") and row["prompt"].endswith("?")  # TRL joins prompt + chosen as they are
+    (question,) = row["prompt"]  # a one-turn conversation
+    assert question["role"] == "user" and question["content"].endswith("?")
+    assert row["chosen"] == [{"role": "assistant", "content": row["chosen_text"]}]
+    assert row["rejected"] == [{"role": "assistant", "content": row["rejected_text"]}]
     assert {"topic", "source", "chosen_model", "rejected_model"} <= set(row)
 
 
@@ -179,7 +182,7 @@ def test_imported_hh_rlhf_pairs_keep_their_source(engine, artifacts, tmp_path):
     result = export_snapshot(engine)
     pairs = [r for split in ("train", "eval") for r in rows(result, split)]
     assert len(pairs) == 30 and {r["source"] for r in pairs} == {"hh-rlhf"}
-    assert all(r["chosen"] == "\n\nA careful answer " + r["prompt"].split()[-1].rstrip("?") + "." for r in pairs)
+    assert all(r["chosen_text"] == f"A careful answer {r['prompt'][0]['content'][9:-1]}." for r in pairs)
     assert [(c.name, c.pairs, c.wins) for c in dataset_summary(engine).by_version] == [("hh-rlhf", 30, 0)]
 
 

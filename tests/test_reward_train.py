@@ -109,8 +109,9 @@ def test_pairs_longer_than_max_length_are_counted_as_dropped(engine, artifacts, 
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     tokenizer.eos_token = tokenizer.sep_token
-    chosen = token_lengths(tokenizer, [p + c for p, c in zip(train["prompt"], train["chosen"], strict=True)])
-    rejected = token_lengths(tokenizer, [p + r for p, r in zip(train["prompt"], train["rejected"], strict=True)])
+    rows = train.to_list()  # one-turn conversations: the question, a blank line, the answer
+    chosen = token_lengths(tokenizer, [r["prompt"][0]["content"] + "\n\n" + r["chosen_text"] for r in rows])
+    rejected = token_lengths(tokenizer, [r["prompt"][0]["content"] + "\n\n" + r["rejected_text"] for r in rows])
     limit = max(chosen + rejected) - 1  # the longest pairs are one token too long
     expected = sum(max(c, r) > limit for c, r in zip(chosen, rejected, strict=True))
     params = TrainParams(epochs=1, max_length=limit, batch_size=4)

@@ -169,10 +169,11 @@ class Context:
             self._users.update(self.ids_by(User, "username", wanted))
         return self._users
 
-    def prompt_ids(self, prompts: Iterable[tuple[str, str, str | None, Any]], source: str) -> dict[str, int]:
-        """(external id, text, topic, created_at) -> id by external id; the first text seen for an id is kept."""
+    def prompt_ids(self, prompts: Iterable[tuple[str, str, str | None, Any, list]], source: str) -> dict[str, int]:
+        """(external id, text, topic, created_at, earlier turns) -> id by external id; the first text and turns seen
+        for an id are kept."""
         rows: dict[str, dict[str, Any]] = {}
-        for ext, text, topic, at in prompts:
+        for ext, text, topic, at, turns in prompts:
             rows.setdefault(
                 ext,
                 {
@@ -180,6 +181,7 @@ class Context:
                     "source": source,
                     "text": text,
                     "topic": topic,
+                    "turns": turns,
                     "meta": {},
                     "created_at": at or self.now,
                 },

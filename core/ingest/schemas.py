@@ -58,12 +58,33 @@ class ResponseIn(Row):
     text: Text
 
 
+class Turn(Row):
+    role: Literal["user", "assistant"]
+    text: Text
+
+
 class ConversationRow(Row):
     prompt_id: Id
     prompt: Text
     topic: str | None = None
+    turns: list[Turn] | None = None  # the conversation up to the judged answer, ending with the user's `prompt`
     responses: list[ResponseIn] = Field(min_length=1)
     created_at: When = None
+
+    @model_validator(mode="after")
+    def _turns_end_with_the_prompt(self) -> ConversationRow:
+        if self.turns is not None:
+            last = self.turns[-1] if self.turns else None
+            if last is None or last.role != "user" or last.text != self.prompt:
+                raise ValueError(
+                    "turns: the last turn must be the user's question that `prompt` holds "
+                    '({"role": "user", "text": <the prompt>}); leave turns out for a one-turn conversation'
+                )
+        return self
+
+    def earlier_turns(self) -> list[dict[str, str]]:
+        """The turns before the question, as the store keeps them."""
+        return [turn.model_dump() for turn in (self.turns or [])[:-1]]
 
 
 class ModerationRow(Row):
@@ -115,6 +136,10 @@ class LabelRow(Row):
     created_at: When = None
 
 
+HH_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):")
+HH_ROLES = {"Human": "user", "Assistant": "assistant"}
+
+
 class HHRow(Row):
     """Anthropic HH-RLHF: two transcripts that share every turn but the last Assistant turn."""
 
@@ -133,6 +158,17 @@ class HHRow(Row):
     def _same_prompt(self) -> HHRow:
         self.split()
         return self
+
+    def conversation(self) -> tuple[list[dict[str, str]], str]:
+        """The shared transcript as (the turns before the last Human turn, that turn's text); a transcript that does
+        not end with a Human turn stays one question."""
+        transcript = self.split()[0]
+        marks = HH_TURN.split(transcript)  # [text before the first mark, role, text, role, text, ...]
+        pairs = zip(marks[1::2], marks[2::2], strict=True)  # re.split gives a text after every mark
+        turns = [{"role": HH_ROLES[role], "text": text.strip()} for role, text in pairs]
+        if marks[0].strip() or not turns or turns[-1]["role"] != "user":
+            return [], transcript
+        return turns[:-1], turns[-1]["text"]
 
     def split(self) -> tuple[str, str, str]:
         """(shared prompt transcript, chosen answer, rejected answer)."""

@@ -18,7 +18,9 @@ JIGSAW_CATEGORIES = {"obscene": "sexual", "threat": "violence", "insult": "haras
 
 def write_conversations(ctx: Context, batch: Numbered) -> int:
     versions = ctx.version_ids(((line, r.model) for line, row in batch for r in row.responses), "chatbot")
-    prompts = ctx.prompt_ids(((row.prompt_id, row.prompt, row.topic, row.created_at) for _, row in batch), "import")
+    prompts = ctx.prompt_ids(
+        ((row.prompt_id, row.prompt, row.topic, row.created_at, row.earlier_turns()) for _, row in batch), "import"
+    )
     ctx.insert_ignore(
         Response,
         [
@@ -71,13 +73,15 @@ def moderation_item_ids(ctx: Context, items: Iterable[tuple[str, str, dict, Any]
 
 
 def write_hh_rlhf(ctx: Context, batch: Numbered) -> int:
-    """Each pair: the shared turns become the prompt, the last Assistant turns two answers, chosen wins."""
+    """Each pair: the shared transcript becomes the conversation (its last Human turn the question, the turns before
+    it kept), the last Assistant turns two answers, chosen wins."""
     version = ctx.version_ids(
         [(line, HH_VERSION) for line, _ in batch[:1]], "chatbot", notes="Anthropic HH-RLHF: the model is unknown"
     )[HH_VERSION]
     pairs = [(row.split(), row) for _, row in batch]
     pairs = [((prompt, chosen, rejected), row) for (prompt, chosen, rejected), row in pairs if chosen != rejected]
-    prompts = ctx.prompt_ids((("hh:" + digest(p), p, None, None) for (p, _, _), _ in pairs), HH_VERSION)
+    conversations = [("hh:" + digest(p), *row.conversation()) for (p, _, _), row in pairs]
+    prompts = ctx.prompt_ids(((ext, text, None, None, turns) for ext, turns, text in conversations), HH_VERSION)
     answers = [(prompts["hh:" + digest(p)], version, text) for (p, c, r), _ in pairs for text in (c, r)]
     responses = ctx.response_ids(answers)
     comparisons = []
@@ -132,7 +136,7 @@ def _jigsaw_flags(row: JigsawRow) -> dict[str, int]:
 def _answers(ctx: Context, batch: Numbered, pairs: list[tuple[str, str]]) -> tuple[dict, dict, dict]:
     """Prompt ids, version ids and response ids for rows that carry answers as (model field, text field)."""
     versions = ctx.version_ids(((line, getattr(row, m)) for line, row in batch for m, _ in pairs), "chatbot")
-    prompts = ctx.prompt_ids(((row.prompt_id, row.prompt, None, row.created_at) for _, row in batch), "import")
+    prompts = ctx.prompt_ids(((row.prompt_id, row.prompt, None, row.created_at, []) for _, row in batch), "import")
     answers = [
         (prompts[row.prompt_id], versions[getattr(row, m)], getattr(row, t)) for _, row in batch for m, t in pairs
     ]

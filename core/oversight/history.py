@@ -63,11 +63,15 @@ class Judgment:
     source: str
 
 
+# The headings of a conversation's turns before the question, among an item's texts (pages show them as chat).
+TURN_HEADINGS = {"user": "Earlier turn: user", "assistant": "Earlier turn: assistant"}
+
+
 @dataclass(frozen=True)
 class ItemHistory:
     ref: ItemRef  # its answer ids (ref.answers) lead to their sources, for those who may see them
     title: str
-    texts: list[tuple[str, str]]  # (heading, text), shown as text
+    texts: list[tuple[str, str]]  # (heading, text), shown as text; a conversation's earlier turns first (TURN_HEADINGS)
     judgments: list[Judgment]
     events: list[TrailEvent]  # oldest first
     final_label: str | None = None  # moderation items: by the one final-label rule
@@ -182,7 +186,8 @@ def _texts(session: Session, ref: ItemRef) -> tuple[str, list[tuple[str, str]], 
     answers = {r.id: r for r in session.execute(select(Response).where(Response.id.in_(ref.ids))).scalars()}
     names = {i: answer_name(i) for i in ref.ids}  # never the imported id: it often names the model
     prompt = session.get(Prompt, answers[ref.ids[0]].prompt_id)
-    texts = [("Question", prompt.text)] + [(f"Answer {names[i]}", answers[i].text) for i in ref.ids]
+    turns = [(TURN_HEADINGS[turn["role"]], turn["text"]) for turn in prompt.turns or ()]
+    texts = [*turns, ("Question", prompt.text)] + [(f"Answer {names[i]}", answers[i].text) for i in ref.ids]
     title = f"Answer {names[ref.ids[0]]}" if ref.kind == "answer" else f"Pair of answers {' and '.join(names.values())}"
     return title, texts, names
 

@@ -94,7 +94,7 @@ def _texts(run: prepared.Runner, queue: str, row: Any) -> list[tuple[str, str]]:
     if queue == "moderation":
         return [("Comment", item_text(run, row.subject_id))]
     if queue == "rating":
-        question, (answer,) = texts(run, row.subject_id)
+        question, _, (answer,) = texts(run, row.subject_id)
         return [("Question", question), ("Answer", answer)]
-    question, (a, b) = texts(run, row.subject_id, row.subject_b_id)
+    question, _, (a, b) = texts(run, row.subject_id, row.subject_b_id)
     return [("Question", question), ("Answer A", a), ("Answer B", b)]

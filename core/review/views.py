@@ -16,6 +16,8 @@ from core.review.queues import Lease
 from core.store import prepared
 from core.store.models import Assignment, ModerationItem, ModerationLabel, Prompt, Response, User, WorkItem
 
+Turns = tuple[dict[str, str], ...]  # the conversation before the question: {"role": "user" | "assistant", "text"}
+
 
 @dataclass(frozen=True)
 class RateView:
@@ -23,6 +25,7 @@ class RateView:
     prompt: str
     answer: str
     started_at: datetime
+    turns: Turns = ()
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class CompareView:
     left: str
     right: str
     started_at: datetime
+    turns: Turns = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class LastRating:
     prompt: str
     answer: str
     values: RatingIn
+    turns: Turns = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class LastComparison:
     left: str
     right: str
     values: ComparisonIn
+    turns: Turns = ()
 
 
 @dataclass(frozen=True)
@@ -100,29 +106,31 @@ def sides(left_id: int | None, a: int, b: int) -> tuple[int, int]:
 def item_view(run: prepared.Runner, lease: Lease) -> ItemView:
     """What the page shows of the leased item."""
     if lease.queue == "rating":
-        prompt, (answer,) = texts(run, lease.subject_id)
-        return RateView(lease.assignment_id, prompt, answer, lease.started_at)
+        prompt, turns, (answer,) = texts(run, lease.subject_id)
+        return RateView(lease.assignment_id, prompt, answer, lease.started_at, turns)
     if lease.queue == "comparison":
-        prompt, (left, right) = texts(run, *sides(lease.left_response_id, lease.subject_id, lease.subject_b_id))
-        return CompareView(lease.assignment_id, prompt, left, right, lease.started_at)
+        shown = sides(lease.left_response_id, lease.subject_id, lease.subject_b_id)
+        prompt, turns, (left, right) = texts(run, *shown)
+        return CompareView(lease.assignment_id, prompt, left, right, lease.started_at, turns)
     text = item_text(run, lease.subject_id)
     if lease.queue == "moderation":
         return LabelView(lease.assignment_id, text, lease.started_at)
     return AdjudicationView(lease.assignment_id, text, item_labels(run, lease.subject_id), lease.started_at)
 
 
-def texts(run: prepared.Runner, *response_ids: int) -> tuple[str, list[str]]:
-    """The prompt the answers answer (the first one's), and the answers' texts in the order asked."""
+def texts(run: prepared.Runner, *response_ids: int) -> tuple[str, Turns, list[str]]:
+    """The prompt the answers answer (the first one's), the turns before it, and the answers' texts in the order
+    asked."""
     values = {f"r{n}": response_id for n, response_id in enumerate(response_ids)}
-    prompt, *answers = run.first(_texts_statement(len(response_ids)), values)
-    return prompt, answers
+    prompt, turns, *answers = run.first(_texts_statement(len(response_ids)), values)
+    return prompt, tuple(turns or ()), answers
 
 
 @cache
 def _texts_statement(answers: int) -> Select:
-    """A prompt's text and those of some of its answers, in one statement (values: r0, r1, ...)."""
+    """A prompt's text and turns and the texts of some of its answers, in one statement (values: r0, r1, ...)."""
     prompt, first, *others = (Prompt.__table__, *(Response.__table__.alias(f"r{n}") for n in range(answers)))
-    statement = select(prompt.c.text, first.c.text, *(other.c.text for other in others))
+    statement = select(prompt.c.text, prompt.c.turns, first.c.text, *(other.c.text for other in others))
     statement = statement.join_from(first, prompt, prompt.c.id == first.c.prompt_id)
     for n, other in enumerate(others, start=1):
         statement = statement.join(other, other.c.id == bindparam(f"r{n}"))
@@ -209,17 +217,17 @@ def last_view(
     if stored is None or stored.user_id != user_id:
         return None
     if queue == "rating":
-        prompt, (answer,) = texts(run, stored.response_id)
+        prompt, turns, (answer,) = texts(run, stored.response_id)
         values = RatingIn(
             stored.helpfulness, stored.harmlessness, stored.accuracy, tuple(stored.flags), stored.rationale
         )
-        return LastRating(stored.id, prompt, answer, values)
+        return LastRating(stored.id, prompt, answer, values, turns)
     if queue == "comparison":
         left, right = sides(stored.left_response_id, stored.response_a_id, stored.response_b_id)
-        prompt, (left_text, right_text) = texts(run, left, right)
+        prompt, turns, (left_text, right_text) = texts(run, left, right)
         preferred = preferred_side(stored.choice, left, stored.response_a_id, stored.response_b_id)
         values = ComparisonIn(preferred, stored.strength, stored.rationale)
-        return LastComparison(stored.id, prompt, left_text, right_text, values)
+        return LastComparison(stored.id, prompt, left_text, right_text, values, turns)
     values = LabelIn(stored.label, tuple(stored.categories), stored.note)
     return LastLabel(stored.id, item_text(run, stored.item_id), values)
 

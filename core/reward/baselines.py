@@ -15,7 +15,7 @@ BASELINES = {"longer_answer": "pick the longer answer", "bag_of_words": "bag-of-
 
 def longer_answer(pairs: Sequence[dict[str, Any]]) -> list[bool]:
     """Right where the chosen answer is the longer one (in characters); a tie in length counts as wrong."""
-    return [len(p["chosen"]) > len(p["rejected"]) for p in pairs]
+    return [len(p["chosen_text"]) > len(p["rejected_text"]) for p in pairs]
 
 
 def bag_of_words(train: Sequence[dict[str, Any]], held_out: Sequence[dict[str, Any]]) -> list[bool]:
@@ -30,10 +30,10 @@ def bag_of_words(train: Sequence[dict[str, Any]], held_out: Sequence[dict[str, A
     if not train or not held_out:
         return [False] * len(held_out)
     words = CountVectorizer(ngram_range=(1, 2), min_df=2, binary=True)
-    words.fit([p[side] for p in train for side in ("chosen", "rejected")])
+    words.fit([p[side] for p in train for side in ("chosen_text", "rejected_text")])
 
     def differences(pairs: Sequence[dict[str, Any]]) -> Any:
-        return words.transform([p["chosen"] for p in pairs]) - words.transform([p["rejected"] for p in pairs])
+        return words.transform([p["chosen_text"] for p in pairs]) - words.transform([p["rejected_text"] for p in pairs])
 
     x = differences(train)
     classifier = LogisticRegression(max_iter=2000, fit_intercept=False)

@@ -1,5 +1,8 @@
-"""Reading a reward model: load it offline, and score texts in batches the way TRL's RewardTrainer trained on them
-(prompt + completion + the tokenizer's end-of-sequence token, one sequence)."""
+"""Reading a reward model: load it offline, and score texts in batches the way TRL's RewardTrainer trained on them.
+
+A conversation reaches the model as TRL gives it: through the tokenizer's chat template where it has one (TRL's
+conversational format), else as plain text (prompt + completion + the end-of-sequence token, one sequence): the
+question alone for a one-turn conversation, the turns named "User:" and "Assistant:" for a longer one."""
 
 from __future__ import annotations
 
@@ -40,9 +43,39 @@ def check_model_folder(path: str | Path, what: str = "base model") -> str:
     return str(folder)
 
 
-def reward_text(prompt: str, answer: str) -> str:
-    """The text a reward model scores for an answer to a prompt (as the snapshot's prompt + chosen)."""
-    return prompt + SEPARATOR + answer
+def chat(tokenizer: Any) -> bool:
+    """Whether the tokenizer has a chat template (TRL then applies it to conversational rows)."""
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+ROLES = {"user": "User", "assistant": "Assistant"}
+
+
+def plain_pair(messages: list[dict[str, str]], chosen: str, rejected: str) -> dict[str, str]:
+    """A conversational pair in TRL's standard format (explicit prompt), for a tokenizer without a chat template."""
+    if len(messages) == 1:
+        prompt, lead = messages[0]["content"], SEPARATOR
+    else:
+        prompt = SEPARATOR.join(f"{ROLES[m['role']]}: {m['content']}" for m in messages)
+        lead = f"{SEPARATOR}{ROLES['assistant']}: "
+    return {"prompt": prompt, "chosen": lead + chosen, "rejected": lead + rejected}
+
+
+def reward_text(tokenizer: Any, messages: list[dict[str, str]], answer: str) -> str:
+    """The text a reward model scores for an answer to a conversation, as it was trained (prompt + chosen)."""
+    if chat(tokenizer):
+        return tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": answer}], tokenize=False)
+    pair = plain_pair(messages, answer, answer)
+    return pair["prompt"] + pair["chosen"]
+
+
+def _encode(tokenizer: Any, texts: Sequence[str], **options: Any) -> Any:
+    """Tokenized as TRL tokenizes: a chat template's text as it is (its special tokens are in it), a plain text with
+    the end-of-sequence token and the tokenizer's special tokens."""
+    if chat(tokenizer):
+        return tokenizer(list(texts), add_special_tokens=False, **options)
+    eos = tokenizer.eos_token
+    return tokenizer([t if t.endswith(eos) else t + eos for t in texts], **options)
 
 
 def prepare_tokenizer(tokenizer: Any) -> Any:
@@ -73,9 +106,8 @@ def load_reward_model(path: str | Path) -> tuple[Any, Any]:
 
 
 def token_lengths(tokenizer: Any, texts: Sequence[str]) -> list[int]:
-    """Tokens of each text as TRL counts them (with the end-of-sequence token and the special tokens)."""
-    eos = tokenizer.eos_token
-    return [len(ids) for ids in tokenizer([t if t.endswith(eos) else t + eos for t in texts])["input_ids"]]
+    """Tokens of each text as TRL counts them."""
+    return [len(ids) for ids in _encode(tokenizer, texts)["input_ids"]]
 
 
 def rewards(
@@ -90,14 +122,14 @@ def rewards(
     """The model's reward for each text (longer texts are truncated to `max_length` tokens)."""
     import torch
 
-    eos = tokenizer.eos_token
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths batch with little padding
     scores: list[float] = [0.0] * len(texts)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            batch = tokenizer(
-                [texts[i] if texts[i].endswith(eos) else texts[i] + eos for i in chunk],
+            batch = _encode(
+                tokenizer,
+                [texts[i] for i in chunk],
                 truncation=True,
                 max_length=max_length,
                 padding=True,

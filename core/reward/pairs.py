@@ -108,6 +108,7 @@ class PairRow:
 
     prompt_id: str
     prompt: str
+    turns: list  # the conversation before the prompt (core.store.models.Prompt)
     topic: str
     chosen_id: str
     chosen: str
@@ -130,6 +131,7 @@ def _with_texts(pairs: Select) -> Select:
         select(
             prompt.external_id,
             prompt.text,
+            prompt.turns,
             func.coalesce(prompt.topic, NO_TOPIC),
             chosen.c.external_id,
             chosen.c.text,

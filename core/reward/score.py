@@ -17,6 +17,7 @@ from sqlmodel import Session
 from core.reward import RewardError
 from core.reward.inference import load_reward_model, reward_text, rewards
 from core.reward.registry import RunView, active_run, get_run
+from core.reward.snapshot import conversation
 from core.store.db import is_sqlite, refresh_statistics, session_scope
 from core.store.models import ModelVersion, Prompt, Response, RewardScore, utcnow
 
@@ -26,7 +27,7 @@ CHUNK = 512  # answers read and written per transaction
 def _unscored(run_id: int):
     """Chatbot answers without a score from this run."""
     return (
-        select(Response.id, Prompt.text, Response.text)
+        select(Response.id, Prompt.text, Prompt.turns, Response.text)
         .join(Prompt, Prompt.id == Response.prompt_id)
         .join(ModelVersion, ModelVersion.id == Response.model_version_id)
         .outerjoin(RewardScore, and_(RewardScore.response_id == Response.id, RewardScore.run_id == run_id))
@@ -77,12 +78,12 @@ def score_responses(
             ).all()
         if not chunk:
             break
-        texts = [reward_text(prompt, answer) for _, prompt, answer in chunk]
+        texts = [reward_text(tokenizer, conversation(turns or [], q), answer) for _, q, turns, answer in chunk]
         scores = rewards(model, tokenizer, texts, max_length=max_length, batch_size=batch_size)
         now = utcnow()
         rows = [
             {"run_id": run.id, "response_id": rid, "score": score, "created_at": now}
-            for (rid, _, _), score in zip(chunk, scores, strict=True)
+            for (rid, *_), score in zip(chunk, scores, strict=True)
         ]
         with session_scope(engine, write=True) as session:
             insert = sqlite_insert if is_sqlite(engine) else pg_insert

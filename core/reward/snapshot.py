@@ -25,15 +25,16 @@ from core.store.db import session_scope
 from core.store.models import DatasetSnapshot
 
 KIND = "reward-pairs"
-FORMAT = 1  # bump when the rows' columns or their meaning change: the hash changes with it
+FORMAT = 2  # bump when the rows' columns or their meaning change: the hash changes with it (2: conversations)
 SPLITS = ("train", "eval", "expert_votes")  # expert_votes: single app votes on held-out prompts (not resolved pairs)
 EVAL_SHARE = 0.2
 # What joins a prompt and an answer into the text the reward model reads (TRL concatenates prompt + completion).
 SEPARATOR = "\n\n"
+# TRL's conversational preference format: prompt, chosen and rejected are lists of {"role", "content"} messages.
+MESSAGE_COLUMNS = ("prompt", "chosen", "rejected")
 TEXT_COLUMNS = (
-    "prompt",
-    "chosen",
-    "rejected",
+    "chosen_text",  # the answers as plain text, for the baselines
+    "rejected_text",
     "prompt_id",
     "chosen_id",
     "rejected_id",
@@ -51,10 +52,18 @@ def split_of(prompt_external_id: str, eval_share: float = EVAL_SHARE) -> str:
     return "eval" if fraction < eval_share else "train"
 
 
+def conversation(turns: list[dict[str, str]], prompt: str) -> list[dict[str, str]]:
+    """A prompt with the turns before it as chat messages, the question last."""
+    return [{"role": t["role"], "content": t["text"]} for t in turns] + [{"role": "user", "content": prompt}]
+
+
 def _row(pair: PairRow) -> dict[str, Any]:
-    """A dataset row: TRL's prompt / chosen / rejected (standard format, explicit prompt), then what metrics need."""
+    """A dataset row: TRL's prompt / chosen / rejected (conversational format, explicit prompt), then what metrics
+    need."""
     row = asdict(pair)
-    row["chosen"], row["rejected"] = SEPARATOR + pair.chosen, SEPARATOR + pair.rejected
+    row["prompt"] = conversation(row.pop("turns") or [], pair.prompt)
+    row["chosen"], row["rejected"] = ([{"role": "assistant", "content": text}] for text in (pair.chosen, pair.rejected))
+    row["chosen_text"], row["rejected_text"] = pair.chosen, pair.rejected
     return row
 
 
@@ -173,7 +182,12 @@ def _write(folder: Path, rows: dict[str, list[dict[str, Any]]], card: dict[str, 
     import pyarrow.parquet as pq
     from datasets import Dataset, Features, Value
 
-    features = Features({c: Value("string") for c in TEXT_COLUMNS} | {c: Value("int32") for c in COUNT_COLUMNS})
+    message = [{"role": Value("string"), "content": Value("string")}]
+    features = Features(
+        {c: message for c in MESSAGE_COLUMNS}
+        | {c: Value("string") for c in TEXT_COLUMNS}
+        | {c: Value("int32") for c in COUNT_COLUMNS}
+    )
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     staging.chmod(0o755)
@@ -210,5 +224,11 @@ def load_splits(snapshot: DatasetSnapshot) -> dict[str, Any]:
         raise RewardError(
             f"snapshot {snapshot.id}'s files are missing from {folder}: run `python -m core reward export` again "
             "(an identical snapshot's files are written again)"
+        )
+    written = json.loads((folder / "snapshot.json").read_text(encoding="utf-8")).get("format")
+    if written != FORMAT:
+        raise RewardError(
+            f"snapshot {snapshot.id} is in an older format ({written}; this version reads {FORMAT}, conversations): "
+            "make a new one with `python -m core reward export`"
         )
     return {split: Dataset(pq.read_table(folder / f"{split}.parquet")) for split in SPLITS}

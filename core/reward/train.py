@@ -25,11 +25,14 @@ from core.reward.baselines import against_baselines, baseline_lines
 from core.reward.card import model_card
 from core.reward.evaluate import pair_metrics, vote_agreement
 from core.reward.inference import (
+    chat,
     check_model_folder,
     default_base_model,
     device,
     offline,
+    plain_pair,
     prepare_tokenizer,
+    reward_text,
     rewards,
     token_lengths,
 )
@@ -239,8 +242,8 @@ def _train(engine: Engine, run: RewardModelRun, snapshot: DatasetSnapshot, write
     splits = load_splits(snapshot)
     writer.update(force=True, phase="loading")
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(run.base_model))
-    train = splits["train"].select_columns(TRL_COLUMNS)
-    dropped = _too_long(tokenizer, train, params.max_length)
+    train = _trl_pairs(tokenizer, splits["train"])
+    dropped = _too_long(tokenizer, splits["train"], params.max_length)
     if dropped == len(train):
         raise RewardError(
             f"all {len(train):,} training pairs are longer than {params.max_length} tokens: raise --max-length"
@@ -289,17 +292,33 @@ def _train(engine: Engine, run: RewardModelRun, snapshot: DatasetSnapshot, write
     return metrics, [note] if note else []
 
 
-def _too_long(tokenizer: Any, pairs: Any, max_length: int) -> int:
+def _trl_pairs(tokenizer: Any, split: Any) -> Any:
+    """The split as RewardTrainer takes it: conversational where the tokenizer has a chat template (TRL applies it),
+    else in the standard format (core.reward.inference.plain_pair)."""
+    pairs = split.select_columns(TRL_COLUMNS)
+    if chat(tokenizer):
+        return pairs
+    return pairs.map(
+        lambda row: plain_pair(row["prompt"], row["chosen"][0]["content"], row["rejected"][0]["content"]),
+        remove_columns=TRL_COLUMNS,
+    )
+
+
+def _texts(tokenizer: Any, rows: list[dict[str, Any]]) -> list[str]:
+    """Each row's chosen then rejected answer with its conversation, as the reward model reads them."""
+    return [reward_text(tokenizer, r["prompt"], r[side]) for r in rows for side in ("chosen_text", "rejected_text")]
+
+
+def _too_long(tokenizer: Any, split: Any, max_length: int) -> int:
     """Pairs TRL drops: prompt + chosen or prompt + rejected longer than max_length tokens."""
-    chosen = token_lengths(tokenizer, [p + c for p, c in zip(pairs["prompt"], pairs["chosen"], strict=True)])
-    rejected = token_lengths(tokenizer, [p + r for p, r in zip(pairs["prompt"], pairs["rejected"], strict=True)])
-    return sum(c > max_length or r > max_length for c, r in zip(chosen, rejected, strict=True))
+    lengths = token_lengths(tokenizer, _texts(tokenizer, split.to_list()))
+    return sum(c > max_length or r > max_length for c, r in zip(lengths[0::2], lengths[1::2], strict=True))
 
 
 def _evaluate(model: Any, tokenizer: Any, splits: dict[str, Any], params: TrainParams) -> dict[str, Any]:
     """Held-out pairs and expert votes scored (truncated at max_length, never dropped)."""
     held_out, votes = splits["eval"].to_list(), splits["expert_votes"].to_list()
-    texts = [r["prompt"] + r[side] for r in held_out + votes for side in ("chosen", "rejected")]  # as TRL joins them
+    texts = _texts(tokenizer, held_out + votes)
     scores = rewards(model, tokenizer, texts, max_length=params.max_length)
     n = len(held_out)
     chosen, rejected = scores[0 : 2 * n : 2], scores[1 : 2 * n : 2]

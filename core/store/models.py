@@ -84,11 +84,15 @@ class ModelVersion(SQLModel, table=True):
 
 
 class Prompt(SQLModel, table=True):
+    """A user's question (`text`), with the conversation before it: `turns`, oldest first, each {"role": "user" |
+    "assistant", "text"}; none for a one-turn conversation."""
+
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(unique=True, index=True)
     source: str = "import"
     text: str
     topic: str | None = Field(default=None, index=True)
+    turns: list = _json(list, nullable=False)
     meta: dict = _json(dict, nullable=False)
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
