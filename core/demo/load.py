@@ -119,6 +119,7 @@ def _tax_rows(seed: int, clock: Clock) -> tuple[list[dict], list[dict], list[dic
     rng = Random(f"{seed}:tax")
     cases = tax_cases(rng, N_PROMPTS)
     with_script = set(rng.sample(range(N_PROMPTS), 3))
+    trng = Random(f"{seed}:turns")  # a stream of its own: the rest of the demo stays as it was
     asked: list[_Asked] = []
     for i, case in enumerate(cases):
         v1, v2 = v1_answer(case, rng), v2_answer(case, rng)
@@ -136,6 +137,8 @@ def _tax_rows(seed: int, clock: Clock) -> tuple[list[dict], list[dict], list[dic
             ],
             "created_at": at.isoformat(),
         }
+        if turns := _earlier_turns(trng):
+            row["turns"] = [*turns, {"role": "user", "text": case.question}]
         asked.append(_Asked(row, at, answers))
     jrng = Random(f"{seed}:judgments")
     ratings = [
@@ -150,6 +153,26 @@ def _tax_rows(seed: int, clock: Clock) -> tuple[list[dict], list[dict], list[dic
         for reviewer in _who(jrng, EXPERTS, (0.75, 0.7))
     ]
     return [q.row for q in asked], ratings, comparisons
+
+
+OPENERS = ("Hello! I have a tax question.", "Hi, can you help me with my tax return?", "Quick question about taxes.")
+REPLIES = ("Of course. What would you like to know?", "Happy to help. What is your question?", "Sure, go ahead.")
+CONTEXT = (
+    ("I filed late last year.", "Thanks for saying so. What would you like to know this time?"),
+    ("My income changed a lot this year.", "Understood. What would you like to check?"),
+    ("My tax adviser is on holiday.", "I can help in the meantime. What is the question?"),
+)
+
+
+def _earlier_turns(rng: Random) -> list[dict[str, str]]:
+    """The turns before the question in about a quarter of the demo's conversations (none in the others)."""
+    if rng.random() >= 0.25:
+        return []
+    turns = [{"role": "user", "text": rng.choice(OPENERS)}, {"role": "assistant", "text": rng.choice(REPLIES)}]
+    if rng.random() < 0.5:
+        said, reply = rng.choice(CONTEXT)
+        turns += [{"role": "user", "text": said}, {"role": "assistant", "text": reply}]
+    return turns
 
 
 def _who(rng: Random, people: tuple[str, str], chances: tuple[float, float]) -> list[str]:
