@@ -36,7 +36,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[
 
 
 def test_the_conversation_is_shown_in_order_and_its_answer_rated_by_keyboard(store, page):
-    url, users, base_url = store
+    url, _, base_url = store
     page.set_viewport_size({"width": 1280, "height": 800})
     sign_in(page, base_url, "expert0", PASSWORD)
     open_page(page, "Rate answers")
