@@ -56,6 +56,11 @@ def share(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
+def spread(p50: float | None, p95: float | None) -> str:
+    """p50 / p95 hours in one cell."""
+    return "–" if p50 is None else f"{p50:,.1f} / {p95:,.1f} h"
+
+
 def meets(value: float | None, target: float) -> str:
     return "–" if value is None else ("yes" if value <= target else "no")
 
@@ -121,18 +126,18 @@ if report.loop_latency:
                 "Version": r.version,
                 "Kind": r.kind,
                 "Judgments": r.judgments,
-                "Arrival → judgment p50": hours(r.arrival_to_judgment_p50_hours),
-                "Arrival → judgment p95": hours(r.arrival_to_judgment_p95_hours),
-                "Judgment → version p50": hours(r.judgment_to_version_p50_hours),
-                "Judgment → version p95": hours(r.judgment_to_version_p95_hours),
-                "Arrival → version p50": hours(r.arrival_to_version_p50_hours),
-                "Arrival → version p95": hours(r.arrival_to_version_p95_hours),
+                "Arrival → judgment": spread(r.arrival_to_judgment_p50_hours, r.arrival_to_judgment_p95_hours),
+                "Judgment → version": spread(r.judgment_to_version_p50_hours, r.judgment_to_version_p95_hours),
+                "Arrival → version": spread(r.arrival_to_version_p50_hours, r.arrival_to_version_p95_hours),
                 "p95 within SLA": meets(r.arrival_to_version_p95_hours, loop_sla),
             }
             for r in report.loop_latency
         ],
         hide_index=True,
-        column_config={"Judgments": st.column_config.NumberColumn(help=d["loop_latency"])},
+        column_config={
+            name: st.column_config.TextColumn(help="p50 / p95, hours")
+            for name in ("Arrival → judgment", "Judgment → version", "Arrival → version")
+        },
     )
     chart("loop_latency")
     st.caption(f"{d['loop_latency']} SLA: {loop_sla:g} h from arrival to version ready.")

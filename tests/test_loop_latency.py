@@ -195,11 +195,12 @@ def test_the_kpi_page_shows_loop_latency_against_the_sla_line(engine):
     at.session_state["user"] = users["product_owner"]
     at.run()
     assert not at.exception
-    table = next(df.value for df in at.dataframe if "Arrival → version p95" in df.value.columns)
+    table = next(df.value for df in at.dataframe if "Arrival → version" in df.value.columns)
     mod_r2 = table[table["Version"] == "mod-r2"].iloc[0]
-    assert (mod_r2["Kind"], mod_r2["Judgments"], mod_r2["Arrival → version p95"]) == ("moderation", 2, "40.0 h")
+    assert (mod_r2["Kind"], mod_r2["Judgments"], mod_r2["Arrival → judgment"]) == ("moderation", 2, "10.0 / 25.0 h")
+    assert (mod_r2["Judgment → version"], mod_r2["Arrival → version"]) == ("10.0 / 15.0 h", "20.0 / 40.0 h")
     assert mod_r2["p95 within SLA"] == "yes"  # 40 h <= 72 h
-    assert table[table["Version"] == "mod-r3"].iloc[0]["Arrival → version p50"] == "–"
+    assert table[table["Version"] == "mod-r3"].iloc[0]["Arrival → version"] == "–"
 
     def sla_lines() -> list[float]:
         for chart in at.get("plotly_chart"):
@@ -212,5 +213,5 @@ def test_the_kpi_page_shows_loop_latency_against_the_sla_line(engine):
     loop_sla = next(n for n in at.number_input if n.label == "Loop latency SLA (hours)")
     loop_sla.set_value(24.0).run()
     assert sla_lines() == [24.0]
-    table = next(df.value for df in at.dataframe if "Arrival → version p95" in df.value.columns)
+    table = next(df.value for df in at.dataframe if "Arrival → version" in df.value.columns)
     assert table[table["Version"] == "mod-r2"].iloc[0]["p95 within SLA"] == "no"  # 40 h > 24 h
