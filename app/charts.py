@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from core.reports.audit.agreement import MonthAgreement, TimeSpread
+from core.reports.kpi.latency import LoopLatency
 from core.reports.kpi.quality import DriftWeek, ModerationF1, RewardAccuracy, VersionRatings, WinRate
 from core.reports.kpi.report import Backlog, DailyCount, KpiReport, MonthCount, Turnaround, WeeklyReviewers
 from core.stats.agreement import RELIABLE, TENTATIVE
@@ -83,6 +84,22 @@ def turnaround(rows: Sequence[Turnaround], sla_hours: float) -> go.Figure:
         y="hours from arrival to final judgment",
         barmode="group",
     )
+    fig.add_hline(y=sla_hours, line_dash="dash", line_color="red", annotation_text=f"SLA {sla_hours:g} h")
+    return fig
+
+
+def loop_latency(rows: Sequence[LoopLatency], sla_hours: float) -> go.Figure:
+    """Arrival to version ready, p50 and p95, per version in the order they were ready, against the SLA line."""
+    versions = [r.version for r in rows]
+    fig = _figure(
+        [
+            go.Bar(name="p50", x=versions, y=[r.arrival_to_version_p50_hours for r in rows]),
+            go.Bar(name="p95", x=versions, y=[r.arrival_to_version_p95_hours for r in rows]),
+        ],
+        y="hours from arrival to version ready",
+        barmode="group",
+    )
+    fig.update_xaxes(type="category")  # version names as they are (plotly would read a dated name as a date)
     fig.add_hline(y=sla_hours, line_dash="dash", line_color="red", annotation_text=f"SLA {sla_hours:g} h")
     return fig
 
@@ -233,6 +250,8 @@ def kpi_charts(report: KpiReport) -> dict[str, go.Figure]:
         figures["reviewers"] = reviewers(report.reviewers_by_week)
     if report.versions_by_month:
         figures["versions"] = per_month(report.versions_by_month, y="versions registered")
+    if any(r.judgments for r in report.loop_latency):
+        figures["loop_latency"] = loop_latency(report.loop_latency, report.loop_sla_hours)
     if report.reward_runs_by_month:
         figures["reward_runs"] = per_month(report.reward_runs_by_month, y="reward-model runs")
     if q.ratings_by_version:

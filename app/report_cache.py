@@ -46,13 +46,15 @@ class KpiView:
 # The KPI view is kept as it is (st.cache_resource), not copied on every read as st.cache_data would: a plotly
 # figure takes about 20 ms to unpickle, which alone would spend the warm page's budget. Nothing changes it.
 @st.cache_resource(ttl=TTL_SECONDS, max_entries=64, show_spinner=False)
-def _kpi(url: str, role: str, start: datetime, end: datetime, sla_hours: float, _actor: UserPublic) -> KpiView:
-    report = reports.kpi(actor=_actor, start=start, end=end, sla_hours=sla_hours)
+def _kpi(
+    url: str, role: str, start: datetime, end: datetime, sla_hours: float, loop_sla_hours: float, _actor: UserPublic
+) -> KpiView:
+    report = reports.kpi(actor=_actor, start=start, end=end, sla_hours=sla_hours, loop_sla_hours=loop_sla_hours)
     return KpiView(report, charts.kpi_charts(report))
 
 
-def kpi(actor: UserPublic, start: datetime, end: datetime, sla_hours: float) -> KpiView:
-    return _kpi(_url(), actor.role, start, end, sla_hours, actor)
+def kpi(actor: UserPublic, start: datetime, end: datetime, sla_hours: float, loop_sla_hours: float) -> KpiView:
+    return _kpi(_url(), actor.role, start, end, sla_hours, loop_sla_hours, actor)
 
 
 @st.cache_data(ttl=AGREEMENT_TTL_SECONDS, show_spinner=False)

@@ -6,8 +6,9 @@ Shape, for N = 1,000,000: 300,000 answers rated (half of them by two experts), 1
 experts each, 200,000 moderation items labelled (half by two annotators, the disagreements adjudicated), about
 1,000,000 assignments and audit events (one per judgment, 2 % changed later); arrivals spread evenly over
 the last 365 days, judgments hours to days after them (the latest still waiting: the backlog); four chatbot
-versions (one a quarter), three moderation versions whose scores creep up over the year; one expert who answers in
-seconds and at random (an outlier)."""
+versions (one a quarter), three moderation versions (registered as retrains on the labels up to an hour before) whose
+scores creep up over the year; ten reward-model runs a month apart, each on its own snapshot; one expert who answers
+in seconds and at random (an outlier)."""
 
 from __future__ import annotations
 
@@ -155,9 +156,18 @@ def _versions(w: _Writer, now: datetime) -> tuple[list[tuple[int, datetime]], li
         made = []
         for i, name in enumerate(names):
             made.append((w.next_id(ModelVersion), now - timedelta(days=DAYS * (1 - i / len(names)))))
-            w.add(ModelVersion, made[-1][0], name, kind, "", {}, made[-1][1])
+            w.add(ModelVersion, made[-1][0], name, kind, "", _meta(kind, made[-1][1]), made[-1][1])
         out.append(made)
     return out[0], out[1]
+
+
+def _meta(kind: str, registered: datetime) -> dict:
+    """A moderation version as a retrain registers it (trained on the final labels up to an hour before), so the
+    loop latency has versions to measure."""
+    if kind != "moderation":
+        return {}
+    newest = registered - timedelta(hours=1)
+    return {"retrain": {"newest_label_at": newest.isoformat(), "ready_at": registered.isoformat()}}
 
 
 def _current(versions: list[tuple[int, datetime]], at: datetime, back: int = 0) -> int:
@@ -270,7 +280,8 @@ def _moderation(w: _Writer, year: _Year, n: int, annotators: list[int], leads: l
 
 
 def _imports_and_runs(conn, year: _Year) -> None:
-    """An import of each kind every other day (5 % refused), and ten finished reward-model runs a month apart."""
+    """An import of each kind every other day (5 % refused), and ten finished reward-model runs a month apart, each
+    on a snapshot taken when it started (a month's comparisons more than the one before)."""
     rng, runs = year.rng, []
     for day in range(0, DAYS, 2):
         at = year.start + timedelta(days=day, hours=rng.uniform(0, 23))
@@ -281,13 +292,16 @@ def _imports_and_runs(conn, year: _Year) -> None:
                          "rows_refused": rng.randint(1, 20) if refused else 0, "errors": [], "actor_id": None,
                          "started_at": at, "finished_at": at + timedelta(seconds=30)})  # fmt: skip
     conn.execute(insert(ImportRun.__table__), runs)
-    snapshot = conn.execute(
-        insert(DatasetSnapshot.__table__).returning(DatasetSnapshot.id),
-        {"kind": "preferences", "content_hash": "bench", "row_count": 1000, "filters": {}, "path": "-",
-         "created_at": year.start},
-    ).scalar_one()  # fmt: skip
+    snapshots = [
+        conn.execute(
+            insert(DatasetSnapshot.__table__).returning(DatasetSnapshot.id),
+            {"kind": "reward-pairs", "content_hash": f"bench-{m}", "row_count": 1000, "filters": {}, "path": "-",
+             "created_at": year.start + timedelta(days=30 * m + 5)},
+        ).scalar_one()
+        for m in range(10)
+    ]  # fmt: skip
     conn.execute(insert(RewardModelRun.__table__), [
-        {"snapshot_id": snapshot, "base_model": "all-MiniLM-L6-v2", "params": {}, "progress": {}, "status": "done",
+        {"snapshot_id": snapshots[m], "base_model": "all-MiniLM-L6-v2", "params": {}, "progress": {}, "status": "done",
          "metrics": {"accuracy": 0.62 + 0.02 * m, "accuracy_ci": [0.58 + 0.02 * m, 0.66 + 0.02 * m],
                      "n_eval_pairs": 1000},
          "is_active": m == 9, "started_at": year.start + timedelta(days=30 * m + 5),

@@ -11,6 +11,8 @@ PostgreSQL: VACUUM ANALYZE), untimed:
   spawned process (new connection, empty database cache of its own) after its imports; its peak RSS;
 - KPI recomputed: the same call again in this process (the database's pages now cached), p50 of 3; and for the
   whole year once;
+- loop latency: `core.reports.kpi.latency.loop_latency` alone over the whole year (every version of the store: the
+  moderation retrains and the monthly reward runs, each over the judgments it learnt from first), p50 of 3;
 - KPI page: `pages/kpi.py` run by Streamlit's AppTest as a product owner: cold, its first run in a freshly spawned
   process that has run nothing else (its imports, connection, queries and charts: what the first visitor after a
   start waits for); then in this process, after an untimed first run, recomputed (report cache cleared: the page
@@ -66,6 +68,7 @@ from benchmarks.common import (
 from benchmarks.dashboard_store import build_dashboard_store
 from core.oversight.trail import Cursor, TrailFilter, trail_page
 from core.reports.audit.agreement import agreement_report
+from core.reports.kpi.latency import loop_latency
 from core.reports.kpi.report import default_range, kpi_report
 from core.store.db import get_engine, session_scope
 from core.store.models import Adjudication, AuditEvent, Comparison, ModerationLabel, Rating, User
@@ -121,6 +124,11 @@ def kpi_legs(url: str) -> dict[str, Any]:
         recomputed_cpu.append(t.cpu_seconds)
     with Timer() as year, session_scope(engine) as s:
         kpi_report(s, start=end - timedelta(days=366), end=end)
+    loop_times = []
+    for _ in range(3):
+        with Timer() as t, session_scope(engine) as s:
+            versions = loop_latency(s, end - timedelta(days=366), end)
+        loop_times.append(t.seconds)
     page = kpi_page(url)
     return {
         "kpi_cold_s": round(cold, 3),
@@ -130,6 +138,9 @@ def kpi_legs(url: str) -> dict[str, Any]:
         "kpi_recomputed_cpu_ms": _ms(statistics.median(recomputed_cpu)),
         "kpi_year_s": round(year.seconds, 3),
         "kpi_judgments_in_range": report.judgments,
+        "loop_latency_year_ms": _ms(statistics.median(loop_times)),
+        "loop_latency_versions": len(versions),
+        "loop_latency_judgments": sum(v.judgments for v in versions),
         **page,
     }
 
@@ -340,6 +351,8 @@ def rows(db: str, f: dict[str, Any]) -> list[list[Any]]:
             [db, "KPI report, recomputed (database cache warm), p50", g("kpi_recomputed_ms"), None],
             [db, "... its CPU time (this process)", g("kpi_recomputed_cpu_ms"), None],
             [db, "KPI report, whole year", g("kpi_year_s") * 1000, None],
+            [db, f"loop latency per version alone, whole year ({g('loop_latency_versions')} versions, "
+             f"{g('loop_latency_judgments'):,} judgments), p50", g("loop_latency_year_ms"), None],
             [db, "KPI page, cold: first run in a fresh process (AppTest)", g("kpi_page_cold_s") * 1000,
              TARGETS["kpi_cold_s"] * 1000],
             [db, "KPI page, report cache cleared, warm process (AppTest), p50", g("kpi_page_recomputed_s") * 1000,

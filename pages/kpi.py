@@ -8,6 +8,7 @@ from app.report_cache import day_range, kpi
 from app.session import require_page
 from app.widgets import metric_tiles, page_header
 from core.reports.home import Count
+from core.reports.kpi.latency import DEFAULT_LOOP_SLA_HOURS
 from core.reports.kpi.report import DEFAULT_DAYS, DEFAULT_SLA_HOURS, FINAL_LABEL
 from core.store.models import utcnow
 
@@ -20,7 +21,7 @@ page_header(
 NO_DATA = "No data yet"
 
 today = utcnow().date()
-left, right = st.columns([2, 1], vertical_alignment="bottom")
+left, right, loop_right = st.columns([2, 1, 1], vertical_alignment="bottom")
 picked = left.date_input(
     "Time range (days included)",
     value=(today - timedelta(days=DEFAULT_DAYS - 1), today),
@@ -30,12 +31,15 @@ picked = left.date_input(
 sla = right.number_input(
     "Turnaround SLA (hours)", min_value=1.0, max_value=24.0 * 60, value=DEFAULT_SLA_HOURS, step=1.0
 )
+loop_sla = loop_right.number_input(
+    "Loop latency SLA (hours)", min_value=1.0, max_value=24.0 * 365, value=DEFAULT_LOOP_SLA_HOURS, step=1.0
+)
 if not isinstance(picked, tuple) or len(picked) != 2:
     st.info("Pick the last day of the range too.", icon=":material/date_range:")
     st.stop()
 
 with st.spinner("Computing the KPIs…"):
-    view = kpi(user, *day_range(*picked), sla)
+    view = kpi(user, *day_range(*picked), sla, loop_sla)
 report, figures, d = view.report, view.charts, view.report.definitions
 
 
@@ -50,6 +54,15 @@ def hours(value: float | None) -> str:
 
 def share(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
+
+
+def spread(p50: float | None, p95: float | None) -> str:
+    """p50 / p95 hours in one cell."""
+    return "–" if p50 is None else f"{p50:,.1f} / {p95:,.1f} h"
+
+
+def meets(value: float | None, target: float) -> str:
+    return "–" if value is None else ("yes" if value <= target else "no")
 
 
 def no_data(what: str) -> None:
@@ -104,6 +117,32 @@ with turnaround_col:
         st.caption(f"{d['turnaround']} '{FINAL_LABEL}': from a moderation item's arrival to its final label.")
     else:
         no_data("no item reached its final judgment in this range.")
+
+st.subheader("Loop latency per version", anchor=False, help=f"{d['loop_latency']} {d['loop_sla']}")
+if report.loop_latency:
+    st.dataframe(
+        [
+            {
+                "Version": r.version,
+                "Kind": r.kind,
+                "Judgments": r.judgments,
+                "Arrival → judgment": spread(r.arrival_to_judgment_p50_hours, r.arrival_to_judgment_p95_hours),
+                "Judgment → version": spread(r.judgment_to_version_p50_hours, r.judgment_to_version_p95_hours),
+                "Arrival → version": spread(r.arrival_to_version_p50_hours, r.arrival_to_version_p95_hours),
+                "p95 within SLA": meets(r.arrival_to_version_p95_hours, loop_sla),
+            }
+            for r in report.loop_latency
+        ],
+        hide_index=True,
+        column_config={
+            name: st.column_config.TextColumn(help="p50 / p95, hours")
+            for name in ("Arrival → judgment", "Judgment → version", "Arrival → version")
+        },
+    )
+    chart("loop_latency")
+    st.caption(f"{d['loop_latency']} SLA: {loop_sla:g} h from arrival to version ready.")
+else:
+    no_data("no retrained moderation version or finished reward-model run was ready in this range.")
 
 st.subheader("Throughput and reviewers", anchor=False, help=f"{d['throughput']} {d['active_reviewers']}")
 if report.throughput:

@@ -17,7 +17,7 @@ from core.reports.kpi.report import kpi_report
 from core.review import queues, settings
 from core.store.backup import backup, restore
 from core.store.db import get_engine, migrate, session_scope, upgrade_schema
-from core.store.models import Comparison
+from core.store.models import Comparison, Prompt
 
 FIRST = "0001"
 WHEN = datetime(2026, 3, 1, 12, 34, 56, 789012, tzinfo=UTC)
@@ -135,7 +135,9 @@ def test_upgrading_a_store_of_the_first_migration_loses_nothing(store_0001):
             assert [row._asdict() for row in conn.execute(select(t).order_by(t.c.id))] == rows, name
     with session_scope(store_0001) as s:  # the columns added later were filled by the migrations
         versions = s.execute(select(Comparison.version_a_id, Comparison.version_b_id)).all()
+        turns = s.execute(select(Prompt.turns)).scalars().all()
     assert versions == [(1, 2), (1, 2)]
+    assert turns == [[]]  # a prompt from before conversations is a one-turn conversation
 
 
 def test_the_app_reads_an_upgraded_store_of_the_first_migration(store_0001):

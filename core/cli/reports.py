@@ -95,10 +95,18 @@ def _add_audit_and_kpi(group: argparse._SubParsersAction) -> None:
     audit = add_command(group, "audit", _report_audit, "agreement, audit pass rates and flags, as JSON or CSV")
     audit.add_argument("--format", choices=TABLE_FORMATS, default="json")
     range_arguments(audit)
-    kpi = add_command(group, "kpi", _report_kpi, "the KPI dashboard's numbers, as JSON or CSV")
+    kpi = add_command(
+        group, "kpi", _report_kpi, "the KPI dashboard's numbers (loop latency per version too), as JSON or CSV"
+    )
     kpi.add_argument("--format", choices=TABLE_FORMATS, default="json")
     range_arguments(kpi)
     kpi.add_argument("--sla-hours", type=float, default=None, help="turnaround target in hours (default 48)")
+    kpi.add_argument(
+        "--loop-sla-hours",
+        type=float,
+        default=None,
+        help="loop-latency target in hours, arrival to a version that learned from the item (default 72)",
+    )
 
 
 def _emit(args: argparse.Namespace, data: dict, rows) -> None:
@@ -123,5 +131,7 @@ def _report_kpi(args: argparse.Namespace) -> None:
     from core.reports.kpi.report import kpi_csv_rows, kpi_json
 
     start, end = time_range(args)
-    report = reports.kpi(actor=actor(args), start=start, end=end, sla_hours=args.sla_hours)
+    report = reports.kpi(
+        actor=actor(args), start=start, end=end, sla_hours=args.sla_hours, loop_sla_hours=args.loop_sla_hours
+    )
     _emit(args, kpi_json(report) if args.format == "json" else {}, kpi_csv_rows(report))

@@ -85,17 +85,25 @@ def kpi(
     start: datetime | None = None,
     end: datetime | None = None,
     sla_hours: float | None = None,
+    loop_sla_hours: float | None = None,
     engine: Engine | None = None,
 ) -> KpiReport:
     """The KPIs over [start, end) (by default the last DEFAULT_DAYS days), against the turnaround target
-    (DEFAULT_SLA_HOURS unless given)."""
+    (DEFAULT_SLA_HOURS unless given) and the loop-latency target (DEFAULT_LOOP_SLA_HOURS unless given)."""
+    from core.reports.kpi import latency
     from core.reports.kpi import report as kpis
 
     if start is None or end is None:
         default_start, default_end = kpis.default_range()
         start, end = start or default_start, end or default_end
     with session_scope(engine) as session:
-        return kpis.kpi_report(session, start=start, end=end, sla_hours=sla_hours or kpis.DEFAULT_SLA_HOURS)
+        return kpis.kpi_report(
+            session,
+            start=start,
+            end=end,
+            sla_hours=sla_hours or kpis.DEFAULT_SLA_HOURS,
+            loop_sla_hours=loop_sla_hours or latency.DEFAULT_LOOP_SLA_HOURS,
+        )
 
 
 @guarded("report.agreement")

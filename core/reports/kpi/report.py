@@ -1,7 +1,7 @@
 """Is the feedback loop healthy? The product owner's KPIs over a time range: backlog and its age, throughput,
 turnaround against the SLA, active reviewers, data freshness and quality, model iterations shipped (and, in
-core.reports.kpi.quality, quality per version and drift). Every number is aggregated in SQL; percentiles by the
-database (core.reports.sql)."""
+core.reports.kpi.quality, quality per version and drift; in core.reports.kpi.latency, the loop latency per
+version). Every number is aggregated in SQL; percentiles by the database (core.reports.sql)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlmodel import Session
 from core.moderation.final_labels import final_labels
 from core.reports.flat import as_data, long_rows
 from core.reports.judgments import SOURCES
+from core.reports.kpi import latency as kpi_latency
 from core.reports.kpi import quality as kpi_quality
 from core.reports.sql import day, distributions, indexed_percentiles, monday_of, month, seconds_between
 from core.review.queues import DEFAULT_K
@@ -50,6 +51,7 @@ DEFINITIONS = {
     "versions_per_month": "Model versions registered per month, by kind (chatbot, moderation, reward).",
     "reward_runs": "Reward-model training runs started per month, and how many finished.",
     **kpi_quality.DEFINITIONS,
+    **kpi_latency.DEFINITIONS,
 }
 
 
@@ -130,6 +132,8 @@ class KpiReport:
     versions_by_month: list[MonthCount]
     reward_runs_by_month: list[MonthCount]
     quality: kpi_quality.Quality
+    loop_latency: list[kpi_latency.LoopLatency]  # per version made ready in the range, oldest first
+    loop_sla_hours: float = kpi_latency.DEFAULT_LOOP_SLA_HOURS
     definitions: dict[str, str] = field(default_factory=lambda: dict(DEFINITIONS))
 
     @property
@@ -312,6 +316,7 @@ def kpi_report(
     start: datetime | None = None,
     end: datetime | None = None,
     sla_hours: float = DEFAULT_SLA_HOURS,
+    loop_sla_hours: float = kpi_latency.DEFAULT_LOOP_SLA_HOURS,
     now: datetime | None = None,
 ) -> KpiReport:
     """Every KPI for [start, end) (default: the last 30 days); backlog and freshness as of `now`."""
@@ -320,8 +325,8 @@ def kpi_report(
         start, end = default_range(now)
     if end <= start:
         raise ValueError("the time range ends before it starts: pick an end after the start")
-    if sla_hours <= 0:
-        raise ValueError("the SLA must be a positive number of hours")
+    if sla_hours <= 0 or loop_sla_hours <= 0:
+        raise ValueError("an SLA must be a positive number of hours")
     daily, active, weekly = throughput_and_reviewers(session, start, end)
     versions, runs = iterations(session, start, end)
     return KpiReport(
@@ -339,6 +344,8 @@ def kpi_report(
         versions_by_month=versions,
         reward_runs_by_month=runs,
         quality=kpi_quality.quality(session, start, end),
+        loop_latency=kpi_latency.loop_latency(session, start, end),
+        loop_sla_hours=loop_sla_hours,
     )
 
 
@@ -351,6 +358,7 @@ def kpi_csv_rows(report: KpiReport):
     yield ("range", "", "start", report.start.isoformat())
     yield ("range", "", "end", report.end.isoformat())
     yield ("range", "", "sla_hours", report.sla_hours)
+    yield ("range", "", "loop_sla_hours", report.loop_sla_hours)
     yield ("active_reviewers", "", "reviewers", report.active_reviewers)
     for name in (
         "backlog",
@@ -361,6 +369,7 @@ def kpi_csv_rows(report: KpiReport):
         "data_quality",
         "versions_by_month",
         "reward_runs_by_month",
+        "loop_latency",
     ):
         yield from long_rows(name, getattr(report, name))
     q = report.quality

@@ -15,9 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # every prompt already stored becomes a one-turn conversation: no turns before it
-    with op.batch_alter_table("prompt") as batch_op:
-        batch_op.add_column(sa.Column("turns", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
+    # every prompt already stored becomes a one-turn conversation: no turns before it. A plain ADD COLUMN on both
+    # databases: a batch would rebuild the table on SQLite, which the answers' foreign keys forbid here.
+    op.add_column("prompt", sa.Column("turns", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
 
 
 def downgrade() -> None:
