@@ -74,34 +74,33 @@ def backlog(rows: Sequence[Backlog]) -> go.Figure:
     )
 
 
-def turnaround(rows: Sequence[Turnaround], sla_hours: float) -> go.Figure:
-    queues = [t.queue for t in rows]
-    fig = _figure(
-        [
-            go.Bar(name="p50", x=queues, y=[t.p50_hours for t in rows]),
-            go.Bar(name="p95", x=queues, y=[t.p95_hours for t in rows]),
-        ],
-        y="hours from arrival to final judgment",
-        barmode="group",
-    )
+def _against_sla(x: list, p50: list, p95: list, *, y: str, sla_hours: float) -> go.Figure:
+    """p50 and p95 bars side by side under a dashed red SLA line."""
+    fig = _figure([go.Bar(name="p50", x=x, y=p50), go.Bar(name="p95", x=x, y=p95)], y=y, barmode="group")
     fig.add_hline(y=sla_hours, line_dash="dash", line_color="red", annotation_text=f"SLA {sla_hours:g} h")
     return fig
+
+
+def turnaround(rows: Sequence[Turnaround], sla_hours: float) -> go.Figure:
+    return _against_sla(
+        [t.queue for t in rows],
+        [t.p50_hours for t in rows],
+        [t.p95_hours for t in rows],
+        y="hours from arrival to final judgment",
+        sla_hours=sla_hours,
+    )
 
 
 def loop_latency(rows: Sequence[LoopLatency], sla_hours: float) -> go.Figure:
     """Arrival to version ready, p50 and p95, per version in the order they were ready, against the SLA line."""
-    versions = [r.version for r in rows]
-    fig = _figure(
-        [
-            go.Bar(name="p50", x=versions, y=[r.arrival_to_version_p50_hours for r in rows]),
-            go.Bar(name="p95", x=versions, y=[r.arrival_to_version_p95_hours for r in rows]),
-        ],
+    fig = _against_sla(
+        [r.version for r in rows],
+        [r.arrival_to_version_p50_hours for r in rows],
+        [r.arrival_to_version_p95_hours for r in rows],
         y="hours from arrival to version ready",
-        barmode="group",
+        sla_hours=sla_hours,
     )
-    fig.update_xaxes(type="category")  # version names as they are (plotly would read a dated name as a date)
-    fig.add_hline(y=sla_hours, line_dash="dash", line_color="red", annotation_text=f"SLA {sla_hours:g} h")
-    return fig
+    return fig.update_xaxes(type="category")  # version names as they are (plotly would read a dated name as a date)
 
 
 def reviewers(weekly: Sequence[WeeklyReviewers]) -> go.Figure:

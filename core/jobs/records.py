@@ -139,23 +139,22 @@ def heartbeat(engine: Engine, job_id: int, worker: str, progress: dict[str, Any]
 
 def finish(engine: Engine, job_id: int, worker: str, *, result: dict[str, Any], progress: dict[str, Any]) -> bool:
     """Mark the job done; False (nothing written) if it was declared lost meanwhile."""
-    now = utcnow()
-    with session_scope(engine, write=True) as session:
-        values = {"status": "done", "result": result, "progress": progress, "finished_at": now, "heartbeat_at": now}
-        if session.execute(_running(job_id, worker).values(**values)).rowcount != 1:
-            return False
-        _event(session, session.get(Job, job_id), "done", result=result)
-        return True
+    return _end(engine, job_id, worker, "done", progress, result=result)
 
 
 def fail(engine: Engine, job_id: int, worker: str, *, error: str, progress: dict[str, Any]) -> bool:
     """Mark the job failed with its error (not retried: a job that raised would raise again)."""
+    return _end(engine, job_id, worker, "failed", progress, error=error)
+
+
+def _end(engine: Engine, job_id: int, worker: str, status: str, progress: dict[str, Any], **outcome: Any) -> bool:
+    """The running job ended (its outcome: result or error), with its audit event; False if it was lost meanwhile."""
     now = utcnow()
     with session_scope(engine, write=True) as session:
-        values = {"status": "failed", "error": error, "progress": progress, "finished_at": now, "heartbeat_at": now}
+        values = {"status": status, "progress": progress, "finished_at": now, "heartbeat_at": now, **outcome}
         if session.execute(_running(job_id, worker).values(**values)).rowcount != 1:
             return False
-        _event(session, session.get(Job, job_id), "fail", error=error)
+        _event(session, session.get(Job, job_id), "done" if status == "done" else "fail", **outcome)
         return True
 
 
