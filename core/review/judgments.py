@@ -14,6 +14,7 @@ from sqlalchemy import Insert, Select, Update, bindparam, func, insert, select, 
 from sqlmodel import Session, SQLModel
 
 from core import audit
+from core.review import standing
 from core.store import prepared
 from core.store.models import FLAGS, STRENGTHS, Assignment, Comparison, Rating, Response, WorkItem, utcnow
 from core.text import text_problems
@@ -213,7 +214,8 @@ def store_judgment(
     audited: dict,
     hidden_seconds: float = 0.0,
 ) -> int:
-    """Insert the judgment, close the assignment, count it on the item and append the `<table>.create` audit event
+    """Insert the judgment, close the assignment, count it on the item, end a named assignment of it to the reviewer
+    (core.review.standing) and append the `<table>.create` audit event
     (`audited`: what it records); returns the judgment's id. Time spent runs from the lease to now, less the seconds
     the reviewer's tab was hidden."""
     run = prepared.on(session)
@@ -223,6 +225,7 @@ def store_judgment(
     done, counted = _close_statements()
     run.rows(done, {"assignment_id": assignment_id, "judgment_id": judgment_id, "now": now})
     run.rows(counted, {"item_id": claim.item_id})
+    standing.end(run, item_id=claim.item_id, user_id=claim.user_id, outcome="done", now=now)
     entity = model.__tablename__
     audit.record(
         run, actor_id=claim.user_id, action=f"{entity}.create", entity=entity, entity_id=judgment_id, after=audited
