@@ -302,3 +302,15 @@ def test_a_lead_assigns_on_the_review_queues_page_and_sees_the_progress(engine, 
     progress = at.dataframe[0].value.set_index("Reviewer")
     assert progress.loc["expert0", "Assigned"] == 1 and progress.loc["expert2", "Open"] == 1
     assert len(standing_rows(engine)) == 2
+
+
+def test_an_item_finished_by_a_reviewer_who_held_it_before_it_was_assigned_ends_the_assignment(any_engine, team):
+    held = take(any_engine, team["expert0"])  # expert0 holds the first item, then the lead assigns it to expert1
+    assign(any_engine, team["lea"], queue="rating", to=["expert1"], ids=[held.work_item_id])
+    with session_scope(any_engine, write=True) as s:  # expert0's rating closes it (k = 1)
+        submit_rating(s, user_id=team["expert0"], assignment_id=held.assignment_id, rating=GOOD)
+    assert standing_rows(any_engine) == []
+    with session_scope(any_engine) as s:
+        assert s.execute(select(NamedAssignment.outcome)).scalar_one() == "closed"
+        (progress,) = assignment.assignee_progress(s)
+    assert (progress.user, progress.assigned, progress.open, progress.done, progress.overdue) == ("expert1", 1, 0, 0, 0)

@@ -92,7 +92,8 @@ A, W = Assignment.__table__, WorkItem.__table__
 
 @cache
 def _claim_statement() -> Select:
-    """An assignment and its work item, both locked (value: assignment_id)."""
+    """An assignment and its work item, both locked, and whether a named assignment of the item is open (value:
+    assignment_id)."""
     return (
         select(
             A.c.user_id,
@@ -108,6 +109,7 @@ def _claim_statement() -> Select:
             W.c.is_gold,
             W.c.k,
             W.c.done,
+            standing.assigned(W.c.id).label("assigned"),
         )
         .select_from(A.join(W, W.c.id == A.c.work_item_id))
         .where(A.c.id == bindparam("assignment_id"))
@@ -225,7 +227,8 @@ def store_judgment(
     done, counted = _close_statements()
     run.rows(done, {"assignment_id": assignment_id, "judgment_id": judgment_id, "now": now})
     run.rows(counted, {"item_id": claim.item_id})
-    standing.end(run, item_id=claim.item_id, user_id=claim.user_id, outcome="done", now=now)
+    if claim.assigned:  # most items are not: no statement for them
+        standing.end(run, item_id=claim.item_id, user_id=claim.user_id, outcome="done", now=now)
     entity = model.__tablename__
     audit.record(
         run, actor_id=claim.user_id, action=f"{entity}.create", entity=entity, entity_id=judgment_id, after=audited

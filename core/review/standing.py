@@ -26,9 +26,15 @@ def assigned_elsewhere(user_id, now) -> ColumnElement[bool]:
     return exists().where(N.c.work_item_id == W.c.id, N.c.user_id != user_id, standing(now))
 
 
+def assigned(item_id) -> ColumnElement[bool]:
+    """A named assignment of the item has not ended (standing, or past its due time and not closed yet)."""
+    return exists().where(N.c.work_item_id == item_id, N.c.ended_at.is_(None))
+
+
 def end(run: prepared.Runner, *, item_id: int, user_id: int, outcome: str, now) -> None:
     """In the write path's transaction: the reviewer's assignment of the item ends with `outcome` (done, skipped); on
-    an item that their judgment closed, another reviewer's ends as "closed" (they held it before it was assigned)."""
+    an item that their judgment closed, another reviewer's ends as "closed" (the judging reviewer held it before it
+    was assigned), or "expired" if past its due time (the item was back in the pool)."""
     run.rows(_end_statement(), {"item_id": item_id, "user_id": user_id, "outcome": outcome, "now": now})
 
 
@@ -39,6 +45,7 @@ def _end_statement() -> Update:
     closed = ~select(W.c.open).where(W.c.id == bindparam("item_id")).scalar_subquery()
     ended = update(N).where(N.c.work_item_id == bindparam("item_id"), N.c.ended_at.is_(None))
     ended = ended.where(or_(N.c.user_id == user_id, closed))
-    return ended.values(
-        ended_at=bindparam("now"), outcome=case((N.c.user_id == user_id, bindparam("outcome")), else_="closed")
+    outcome = case(
+        (N.c.user_id == user_id, bindparam("outcome")), (N.c.due_at <= bindparam("now"), "expired"), else_="closed"
     )
+    return ended.values(ended_at=bindparam("now"), outcome=outcome)
