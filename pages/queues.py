@@ -66,9 +66,16 @@ def assignment_section() -> None:
             "Topic", choices.topics, index=None, placeholder="Any", key="assign-topic", disabled=not choices.topics
         )
         version = version_column.selectbox(
-            "Model version", choices.versions, index=None, placeholder="Any", key="assign-version"
+            "Model version",
+            choices.versions,
+            index=None,
+            placeholder="Any",
+            key="assign-version",
+            disabled=not choices.versions,
         )
-        source = source_column.selectbox("Source", choices.sources, index=None, placeholder="Any", key="assign-source")
+        source = source_column.selectbox(
+            "Source", choices.sources, index=None, placeholder="Any", key="assign-source", disabled=not choices.sources
+        )
         ids_file = st.file_uploader(
             "Or a file of work item ids, one per line (instead of the count and the filters)",
             type=["txt", "csv"],

@@ -314,3 +314,25 @@ def test_an_item_finished_by_a_reviewer_who_held_it_before_it_was_assigned_ends_
         assert s.execute(select(NamedAssignment.outcome)).scalar_one() == "closed"
         (progress,) = assignment.assignee_progress(s)
     assert (progress.user, progress.assigned, progress.open, progress.done, progress.overdue) == ("expert1", 1, 0, 0, 0)
+
+
+def test_on_postgresql_a_lead_who_loses_the_race_is_told_to_try_again_and_nothing_is_assigned(pg_engine, tmp_path):
+    users = staffed(pg_engine, tmp_path)
+    items = rating_items(pg_engine)
+    outcome = {}
+
+    def second_lead() -> None:  # waits on the first lead's uncommitted row of items[1], then loses
+        try:
+            assign(pg_engine, users["lea"], queue="rating", to=["expert1"], ids=[items[0], items[1]])
+        except QueueError as error:
+            outcome["error"] = str(error)
+
+    with session_scope(pg_engine, write=True) as s:
+        assignment.assign(s, queue="rating", usernames=["expert0"], actor_id=users["lea"], ids=[items[1]])
+        racer = threading.Thread(target=second_lead)
+        racer.start()
+        racer.join(timeout=1.0)  # it blocks on the standing index until this transaction ends
+        assert racer.is_alive()
+    racer.join()
+    assert "assigned some of these items at the same moment: nothing was assigned. Try again." in outcome["error"]
+    assert standing_rows(pg_engine) == [(items[1], "expert0")]
