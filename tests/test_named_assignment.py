@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from core.accounts.users import create_user
 from core.cli.main import main
-from core.review import assignment, queues
+from core.review import assignee_progress, assignment, queues
 from core.review import service as review
 from core.review.judgments import RatingIn, submit_rating
 from core.review.queues import QueueError
@@ -242,7 +242,7 @@ def test_progress_counts_each_reviewers_assignments_and_their_median_time(any_en
     review.unassign(actor=actor(any_engine, team["lea"]), queue="rating", users=["expert1"], ids=[items[1]],
                     engine=any_engine)  # fmt: skip
     with session_scope(any_engine) as s:
-        later = assignment.assignee_progress(s, now=now + timedelta(days=1))  # expert1's other one is overdue
+        later = assignee_progress.assignee_progress(s, now=now + timedelta(days=1))  # expert1's other one is overdue
     assert [(p.user, p.assigned, p.open, p.done, p.skipped, p.overdue, p.median_seconds) for p in later] == [
         ("expert0", 2, 0, 2, 0, 0, 60.0),
         ("expert1", 1, 0, 0, 0, 1, None),
@@ -312,7 +312,7 @@ def test_an_item_finished_by_a_reviewer_who_held_it_before_it_was_assigned_ends_
     assert standing_rows(any_engine) == []
     with session_scope(any_engine) as s:
         assert s.execute(select(NamedAssignment.outcome)).scalar_one() == "closed"
-        (progress,) = assignment.assignee_progress(s)
+        (progress,) = assignee_progress.assignee_progress(s)
     assert (progress.user, progress.assigned, progress.open, progress.done, progress.overdue) == ("expert1", 1, 0, 0, 0)
 
 

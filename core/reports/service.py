@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from core.auth import UserPublic, guarded, may
 from core.reports.filters import Filters
 from core.reports.home import Count, home_counts
-from core.review.assignment import AssignedToYou, assigned_to
+from core.review.assignee_progress import AssignedToYou, assigned_to
 from core.store.db import session_scope
 from core.store.inventory import ImportLine, recent_imports
 

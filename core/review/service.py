@@ -12,8 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from core.auth import UserPublic, guarded
 from core.moderation import labels
 from core.moderation.labels import AdjudicationIn, LabelIn
+from core.review import assignee_progress as assignees
 from core.review import assignment, gold, judgments, progress, queues, settings, views
-from core.review.assignment import AssignChoices, Assigned, AssigneeProgress, TakenBack
+from core.review.assignee_progress import AssignChoices, AssigneeProgress
+from core.review.assignment import Assigned, TakenBack
 from core.review.judgments import ComparisonIn, RatingIn
 from core.review.progress import Progress
 from core.review.queues import QUEUE_ACTIONS, QueueError
@@ -237,11 +239,11 @@ def unassign(
 def assign_choices(*, actor: UserPublic, queue: str, engine: Engine | None = None) -> AssignChoices:
     """The reviewers, topics, model versions and sources to assign by in the queue, and its unassigned items."""
     with session_scope(engine) as session:
-        return assignment.assign_choices(session, queue)
+        return assignees.assign_choices(session, queue)
 
 
 @guarded("queue.progress")
 def assignee_progress(*, actor: UserPublic, engine: Engine | None = None) -> list[AssigneeProgress]:
     """Per queue and assigned reviewer: assigned, open, done, skipped, overdue, median seconds per item done."""
     with session_scope(engine) as session:
-        return assignment.assignee_progress(session)
+        return assignees.assignee_progress(session)
