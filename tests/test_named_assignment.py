@@ -154,6 +154,7 @@ def test_items_chosen_by_topic_version_and_source(any_engine, team):
         ({"to": ["expert0"], "ids": [10_000]}, "Not open items of the rating queue: 10000"),
         ({"to": ["expert0"], "due": "yesterday"}, "is in the past"),
         ({"to": ["expert0"], "ids": [1], "count": 1}, "not both"),
+        ({"to": ["expert0"], "ids": []}, "holds no work item ids"),
         ({"to": ["expert0"], "version": "bot-v9"}, "No model version named 'bot-v9'"),
     ],
 )  # fmt: skip

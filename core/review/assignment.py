@@ -229,6 +229,8 @@ def assign(
     due_at = due_time(due, now)
     if count is not None and count < 1:
         raise QueueError("The count must be 1 or more.")
+    if ids is not None and not ids:
+        raise QueueError("The file holds no work item ids: write one per line.")
     if ids is not None and (count is not None or topic or version or source):
         raise QueueError("Choose the items by a file of ids, or by count, topic, version and source: not both.")
     _close_expired(session, now)
