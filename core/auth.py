@@ -43,6 +43,8 @@ RULES: dict[str, Rule] = {
     "queue.read": Rule(ADMIN, "see the review queues' settings"),
     "queue.configure": Rule(ADMIN, "change a review queue's settings"),
     "queue.gold": Rule(ADMIN, "make gold items"),
+    "queue.assign": Rule(LEADS, "assign review items to named reviewers"),
+    "queue.progress": Rule(LEADS, "follow the assigned reviewers' progress"),
     "data.read": Rule(ADMIN, "see what the store holds"),
     "data.import": Rule(ADMIN, "import files"),
     "store.backup": Rule(ADMIN, "back up the store"),
@@ -80,7 +82,7 @@ PAGE_ACTIONS: dict[str, str] = {
     "moderation": "review.label",
     "adjudicate": "review.adjudicate",
     "data": "data.import",
-    "queues": "queue.configure",
+    "queues": "queue.progress",  # leads: assignment and progress; the settings on it stay admin-only
     "ab_report": "report.ab",
     "reward_model": "reward.train",
     "kpi": "report.kpi",

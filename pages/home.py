@@ -20,6 +20,8 @@ INTROS = {
 user = require_page("home")
 page_header(f"Welcome, {user.display_name}", INTROS.get(user.role, ""))
 home = reports.home(actor=user)
+if home.assigned:
+    st.info(home.assigned.line(), icon=":material/assignment_ind:")
 metric_tiles(home.counts)
 
 if user.role == "admin":

@@ -1,15 +1,19 @@
-"""Review queues (admin): what each queue holds, and which model versions, overlap and gold share it works with."""
+"""Review queues: named assignment and each assigned reviewer's progress (expert leads and admins); what each queue
+holds, and which model versions, overlap and gold share it works with (admins)."""
 
 import streamlit as st
 
 from app.review_widgets import show_text
 from app.session import require_page
 from app.widgets import page_header
+from core.auth import may
 from core.review import service as review
+from core.review.assignment import read_ids
 from core.review.gold import GOLD_FIELDS
 from core.review.queues import QueueError
 from core.review.settings import QueueSettings
 from core.review.skips import SKIP_LABELS
+from core.store.models import utcnow
 
 QUEUE_TITLES = {
     "rating": "Rate answers",
@@ -25,13 +29,127 @@ VERSION_HELP = {
 }
 
 user = require_page("queues")
+admin = may(user, "queue.configure")
 page_header(
     "Review queues",
     "What each queue holds and how it serves reviewers. A change applies at once: items of versions taken out "
-    "are closed (their judgments stay), items of versions put in are added.",
+    "are closed (their judgments stay), items of versions put in are added."
+    if admin
+    else "Give open items to named reviewers by a due day, and follow their progress.",
 )
 if notice := st.session_state.pop("queues_notice", None):
     st.success(notice, icon=":material/check_circle:")
+
+
+def assignment_section() -> None:
+    """Assign items to named reviewers, see their progress, take assignments back (leads and admins)."""
+    st.subheader("Named assignment", anchor=False)
+    st.caption(
+        "Assigned items go to their reviewer before anything else, and to nobody else until the due day has passed "
+        "or you take them back. Items are dealt round robin; one a reviewer judged or skipped goes to the next. "
+        "k, leases and gold items work as before."
+    )
+    queue = st.selectbox("Queue", list(QUEUE_TITLES), format_func=QUEUE_TITLES.get, key="assign-queue")
+    choices = review.assign_choices(actor=user, queue=queue)
+    with st.form("assign", border=True):
+        to = st.multiselect("Reviewers", choices.reviewers, key="assign-to", help="Active users who judge this queue")
+        count_column, due_column = st.columns(2)
+        most = max(1, choices.unassigned)
+        count = count_column.number_input(
+            "Items", 1, most, min(10, most), key="assign-count", help=f"{choices.unassigned:,} open items unassigned"
+        )
+        due = due_column.date_input(
+            "Due by (end of the day, UTC)", value=None, min_value=utcnow().date(), key="assign-due"
+        )
+        topic_column, version_column, source_column = st.columns(3)
+        topic = topic_column.selectbox(
+            "Topic", choices.topics, index=None, placeholder="Any", key="assign-topic", disabled=not choices.topics
+        )
+        version = version_column.selectbox(
+            "Model version",
+            choices.versions,
+            index=None,
+            placeholder="Any",
+            key="assign-version",
+            disabled=not choices.versions,
+        )
+        source = source_column.selectbox(
+            "Source", choices.sources, index=None, placeholder="Any", key="assign-source", disabled=not choices.sources
+        )
+        ids_file = st.file_uploader(
+            "Or a file of work item ids, one per line (instead of the count and the filters)",
+            type=["txt", "csv"],
+            key="assign-ids",
+        )
+        if st.form_submit_button("Assign", type="primary"):
+            try:
+                ids = read_ids(ids_file.getvalue().decode("utf-8", "replace"), ids_file.name) if ids_file else None
+                done = review.assign(
+                    actor=user,
+                    queue=queue,
+                    to=to,
+                    count=None if ids else count,
+                    topic=None if ids else topic,
+                    version=None if ids else version,
+                    source=None if ids else source,
+                    ids=ids,
+                    due=due,
+                )
+            except QueueError as error:
+                st.error(str(error))
+            else:
+                st.session_state["queues_notice"] = done.summary()
+                st.rerun()
+
+    st.subheader("Progress per reviewer", anchor=False)
+    progress = review.assignee_progress(actor=user)
+    if not progress:
+        st.caption("Nobody has been assigned items yet.")
+        return
+    st.dataframe(
+        [
+            {
+                "Queue": p.queue,
+                "Reviewer": p.user,
+                "Assigned": p.assigned,
+                "Open": p.open,
+                "Done": p.done,
+                "Skipped": p.skipped,
+                "Overdue": p.overdue,
+                "Median s / item": p.median_seconds,
+            }
+            for p in progress
+        ],
+        hide_index=True,
+        column_config={
+            "Assigned": st.column_config.NumberColumn(help="Items assigned, those taken back aside"),
+            "Open": st.column_config.NumberColumn(help="Waiting for the reviewer, before the due day"),
+            "Overdue": st.column_config.NumberColumn(help="Not done by the due day: back in the pool"),
+            "Median s / item": st.column_config.NumberColumn(format="%.0f", help="Time per item done"),
+        },
+    )
+    holding = [p for p in progress if p.open]
+    if holding:
+        with st.form("unassign", border=False):
+            who = st.selectbox(
+                "Take back the open items of",
+                holding,
+                format_func=lambda p: f"{p.user} ({p.queue}: {p.open} open)",
+                key="unassign-who",
+            )
+            if st.form_submit_button("Take back"):
+                try:
+                    back = review.unassign(actor=user, queue=who.queue, users=[who.user])
+                except QueueError as error:
+                    st.error(str(error))
+                else:
+                    st.session_state["queues_notice"] = back.summary()
+                    st.rerun()
+
+
+if not admin:
+    assignment_section()
+    st.stop()
 
 overview = review.queue_overview(actor=user)
 st.dataframe(
@@ -111,6 +229,8 @@ def settings_form(current: QueueSettings) -> None:
                 st.rerun()
 
 
+assignment_section()
+st.divider()
 if not overview.chatbot_versions:
     st.info("No chatbot versions yet: import a conversations file on the data page.", icon=":material/info:")
 for start in range(0, len(overview.settings), 2):  # two queues to a row

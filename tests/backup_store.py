@@ -36,6 +36,7 @@ from core.store.models import (
     ModerationItem,
     ModerationLabel,
     ModerationScore,
+    NamedAssignment,
     Prompt,
     QueueConfig,
     QueueCursor,
@@ -117,6 +118,16 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
         work = add(WorkItem(queue="rating", subject_id=a.id, priority=-3, is_gold=True, gold_answer={"note": AWKWARD}))
         add(Assignment(work_item_id=work.id, user_id=locked.id, status="skipped", expires_at=WHEN))
         add(QueueCursor(queue="legacy ü", user_id=locked.id, generation=2**31 - 1, priority=-(2**31), item_id=0))
+        add(
+            NamedAssignment(
+                work_item_id=work.id,
+                user_id=locked.id,
+                assigned_by=user.id,
+                due_at=WHEN,
+                ended_at=WHEN,
+                outcome="expired",
+            )
+        )
         project = add(LabelStudioProject(base_url="http://127.0.0.1:1/ü", project_id=7, title=AWKWARD, queue="x"))
         add(LabelStudioTask(project_id=project.id, item_id=item.id, task_id=2**31 - 1))
         sample = add(AuditSample(month="2026-03", size=5, seed=-1, strata=[{"queue": "rating", "reviewer_id": None}]))

@@ -38,7 +38,8 @@ KEY_CELLS = {
     ("expert", "kpi"): False,
     ("lead", "flags"): True,
     ("lead", "adjudicate"): True,
-    ("lead", "queues"): False,
+    ("lead", "queues"): True,  # named assignment and progress; the settings on it stay admin-only
+    ("lead", "data"): False,
     ("annotator", "moderation"): True,
     ("annotator", "rate"): False,
     ("annotator", "audit"): False,

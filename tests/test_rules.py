@@ -25,6 +25,7 @@ from core.oversight.samples import draw_sample
 from core.oversight.trail import TrailFilter
 from core.reports.filters import Filters
 from core.review import queues
+from core.review.assignment import assign
 from core.review.judgments import ComparisonIn, RatingIn, submit_comparison, submit_rating
 from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema, write_scope
 from core.store.models import ROLES, AuditSampleItem, Rating, User, WorkItem
@@ -124,6 +125,12 @@ class Store:
                 .scalars()
                 .first()
             )
+
+    def assigned(self, username: str) -> str:
+        """The user, with one rating item assigned to them by the queue's own function (no permission asked)."""
+        with session_scope(self.engine, write=True) as s:
+            assign(s, queue="rating", usernames=[username], actor_id=None, count=1)
+        return username
 
     def someone(self, actor: UserPublic) -> str:
         """A new active annotator (one per call), to be deactivated."""
@@ -241,6 +248,10 @@ CASES: dict[str, Case] = {
     "core.review.service.queue_overview": Case(),
     "core.review.service.configure_queue": Case(lambda s, a: {"queue": "rating", "k": 2}),
     "core.review.service.gold_candidates": Case(lambda s, a: {"queue": "rating"}),
+    "core.review.service.assign": Case(lambda s, a: {"queue": "rating", "to": ["expert"], "count": 1}),
+    "core.review.service.unassign": Case(lambda s, a: {"queue": "rating", "users": [s.assigned("expert")]}),
+    "core.review.service.assign_choices": Case(lambda s, a: {"queue": "rating"}),
+    "core.review.service.assignee_progress": Case(),
     "core.review.service.mark_gold": Case(lambda s, a: {"work_item_id": _an_item(s.engine), "answer": {"accuracy": 4}}),
     "core.reward.service.dataset_summary": Case(),
     "core.reward.service.list_snapshots": Case(),
@@ -307,6 +318,8 @@ EXPECTED = {
     "queue.read": "admin",
     "queue.configure": "admin",
     "queue.gold": "admin",
+    "queue.assign": "admin lead",
+    "queue.progress": "admin lead",
     "data.read": "admin",
     "data.import": "admin",
     "store.backup": "admin",

@@ -1,18 +1,28 @@
-"""`python -m core queue ...`: the review queues' state and settings, and gold items."""
+"""`python -m core queue ...`: the review queues' state and settings, gold items, and named assignment."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
 
 from core.cli.common import actor, add_command, add_group
 from core.review import service as review
+from core.review.assignment import read_ids
 from core.review.queues import DEFAULT_K
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     group = add_group(commands, "queue", "review queues")
-    add_command(group, "status", _status, "per queue: waiting, leased, done, gold items and share")
+    status = add_command(group, "status", _status, "per queue: waiting, leased, done, gold items and share")
+    status.add_argument(
+        "--by-assignee",
+        action="store_true",
+        help="per queue and assigned reviewer instead: assigned, open, done, skipped, overdue, median seconds per item",
+    )
+    status.add_argument("--format", choices=("table", "json"), default="table")
     conf = add_command(group, "configure", _configure, "set which model versions a queue serves, k, gold share")
     conf.add_argument("queue", choices=list(DEFAULT_K))
     conf.add_argument("--versions", nargs="+", metavar="VERSION", help="model versions whose answers it serves")
@@ -22,10 +32,50 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     gold = add_command(group, "gold", _gold, "make a work item a gold item with a known answer (JSON)")
     gold.add_argument("work_item_id", type=int)
     gold.add_argument("answer", help='e.g. \'{"choice": "b"}\' or \'{"accuracy": 2}\'')
+    assign = add_command(
+        group,
+        "assign",
+        _assign,
+        "assign open items of a queue to named reviewers, round robin, with an optional due day (they get them first, "
+        "nobody else does until then)",
+    )
+    assign.add_argument("queue", choices=list(DEFAULT_K))
+    assign.add_argument("--to", action="append", required=True, metavar="USER", help="a reviewer (repeat for more)")
+    assign.add_argument("--count", type=int, metavar="N", help="how many items in all (default: every matching item)")
+    assign.add_argument("--topic", help="only questions of this topic (rating, comparison)")
+    assign.add_argument("--version", help="only answers of this model version (a pair: either answer)")
+    assign.add_argument("--source", help="only items imported from this source")
+    assign.add_argument("--due", type=_day, metavar="DAY", help="due by the end of this day, YYYY-MM-DD (UTC)")
+    assign.add_argument("--ids", type=Path, metavar="FILE", help="a file of work item ids instead (one per line)")
+    unassign = add_command(group, "unassign", _unassign, "take assignments back: their items return to the pool")
+    unassign.add_argument("queue", choices=list(DEFAULT_K))
+    unassign.add_argument("--from", dest="users", action="append", required=True, metavar="USER", help="repeatable")
+    unassign.add_argument("--ids", type=Path, metavar="FILE", help="only these work items (default: all of theirs)")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: write the day as YYYY-MM-DD") from error
+
+
+def _ids(path: Path | None) -> list[int] | None:
+    if path is None:
+        return None
+    try:
+        return read_ids(path.read_text(encoding="utf-8"), where=str(path))
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from error
 
 
 def _status(args: argparse.Namespace) -> None:
+    if args.by_assignee:
+        return _by_assignee(args)
     rows = review.queue_overview(actor=actor(args)).status
+    if args.format == "json":
+        print(json.dumps([asdict(q) for q in rows], indent=2))
+        return
     print(f"{'queue':<12} {'waiting':>9} {'leased':>7} {'done':>9} {'gold items':>10} {'gold share':>10}")
     for q in rows:
         print(f"{q.queue:<12} {q.waiting:>9,} {q.leased:>7,} {q.done:>9,} {q.gold_items:>10,} {q.gold_share:>10.0%}")
@@ -53,3 +103,39 @@ def _gold(args: argparse.Namespace) -> None:
         raise ValueError(f"the answer is not valid JSON: {error}") from error
     review.mark_gold(actor=actor(args), work_item_id=args.work_item_id, answer=answer)
     print(f"work item {args.work_item_id} is a gold item")
+
+
+def _by_assignee(args: argparse.Namespace) -> None:
+    rows = review.assignee_progress(actor=actor(args))
+    if args.format == "json":
+        print(json.dumps([asdict(p) for p in rows], indent=2))
+        return
+    print(
+        f"{'queue':<12} {'user':<16} {'assigned':>8} {'open':>6} {'done':>6} {'skipped':>7} {'overdue':>7} "
+        f"{'median s':>8}"
+    )
+    for p in rows:
+        median = "" if p.median_seconds is None else f"{p.median_seconds:.0f}"
+        print(
+            f"{p.queue:<12} {p.user:<16} {p.assigned:>8,} {p.open:>6,} {p.done:>6,} {p.skipped:>7,} {p.overdue:>7,} "
+            f"{median:>8}"
+        )
+
+
+def _assign(args: argparse.Namespace) -> None:
+    done = review.assign(
+        actor=actor(args),
+        queue=args.queue,
+        to=args.to,
+        count=args.count,
+        topic=args.topic,
+        version=args.version,
+        source=args.source,
+        ids=_ids(args.ids),
+        due=args.due,
+    )
+    print(done.summary())
+
+
+def _unassign(args: argparse.Namespace) -> None:
+    print(review.unassign(actor=actor(args), queue=args.queue, users=args.users, ids=_ids(args.ids)).summary())

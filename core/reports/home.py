@@ -41,12 +41,12 @@ def _expert(session: Session, user: UserPublic, now: datetime) -> list[Count]:
     return [
         Count(
             "Answers to rate",
-            left_for(session, user.id, "rating"),
+            left_for(session, user.id, "rating", now),
             "Answers in the rating queue that still need a rating and that you have not rated or skipped.",
         ),
         Count(
             "Pairs to compare",
-            left_for(session, user.id, "comparison"),
+            left_for(session, user.id, "comparison", now),
             "Pairs of answers (one prompt, two model versions) that still need comparisons and that you have not "
             "compared or skipped.",
         ),
@@ -59,7 +59,7 @@ def _annotator(session: Session, user: UserPublic, now: datetime) -> list[Count]
     return [
         Count(
             "Items to label",
-            left_for(session, user.id, "moderation"),
+            left_for(session, user.id, "moderation", now),
             "Borderline moderation items that still need labels and that you have not labelled or skipped.",
         ),
         Count("Your labels today", done_today(session, user.id, "moderation", now), "Since midnight UTC."),

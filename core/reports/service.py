@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from core.auth import UserPublic, guarded, may
 from core.reports.filters import Filters
 from core.reports.home import Count, home_counts
+from core.review.assignee_progress import AssignedToYou, assigned_to
 from core.store.db import session_scope
 from core.store.inventory import ImportLine, recent_imports
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 class Home:
     counts: list[Count]
     imports: list[ImportLine]  # the last imports, for those who may see the store's contents
+    assigned: AssignedToYou | None = None  # the items a lead assigned to the actor, standing now
 
 
 @guarded("home.read")
@@ -38,7 +40,7 @@ def home(*, actor: UserPublic, engine: Engine | None = None) -> Home:
     """The numbers that matter to the actor's role on their home page."""
     with session_scope(engine) as session:
         imports = recent_imports(session, limit=5) if may(actor, "data.read") else []
-        return Home(home_counts(session, actor), imports)
+        return Home(home_counts(session, actor), imports, assigned_to(session, actor.id))
 
 
 @guarded("report.ab")

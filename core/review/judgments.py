@@ -14,6 +14,7 @@ from sqlalchemy import Insert, Select, Update, bindparam, func, insert, select, 
 from sqlmodel import Session, SQLModel
 
 from core import audit
+from core.review import standing
 from core.store import prepared
 from core.store.models import FLAGS, STRENGTHS, Assignment, Comparison, Rating, Response, WorkItem, utcnow
 from core.text import text_problems
@@ -91,7 +92,8 @@ A, W = Assignment.__table__, WorkItem.__table__
 
 @cache
 def _claim_statement() -> Select:
-    """An assignment and its work item, both locked (value: assignment_id)."""
+    """An assignment and its work item, both locked, and whether a named assignment of the item is open (value:
+    assignment_id)."""
     return (
         select(
             A.c.user_id,
@@ -107,6 +109,7 @@ def _claim_statement() -> Select:
             W.c.is_gold,
             W.c.k,
             W.c.done,
+            standing.assigned(W.c.id).label("assigned"),
         )
         .select_from(A.join(W, W.c.id == A.c.work_item_id))
         .where(A.c.id == bindparam("assignment_id"))
@@ -213,7 +216,8 @@ def store_judgment(
     audited: dict,
     hidden_seconds: float = 0.0,
 ) -> int:
-    """Insert the judgment, close the assignment, count it on the item and append the `<table>.create` audit event
+    """Insert the judgment, close the assignment, count it on the item, end a named assignment of it to the reviewer
+    (core.review.standing) and append the `<table>.create` audit event
     (`audited`: what it records); returns the judgment's id. Time spent runs from the lease to now, less the seconds
     the reviewer's tab was hidden."""
     run = prepared.on(session)
@@ -223,6 +227,8 @@ def store_judgment(
     done, counted = _close_statements()
     run.rows(done, {"assignment_id": assignment_id, "judgment_id": judgment_id, "now": now})
     run.rows(counted, {"item_id": claim.item_id})
+    if claim.assigned:  # most items are not: no statement for them
+        standing.end(run, item_id=claim.item_id, user_id=claim.user_id, outcome="done", now=now)
     entity = model.__tablename__
     audit.record(
         run, actor_id=claim.user_id, action=f"{entity}.create", entity=entity, entity_id=judgment_id, after=audited

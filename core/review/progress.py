@@ -10,6 +10,7 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlmodel import Session, SQLModel
 
 from core.review.cursors import seen_by
+from core.review.standing import assigned_elsewhere
 from core.store import prepared
 from core.store.models import Adjudication, Comparison, ModerationLabel, Rating, WorkItem, utcnow
 
@@ -33,10 +34,11 @@ def start_of_day(now: datetime | None = None) -> datetime:
     return (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def left_for(store: Session | prepared.Runner, user_id: int, queue: str) -> int:
+def left_for(store: Session | prepared.Runner, user_id: int, queue: str, now: datetime | None = None) -> int:
     """Open items of the queue the reviewer may still take: not judged or skipped by them (nor, on adjudication, a
-    disagreement they are part of). Gold items are left out: they are never announced."""
-    return prepared.on(store).scalar(_left_statement(queue), {"user_id": user_id})
+    disagreement they are part of), nor assigned to another reviewer. Gold items are left out: they are never
+    announced."""
+    return prepared.on(store).scalar(_left_statement(queue), {"user_id": user_id, "now": now or utcnow()})
 
 
 def done_today(store: Session | prepared.Runner, user_id: int, queue: str, now: datetime | None = None) -> int:
@@ -45,13 +47,15 @@ def done_today(store: Session | prepared.Runner, user_id: int, queue: str, now: 
 
 
 def progress(store: Session | prepared.Runner, user_id: int, queue: str, now: datetime | None = None) -> Progress:
-    return Progress(done_today(store, user_id, queue, now), left_for(store, user_id, queue))
+    return Progress(done_today(store, user_id, queue, now), left_for(store, user_id, queue, now))
 
 
 @cache
 def _left_statement(queue: str) -> Select:
     w = WorkItem.__table__
-    waiting = w.c.queue == queue, w.c.open, ~w.c.is_gold, ~seen_by(queue, bindparam("user_id"))
+    user_id = bindparam("user_id")
+    waiting = w.c.queue == queue, w.c.open, ~w.c.is_gold, ~seen_by(queue, user_id)
+    waiting += (~assigned_elsewhere(user_id, bindparam("now")),)
     return select(func.count()).select_from(w).where(*waiting)
 
 

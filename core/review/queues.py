@@ -16,14 +16,22 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from core.review import cursors
+from core.review import cursors, standing
 from core.review.cursors import band, seen_by
 from core.store import prepared
-from core.store.models import SKIP_REASONS, Assignment, QueueConfig, WorkItem, utcnow
+from core.store.models import SKIP_REASONS, Assignment, NamedAssignment, QueueConfig, WorkItem, utcnow
 
 # Defaults per queue: overlap k (judgments per item). rating: an answer; comparison: a pair of answers to one prompt;
 # moderation: a borderline moderation item (core.moderation.borderline); adjudication: an item whose labels disagree.
 DEFAULT_K = {"rating": 1, "comparison": 2, "moderation": 2, "adjudication": 1}
+# The action of judging each queue (core.auth.RULES): taking, skipping, reading progress and changing a judgment fall
+# under it, and only its roles may be assigned the queue's items.
+QUEUE_ACTIONS = {
+    "rating": "review.rate",
+    "comparison": "review.compare",
+    "moderation": "review.label",
+    "adjudication": "review.adjudicate",
+}
 # Queues that serve no model versions' output: their settings take no versions.
 WITHOUT_VERSIONS = ("adjudication",)
 TAKE_ATTEMPTS = 8
@@ -63,7 +71,7 @@ def get_config(store: Session | prepared.Runner, queue: str) -> QueueConfig:
 # The hot path (next_item, and the write path in core.review.judgments) runs Core statements built once and compiled
 # once (core.store.prepared) on the transaction's bare driver connection: ORM objects, flushes, statement building and
 # SQLAlchemy's execution of each statement cost several times the SQL itself.
-A, W = Assignment.__table__, WorkItem.__table__
+A, W, N = Assignment.__table__, WorkItem.__table__, NamedAssignment.__table__
 LEASE_COLUMNS = (A.c.id, W.c.id, W.c.queue, W.c.subject_id, W.c.subject_b_id, A.c.left_response_id)
 
 
@@ -127,11 +135,16 @@ def _held_statement() -> Select:
     )
 
 
+def _locked(statement: Select, lock: str) -> Select:
+    """Locked: passing items other transactions hold ("skip"), or waiting for them ("wait"); or not at all ("none")."""
+    return statement if lock == "none" else statement.with_for_update(skip_locked=lock == "skip", of=W)
+
+
 @cache
 def _take_statement(queue: str, name: str | None, lock: str = "skip") -> Select:
     """The best free item the reviewer has not judged or skipped: gold (no band), or not gold in one band from their
-    cursor on (core.review.cursors; values: queue, user_id, now, from_priority, from_id). Locked: passing items
-    other transactions hold ("skip"), or waiting for them ("wait"); or not locked at all ("none")."""
+    cursor on (core.review.cursors; values: queue, user_id, now, from_priority, from_id), and not assigned to another
+    reviewer (core.review.standing)."""
     user_id, now = bindparam("user_id"), bindparam("now")
     statement = (
         select(W.c.id, W.c.subject_id, W.c.subject_b_id, W.c.is_gold)
@@ -140,7 +153,25 @@ def _take_statement(queue: str, name: str | None, lock: str = "skip") -> Select:
         .order_by(W.c.priority.desc(), W.c.id)
         .limit(1)
     )
-    return statement if lock == "none" else statement.with_for_update(skip_locked=lock == "skip", of=W)
+    if name is not None:  # gold items are never assigned
+        statement = statement.where(~standing.assigned_elsewhere(user_id, now))
+    return _locked(statement, lock)
+
+
+@cache
+def _own_statement(queue: str, lock: str = "skip") -> Select:
+    """The reviewer's best item among those assigned to them: earliest due first (no due date last), then the queue's
+    order; free places and not judged or skipped, as the take statement checks (values: queue, user_id, now)."""
+    user_id, now = bindparam("user_id"), bindparam("now")
+    statement = (
+        select(W.c.id, W.c.subject_id, W.c.subject_b_id, W.c.is_gold)
+        .select_from(N.join(W, W.c.id == N.c.work_item_id))
+        .where(N.c.user_id == user_id, standing.standing(now), W.c.queue == bindparam("queue"), W.c.open)
+        .where(~W.c.is_gold, ~seen_by(queue, user_id), _free_places(W.c.id, user_id, now) > 0)
+        .order_by(N.c.due_at.is_(None), N.c.due_at, W.c.priority.desc(), W.c.id)
+        .limit(1)
+    )
+    return _locked(statement, lock)
 
 
 @cache
@@ -181,15 +212,22 @@ def _take(run: prepared.Runner, queue: str, user_id: int, now: datetime, gold: b
     free: then the attempt waits for them (holding no lock itself, it cannot deadlock), and if what it waited for
     changed meanwhile (its snapshot predates the change), the next attempt looks again with a fresh one."""
     values = {"queue": queue, "user_id": user_id, "now": now}
-    bands: tuple = (None,)
-    if not gold:
-        origin = cursors.start(run, queue, user_id)
-        if origin is None:
-            return None  # every open item is one they judged or skipped
-        values, bands = values | origin, cursors.BANDS
+    if gold:
+        return _attempts(run, lambda name, lock: _take_statement(queue, name, lock), (None,), values)
+    own = _attempts(run, lambda name, lock: _own_statement(queue, lock), (None,), values)
+    if own is not None:
+        return own  # an item assigned to them comes first
+    origin = cursors.start(run, queue, user_id)
+    if origin is None:
+        return None  # every open item is one they judged or skipped
+    return _attempts(run, lambda name, lock: _take_statement(queue, name, lock), cursors.BANDS, values | origin)
+
+
+def _attempts(run: prepared.Runner, statement, bands: tuple, values: dict) -> tuple | None:
+    """The first row of `statement(band, lock)` over the bands, taken as _take says."""
 
     def take(lock: str) -> tuple | None:
-        return cursors.first(run, lambda name: _take_statement(queue, name, lock), bands, values)
+        return cursors.first(run, lambda name: statement(name, lock), bands, values)
 
     for _ in range(TAKE_ATTEMPTS):
         item = take("skip")
@@ -226,16 +264,19 @@ def skip(
     now: datetime | None = None,
 ) -> None:
     """The reviewer passes on the item, with an optional reason (SKIP_REASONS): it goes back to the others and never
-    comes back to them."""
+    comes back to them (an assignment of it to them ends)."""
     if reason is not None and reason not in SKIP_REASONS:
         raise QueueError(f"Unknown reason to skip {reason!r}: choose {', '.join(SKIP_REASONS)}, or none.")
     run = prepared.on(store)
     values = {"assignment_id": assignment_id, "user_id": user_id, "queue": queue, "reason": reason}
     values["now"] = now or utcnow()
-    if run.first(_skip_statement(), values) is None:
+    skipped = run.first(_skip_statement(), values)
+    if skipped is None:
         owner = run.first(_owner_statement(), values)
         if owner is None or owner.user_id != user_id or owner.queue != queue:
             raise QueueError("This item is not yours to skip.")  # else judged or skipped already: nothing to do
+        return
+    standing.end(run, item_id=skipped.work_item_id, user_id=user_id, outcome="skipped", now=values["now"])
 
 
 @cache
@@ -245,7 +286,7 @@ def _skip_statement():
     in_queue = exists().where(W.c.id == A.c.work_item_id, W.c.queue == bindparam("queue"))
     skipped = update(A).where(mine, in_queue)
     skipped = skipped.values(status="skipped", skip_reason=bindparam("reason"), updated_at=bindparam("now"))
-    return skipped.returning(A.c.id)
+    return skipped.returning(A.c.id, A.c.work_item_id)
 
 
 @cache

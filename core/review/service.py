@@ -3,27 +3,25 @@ its own transaction. Every judgment goes through the one write path (core.review
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from core.auth import UserPublic, guarded
 from core.moderation import labels
 from core.moderation.labels import AdjudicationIn, LabelIn
-from core.review import gold, judgments, progress, queues, settings, views
+from core.review import assignee_progress as assignees
+from core.review import assignment, gold, judgments, progress, queues, settings, views
+from core.review.assignee_progress import AssignChoices, AssigneeProgress
+from core.review.assignment import Assigned, TakenBack
 from core.review.judgments import ComparisonIn, RatingIn
 from core.review.progress import Progress
+from core.review.queues import QUEUE_ACTIONS, QueueError
 from core.review.settings import QueueOverview, QueueSettings
 from core.review.views import ItemView, LastComparison, LastLabel, LastRating
 from core.store.db import session_scope, write_scope
-
-# The action of judging each queue: taking, skipping, reading progress and changing a judgment fall under it.
-QUEUE_ACTIONS = {
-    "rating": "review.rate",
-    "comparison": "review.compare",
-    "moderation": "review.label",
-    "adjudication": "review.adjudicate",
-}
 
 
 @guarded(QUEUE_ACTIONS)
@@ -187,3 +185,65 @@ def gold_candidates(*, actor: UserPublic, queue: str, engine: Engine | None = No
     """Items of the queue to make gold: the last judged first (their latest judgment as the suggested answer)."""
     with session_scope(engine) as session:
         return gold.gold_candidates(session, queue)
+
+
+@guarded("queue.assign")
+def assign(
+    *,
+    actor: UserPublic,
+    queue: str,
+    to: list[str],
+    count: int | None = None,
+    topic: str | None = None,
+    version: str | None = None,
+    source: str | None = None,
+    ids: list[int] | None = None,
+    due: date | None = None,
+    engine: Engine | None = None,
+) -> Assigned:
+    """Assign open items of the queue to named reviewers, round robin, with an optional due day (audited per item);
+    raises QueueError, nothing changed, when refused. On PostgreSQL another lead assigning some of the same items at
+    the same moment makes this one fail whole (the standing index holds one assignment per item): try again."""
+    try:
+        with session_scope(engine, write=True) as session:
+            return assignment.assign(
+                session,
+                queue=queue,
+                usernames=to,
+                actor_id=actor.id,
+                count=count,
+                topic=topic,
+                version=version,
+                source=source,
+                ids=ids,
+                due=due,
+            )
+    except IntegrityError as error:
+        if "named_assignment" not in str(error.orig):
+            raise
+        raise QueueError(
+            "Another lead assigned some of these items at the same moment: nothing was assigned. Try again."
+        ) from error
+
+
+@guarded("queue.assign")
+def unassign(
+    *, actor: UserPublic, queue: str, users: list[str], ids: list[int] | None = None, engine: Engine | None = None
+) -> TakenBack:
+    """Take back the reviewers' standing assignments in the queue (those of `ids`, or all; audited per item)."""
+    with session_scope(engine, write=True) as session:
+        return assignment.unassign(session, queue=queue, usernames=users, actor_id=actor.id, ids=ids)
+
+
+@guarded("queue.assign")
+def assign_choices(*, actor: UserPublic, queue: str, engine: Engine | None = None) -> AssignChoices:
+    """The reviewers, topics, model versions and sources to assign by in the queue, and its unassigned items."""
+    with session_scope(engine) as session:
+        return assignees.assign_choices(session, queue)
+
+
+@guarded("queue.progress")
+def assignee_progress(*, actor: UserPublic, engine: Engine | None = None) -> list[AssigneeProgress]:
+    """Per queue and assigned reviewer: assigned, open, done, skipped, overdue, median seconds per item done."""
+    with session_scope(engine) as session:
+        return assignees.assignee_progress(session)

@@ -19,6 +19,9 @@ RUBRIC = ("helpfulness", "harmlessness", "accuracy")
 FLAGS = ("incorrect", "unsafe", "non_compliant", "hallucinated_source", "personal_data")
 FLAG_STATUSES = ("open", "confirmed", "dismissed")
 AUDIT_VERDICTS = ("agree", "disagree")
+# How a named assignment ended: judged by its reviewer, skipped by them, taken back by a lead, past its due time, or
+# the item finished by others (reviewers who held it before it was assigned)
+ASSIGNMENT_OUTCOMES = ("done", "skipped", "taken back", "expired", "closed")
 CATEGORIES = ("harassment", "hate", "sexual", "violence", "self_harm", "spam", "personal_data")
 
 
@@ -454,6 +457,39 @@ class Assignment(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class NamedAssignment(SQLModel, table=True):
+    """A lead's assignment of a work item to a named reviewer, due by `due_at` (None: no due date). It stands while
+    `ended_at` is None and its due time has not passed: the item then goes to that reviewer first and to nobody else.
+    It ends with an `outcome` (ASSIGNMENT_OUTCOMES); one past its due time is closed as "expired" when the queue is
+    next assigned."""
+
+    __tablename__ = "named_assignment"
+    __table_args__ = (
+        # one standing assignment per item: two leads assigning the same item at once cannot both succeed
+        Index(
+            "uq_named_assignment_standing",
+            "work_item_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        # a reviewer's standing assignments (next item, Home)
+        Index("ix_named_assignment_user", "user_id", "ended_at"),
+        CheckConstraint(
+            f"outcome IS NULL OR {_in('outcome', ASSIGNMENT_OUTCOMES)}", name="ck_named_assignment_outcome"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    work_item_id: int = Field(foreign_key="work_item.id")
+    user_id: int = Field(foreign_key="user_account.id")
+    assigned_by: int | None = Field(default=None, foreign_key="user_account.id")
+    assigned_at: datetime = Field(default_factory=utcnow)
+    due_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: str | None = None
 
 
 class LabelStudioProject(SQLModel, table=True):
