@@ -1,9 +1,11 @@
-"""Home: the numbers that matter to the signed-in role."""
+"""Home: the numbers that matter to the signed-in role, and the comments that mention the person."""
 
 import streamlit as st
 
+from app.comment_widgets import WHERE, show_mention
 from app.session import require_page
-from app.widgets import imports_table, metric_tiles, page_header
+from app.widgets import escape_markdown, imports_table, metric_tiles, page_header
+from core.auth import may
 from core.reports import service as reports
 
 INTROS = {
@@ -20,6 +22,14 @@ user = require_page("home")
 page_header(f"Welcome, {user.display_name}", INTROS.get(user.role, ""))
 home = reports.home(actor=user)
 metric_tiles(home.counts)
+
+if may(user, "comments.read"):
+    st.subheader("Mentions", anchor=False, help=WHERE)
+    if not home.mentions:
+        mention = f"@{user.username}"
+        st.caption(escape_markdown(f"Nobody has mentioned you in a comment yet: a comment with {mention} shows here."))
+    for mention in home.mentions:
+        show_mention(mention)
 
 if user.role == "admin":
     st.subheader("Last imports", anchor=False)

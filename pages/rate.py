@@ -2,6 +2,7 @@
 
 from app.review_page import Change, Judging, judging_page
 from app.review_widgets import show_text
+from core.oversight.comments import answer
 from core.review import service as review
 
 
@@ -34,6 +35,7 @@ judging_page(
             save=lambda judgment_id, values, **kwargs: review.change_rating(
                 rating_id=judgment_id, rating=values, **kwargs
             ),
+            item_of=lambda last: answer(last.answer_id),
         ),
     )
 )

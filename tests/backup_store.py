@@ -22,6 +22,8 @@ from core.store.models import (
     AuditEvent,
     AuditSample,
     AuditSampleItem,
+    Comment,
+    CommentMention,
     Comparison,
     DatasetSnapshot,
     Experiment,
@@ -128,6 +130,9 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
             )
         )
         add(FlagTriage(rating_id=rating.id, status="dismissed", note=AWKWARD, updated_at=WHEN))
+        pair = {"subject": "pair", "subject_id": min(a.id, b.id), "subject_b_id": max(a.id, b.id)}
+        comment = add(Comment(**pair, user_id=user.id, text=AWKWARD + " @locked", created_at=WHEN))
+        add(CommentMention(comment_id=comment.id, user_id=locked.id))
 
 
 def table_rows(engine: Engine) -> dict[str, list[tuple]]:

@@ -185,7 +185,7 @@ def test_backup_and_restore_commands(engine, tmp_path, monkeypatch, capsys):
         s.add(ModelVersion(name="bot-ü", kind="chatbot"))
     add_admin(engine)  # the command acts as the store's one admin
     assert main(["backup", "--out", str(tmp_path / "b")]) == 0
-    assert "backed up 2 rows of 26 tables" in capsys.readouterr().out
+    assert f"backed up 2 rows of {len(SQLModel.metadata.sorted_tables)} tables" in capsys.readouterr().out
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
     assert main(["restore", str(tmp_path / "b")]) == 0

@@ -13,9 +13,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from core.accounts import AuthError
 from core.auth import Forbidden
-from core.cli import audit, imports, labelstudio, moderation, queues, reports, reward, store, users
+from core.cli import audit, comments, imports, labelstudio, moderation, queues, reports, reward, store, users
 from core.labelstudio.client import LabelStudioError
 from core.moderation import ModerationError
+from core.oversight.comments import CommentError
 from core.oversight.flags import FlagError
 from core.oversight.samples import SampleError
 from core.reports.filters import ReportError
@@ -37,11 +38,12 @@ REFUSALS = (
     ReportError,
     SampleError,
     FlagError,
+    CommentError,
     RewardError,
     BackupError,
     ValueError,
 )
-COMMAND_MODULES = (store, imports, queues, users, moderation, labelstudio, reports, audit, reward)
+COMMAND_MODULES = (store, imports, queues, users, moderation, labelstudio, reports, audit, comments, reward)
 
 
 def main(argv: list[str] | None = None) -> int:
