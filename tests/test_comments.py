@@ -408,3 +408,15 @@ def test_the_home_page_lists_the_mention(engine):
     at.run()
     assert "@rita have a look, please." in texts(at.text)
     assert "Mentions" not in texts(open_page("home", comments.people["annotator"]).subheader)
+
+
+def test_the_audit_sample_page_shows_the_thread_of_the_judgment_re_reviewed(engine):
+    comments = _build(engine)
+    with session_scope(engine, write=True) as s:
+        store.rate(s, comments.people["rita"].id, comments.a3, (2, 2, 2), when=utcnow())
+        draw_sample(s, month=f"{utcnow():%Y-%m}", size=1, seed=1, actor_id=None)
+    comments.add("rita", answer(comments.a3), "I was unsure about the deadline, @bert.")
+    at = open_page("audit_sample", comments.people["bert"])  # judged nothing: auditing shows him the thread
+    assert not at.exception
+    assert f"**Comments on answer #{comments.a3}** (1)" in texts(at.markdown)
+    assert "I was unsure about the deadline, @bert." in texts(at.text)
