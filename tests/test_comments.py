@@ -22,7 +22,15 @@ from core.store.db import session_scope
 from core.store.models import AuditEvent, Comment, CommentMention, Rating, Response, User, utcnow
 from core.text import TEXT_LIMIT
 from tests import audit_store as store
-from tests.app_helpers import REPO_ROOT, TIMEOUT, add_users, field, fresh_streamlit_cache, texts  # noqa: F401
+from tests.app_helpers import (  # noqa: F401
+    REPO_ROOT,
+    TIMEOUT,
+    add_users,
+    everything,
+    field,
+    fresh_streamlit_cache,
+    texts,
+)
 
 HOSTILE = "<script>window.__pwned = 1</script> **bold** [click](http://evil.example) \u202eevil"
 
@@ -295,20 +303,6 @@ def open_page(name: str, user: UserPublic) -> AppTest:
     at = AppTest.from_file(str(REPO_ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
     at.session_state["user"] = user
     return at.run()
-
-
-def everything(at: AppTest) -> str:
-    """Every element the page drew, as text (their protobufs): what a person could read anywhere on the page."""
-    parts = []
-
-    def walk(node) -> None:
-        if getattr(node, "proto", None) is not None:
-            parts.append(str(node.proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(parts)
 
 
 def _rating_queue(engine: Engine, comments: Store) -> None:
