@@ -121,6 +121,8 @@ function submit(prefix) {
 function onKey(event) {
   const mark = marker();
   if (!mark || document.querySelector('[role="dialog"]')) return;
+  // A comment thread (Adjudicate's, in a popover) is not the judging form: its keys, Ctrl+Enter too, are its own.
+  if (event.target.closest && event.target.closest('[class*="st-key-thread-"]')) return;
   const { wbKind: kind, wbItem: prefix } = mark.dataset;
   const key = event.key;
   if (key === "Enter" && (event.ctrlKey || event.metaKey)) {

@@ -10,10 +10,12 @@ from typing import Any
 import streamlit as st
 
 from app import hotkeys
+from app.comment_widgets import comment_thread, thread_of
 from app.review_forms import COMMON_KEYS, FORMS, LABELS, REFUSAL_KEY, Incomplete, refusal
 from app.session import require_page
 from core.auth import Forbidden, UserPublic
 from core.moderation.labels import LabelIn
+from core.oversight.history import ItemRef
 from core.review import service as review
 from core.review.guidelines import guidelines, rubric
 from core.review.judgments import AlreadyJudged, ComparisonIn, FeedbackError, LeaseLost
@@ -59,6 +61,7 @@ class Change:
     id_of: Callable[[Any], int]
     show: Callable[[Any], None]
     save: Callable[..., None]  # (actor=, judgment_id=, values=)
+    item_of: Callable[[Any], ItemRef] | None = None  # the judged item, whose comment thread shows under the form
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class Judging:
     submit: Callable[..., Any]  # (actor=, assignment_id=, values=, hidden_seconds=)
     change: Change | None = None
     saved: str = ""  # the notice after a submission; by default "Saved. Here is the next {noun}."
+    # the item on screen, whose comment thread opens beside Guidelines: only where the page shows the item's other
+    # judgments already (Adjudicate); elsewhere a thread shows once the item is judged (Change.item_of)
+    item_of: Callable[[ItemView], ItemRef] | None = None
 
 
 def judging_page(judging: Judging) -> None:
@@ -99,7 +105,7 @@ def _judge(judging: Judging, user: UserPublic) -> None:
     last = review.last_judgment(actor=user, queue=judging.queue, judgment_id=judged) if judging.change else None
     if last is not None and wanted is not None:
         last = replace(last, values=wanted)
-    _header(judging, review.progress_in(actor=user, queue=judging.queue), last, user)
+    _header(judging, review.progress_in(actor=user, queue=judging.queue), last, user, view)
     prefix = None if view is None else f"{judging.queue}-{view.assignment_id}"
     refused = st.session_state.get(REFUSAL_KEY)
     if refused and refused[0].startswith(f"{judging.queue}-") and refused[0] != prefix:
@@ -145,7 +151,7 @@ def _judge(judging: Judging, user: UserPublic) -> None:
         )
 
 
-def _header(judging: Judging, progress: Progress, last: Last | None, user: UserPublic) -> None:
+def _header(judging: Judging, progress: Progress, last: Last | None, user: UserPublic, view: ItemView | None) -> None:
     title, tools = st.columns([1, 1.4], vertical_alignment="center")
     with title:
         st.title(judging.title, anchor=False)
@@ -156,6 +162,8 @@ def _header(judging: Judging, progress: Progress, last: Last | None, user: UserP
         with st.container(key="keys-help", width="content"), st.popover("Keys (?)", icon=":material/keyboard:"):
             keys = FORMS[judging.queue].keys + COMMON_KEYS
             st.markdown("| Key | Does |\n|---|---|\n" + "\n".join(f"| `{key}` | {does} |" for key, does in keys))
+        if judging.item_of is not None and view is not None:
+            _thread_popover(user, judging.item_of(view), f"{judging.queue}-{view.assignment_id}")
         changeable = judging.change is not None and last is not None
         if changeable and st.button("Change last (u)", key="change-last", icon=":material/undo:"):
             _open_change(judging.change, judging.queue, user, last)
@@ -172,6 +180,15 @@ def _header(judging: Judging, progress: Progress, last: Last | None, user: UserP
         st.dialog(f"My recent {judging.change.noun}s", width="large", on_dismiss=_close_recent)(_recent)(
             judging.change, judging.queue, user
         )
+
+
+def _thread_popover(user: UserPublic, item: ItemRef, key: str) -> None:
+    """The item's comment thread behind a button of the header: the judging screen keeps its one-screen layout."""
+    thread = thread_of(user, item)
+    if thread is None:
+        return
+    with st.popover(f"Comments ({len(thread.comments)})", icon=":material/forum:"):
+        comment_thread(user, item, key, thread, named=False)
 
 
 def _guidelines(queue: str) -> None:
@@ -272,6 +289,8 @@ def _change_last(change: Change, queue: str, user: UserPublic, last: Last) -> No
             on_click=_on_change,
             args=(change, user, judgment_id, queue, prefix),
         )
+    if change.item_of is not None:
+        comment_thread(user, change.item_of(last), f"{queue}-{judgment_id}", named=False)
     if st.session_state.pop(CHANGED_KEY, False):
         _close_recent()
         st.rerun()  # close the dialog; the page shows the notice

@@ -71,6 +71,8 @@ RULES: dict[str, Rule] = {
     "sample.review": Rule(EXPERTS, "review an audit sample"),
     "flags.read": Rule(EXPERTS, "read the flagged answers"),
     "flags.triage": Rule(EXPERTS, "triage flags"),
+    "comments.read": Rule(EXPERTS, "read comment threads"),
+    "comments.write": Rule(EXPERTS, "comment on items"),
     "sources.read": Rule(LEADS, "see which model version wrote an answer and the id it was imported with"),
 }
 

@@ -1,9 +1,10 @@
 """Audit sample (expert, admin): draw a month's stratified sample of judgments, re-review each one (agree or
-disagree with a reason), and read the audit pass rate per queue and per reviewer."""
+disagree with a reason) with the item's comment thread, and read the audit pass rate per queue and per reviewer."""
 
 import streamlit as st
 
 from app import report_cache as audit_reports
+from app.comment_widgets import comment_thread
 from app.review_widgets import leave_notice, show_notice, show_text, show_texts
 from app.session import require_page
 from app.sources import show_sources
@@ -105,6 +106,8 @@ else:
     show_texts(item.texts, long=600, height=220)
     st.markdown("**The judgment**")
     show_text(item.values)
+    if item.item is not None:
+        comment_thread(user, item.item, f"sample-{item.id}")
     with st.form(f"verdict-{item.id}"):
         verdict = st.radio(
             "Your verdict",

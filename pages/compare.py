@@ -4,6 +4,7 @@ import streamlit as st
 
 from app.review_page import Change, Judging, judging_page
 from app.review_widgets import show_conversation, show_text
+from core.oversight.comments import pair
 from core.review import service as review
 
 
@@ -38,6 +39,7 @@ judging_page(
             save=lambda judgment_id, values, **kwargs: review.change_comparison(
                 comparison_id=judgment_id, comparison=values, **kwargs
             ),
+            item_of=lambda last: pair(*last.answer_ids),
         ),
     )
 )

@@ -1,14 +1,17 @@
 """Flags (expert, admin): answers reviewers flagged as incorrect, unsafe, non-compliant, hallucinated or holding
-personal data, with the model version and the reviewer; triage each one (open, confirmed, dismissed) with a note."""
+personal data, with the model version and the reviewer; triage each one (open, confirmed, dismissed) with a note, and
+discuss it in the answer's comment thread."""
 
 import streamlit as st
 
 from app import report_cache as audit_reports
+from app.comment_widgets import comment_thread, comment_threads
 from app.review_widgets import leave_notice, show_notice, show_text
 from app.session import require_page
 from app.sources import answer_sources
 from app.widgets import escape_markdown, page_header
 from core.oversight import service as oversight
+from core.oversight.comments import answer
 from core.oversight.flags import PAGE_SIZE, FlagError
 from core.review.guidelines import rubric
 from core.store.models import FLAG_STATUSES, FLAGS
@@ -43,6 +46,7 @@ view = oversight.flags_view(
 if view.versions:  # leads and admins only: the others review blind
     version_slot.selectbox("Model version", [ANY, *view.versions], key="flag_version")
 sources = answer_sources(user, [row.answer_id for row in view.page.rows])
+threads = comment_threads(user, [answer(row.answer_id) for row in view.page.rows])
 
 st.dataframe(
     [
@@ -87,6 +91,8 @@ for row in page.rows:
                 else:
                     audit_reports.clear()
                     leave_notice("flags_notice", f"Rating {row.rating_id}: {new_status}.")
+        item = answer(row.answer_id)
+        comment_thread(user, item, f"flag-{row.rating_id}", threads.get(item))
 
 before_col, where_col, after_col = st.columns([1, 2, 1], vertical_alignment="center")
 if before_col.button("Previous", disabled=offset == 0):

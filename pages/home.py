@@ -1,9 +1,11 @@
-"""Home: the numbers that matter to the signed-in role."""
+"""Home: the numbers that matter to the signed-in role, and the comments that mention the person."""
 
 import streamlit as st
 
+from app.comment_widgets import WHERE, show_mention
 from app.session import require_page
-from app.widgets import imports_table, jobs_table, metric_tiles, page_header
+from app.widgets import escape_markdown, imports_table, jobs_table, metric_tiles, page_header
+from core.auth import may
 from core.jobs import service as jobs
 from core.reports import service as reports
 
@@ -23,6 +25,14 @@ home = reports.home(actor=user)
 if home.assigned:
     st.info(home.assigned.line(), icon=":material/assignment_ind:")
 metric_tiles(home.counts)
+
+if may(user, "comments.read"):
+    st.subheader("Mentions", anchor=False, help=WHERE)
+    if not home.mentions:
+        mention = f"@{user.username}"
+        st.caption(escape_markdown(f"Nobody has mentioned you in a comment yet: a comment with {mention} shows here."))
+    for mention in home.mentions:
+        show_mention(mention)
 
 if user.role == "admin":
     st.subheader("Last imports", anchor=False)

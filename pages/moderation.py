@@ -3,6 +3,7 @@ The page shows the text only, never a classifier's score or name."""
 
 from app.review_page import Change, Judging, judging_page
 from app.review_widgets import show_plain
+from core.oversight.comments import moderation_item
 from core.review import service as review
 
 judging_page(
@@ -24,6 +25,7 @@ judging_page(
             save=lambda judgment_id, values, **kwargs: review.change_label(
                 label_id=judgment_id, label=values, **kwargs
             ),
+            item_of=lambda last: moderation_item(last.item_id),  # experts' (annotators take no part in threads)
         ),
     )
 )

@@ -4,6 +4,7 @@ import streamlit as st
 
 from app.review_page import Change, Judging, judging_page
 from app.review_widgets import show_conversation, show_text
+from core.oversight.comments import answer
 from core.review import service as review
 
 
@@ -33,6 +34,7 @@ judging_page(
             save=lambda judgment_id, values, **kwargs: review.change_rating(
                 rating_id=judgment_id, rating=values, **kwargs
             ),
+            item_of=lambda last: answer(last.answer_id),
         ),
     )
 )

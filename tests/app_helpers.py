@@ -96,3 +96,17 @@ def field(at: AppTest, name: str, *, change: bool = False):
 
 def toasts(at: AppTest) -> list[str]:
     return [toast.value for toast in at.toast]
+
+
+def everything(at: AppTest) -> str:
+    """Every element the page drew, as text (their protobufs): what a person could read anywhere on the page."""
+    parts = []
+
+    def walk(node) -> None:
+        if getattr(node, "proto", None) is not None:
+            parts.append(str(node.proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(parts)

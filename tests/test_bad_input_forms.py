@@ -201,6 +201,21 @@ def test_the_flag_triage_form_takes_any_note(flagged, note, status):
         assert after["audit_event"] in (before["audit_event"], before["audit_event"] + 1)
 
 
+@FORMS
+@given(text=TYPED)
+@example(text="@lead, see the <b>rate</b>\x00")  # refused: a NUL
+def test_the_comment_form_takes_any_text(flagged, text):
+    engine, people = flagged
+    at = open_page("flags", people["lead"], "lead", "expert")  # a flagged answer's thread shows to every expert
+    before = row_counts(engine)
+    next(t for t in at.text_area if t.label == "Add a comment").input(text)
+    next(b for b in at.button if b.label == "Post comment").click().run()
+    if not submitted(engine, at, before, "comment"):
+        assert NUL in text or not text.strip()
+    else:
+        assert text.strip() in [t.value for t in at.text]  # shown exactly as written, as text
+
+
 @pytest.fixture
 def sampled(engine):
     st.cache_resource.clear()
@@ -237,7 +252,7 @@ def test_the_audit_verdict_form_takes_any_reason(sampled, reason, verdict):
     before = row_counts(engine)
     if verdict:
         at.radio[0].set_value(verdict)
-    at.text_area[0].input(reason)
+    next(t for t in at.text_area if t.label.startswith("Reason")).input(reason)  # not the comment box above it
     next(b for b in at.button if b.label == "Save verdict").click().run()
     assert not at.exception
     if at.error:

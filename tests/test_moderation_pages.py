@@ -15,7 +15,7 @@ from app.moderation_admin import STAGES
 from core.auth import UserPublic
 from core.store.db import session_scope
 from core.store.models import Adjudication, AuditEvent, ModelVersion, ModerationLabel, ModerationScore
-from tests.app_helpers import field, toasts
+from tests.app_helpers import everything, field, toasts
 from tests.moderation_store import add_people, corpus, import_rows, label_row, prefill_minilm, score_row
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
@@ -44,20 +44,6 @@ def page(name: str, user_id: int, username: str) -> AppTest:
     at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
     at.session_state["user"] = UserPublic(user_id, username, username, ROLES.get(username, "annotator"), True)
     return at.run()
-
-
-def everything(at: AppTest) -> str:
-    """Every element the page drew, as text (their protobufs): what a person could read anywhere on the page."""
-    parts = []
-
-    def walk(node) -> None:
-        if getattr(node, "proto", None) is not None:
-            parts.append(str(node.proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(parts)
 
 
 def choose(at: AppTest, label: str, categories=(), note: str = "", *, change: bool = False) -> None:

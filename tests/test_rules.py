@@ -21,6 +21,8 @@ from sqlalchemy import Engine, func, select, text
 from core.auth import RULES, Forbidden, UserPublic, may
 from core.demo.load import load_demo
 from core.moderation.labels import AdjudicationIn, LabelIn
+from core.oversight.comments import answer
+from core.oversight.history import ItemRef
 from core.oversight.samples import draw_sample
 from core.oversight.trail import TrailFilter
 from core.reports.filters import Filters
@@ -143,6 +145,11 @@ class Store:
         with session_scope(self.engine) as s:
             return s.execute(select(Rating.id).where(func.json_array_length(Rating.flags) > 0)).scalars().first()
 
+    def flagged_answer(self) -> ItemRef:
+        """An answer every expert may read the thread of (on Flags), judged or not."""
+        with session_scope(self.engine) as s:
+            return answer(s.get(Rating, self.flagged_rating()).response_id)
+
     def stub(self, target: str, result: Any = None) -> list[dict]:
         """Replace a heavy step (training, embedding, a Label Studio server) by a recorder of its calls."""
         calls: list[dict] = []
@@ -209,6 +216,10 @@ CASES: dict[str, Case] = {
     "core.oversight.service.answer_sources": Case(lambda s, a: {"answer_ids": [1, 2]}),
     "core.oversight.service.triage_flag": Case(
         lambda s, a: {"rating_id": s.flagged_rating(), "status": "confirmed", "note": "checked"}
+    ),
+    "core.oversight.service.threads": Case(lambda s, a: {"items": [s.flagged_answer()]}),
+    "core.oversight.service.add_comment": Case(
+        lambda s, a: {"item": s.flagged_answer(), "text": "Checked against the guideline, @lead."}
     ),
     "core.reports.service.home": Case(),
     "core.reports.service.report_choices": Case(),
@@ -346,6 +357,8 @@ EXPECTED = {
     "sample.review": "admin lead expert",
     "flags.read": "admin lead expert",
     "flags.triage": "admin lead expert",
+    "comments.read": "admin lead expert",
+    "comments.write": "admin lead expert",
     "sources.read": "admin lead",
 }
 

@@ -13,10 +13,11 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from core.accounts import AuthError
 from core.auth import Forbidden
-from core.cli import audit, imports, labelstudio, moderation, queues, reports, reward, store, users, worker
+from core.cli import audit, comments, imports, labelstudio, moderation, queues, reports, reward, store, users, worker
 from core.jobs import JobError
 from core.labelstudio.client import LabelStudioError
 from core.moderation import ModerationError
+from core.oversight.comments import CommentError
 from core.oversight.flags import FlagError
 from core.oversight.samples import SampleError
 from core.reports.filters import ReportError
@@ -38,12 +39,13 @@ REFUSALS = (
     ReportError,
     SampleError,
     FlagError,
+    CommentError,
     RewardError,
     BackupError,
     JobError,
     ValueError,
 )
-COMMAND_MODULES = (store, imports, queues, users, moderation, labelstudio, reports, audit, reward, worker)
+COMMAND_MODULES = (store, imports, queues, users, moderation, labelstudio, reports, audit, comments, reward, worker)
 
 
 def main(argv: list[str] | None = None) -> int:

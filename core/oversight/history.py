@@ -1,5 +1,7 @@
 """An item's full history: every judgment of it (with who, when and what), every audit event on those judgments
-and on the item's work items (each change with its before and after), flag triage, audit verdicts, adjudication.
+and on the item's work items (each change with its before and after), flag triage, audit verdicts, adjudication, and
+its comment thread's events (who commented when, and whom they mentioned; the texts stay in the thread:
+core.oversight.comments).
 
 An item is what reviewers judge: an answer, a pair of answers, or a moderation item. Answers are named by their
 store id, never by model or imported id: the history is open to expert reviewers, whose reviews are blind (leads
@@ -21,6 +23,7 @@ from core.store.models import (
     Adjudication,
     AuditEvent,
     AuditSampleItem,
+    Comment,
     Comparison,
     ModerationItem,
     ModerationLabel,
@@ -100,6 +103,9 @@ def item_of(session: Session, entity: str, entity_id: int | None) -> ItemRef | N
         return ItemRef("moderation_item", (item.subject_id,))
     if entity == "audit_sample_item" and (sampled := session.get(AuditSampleItem, entity_id)):
         return _judgment_item(session, sampled.queue, sampled.judgment_id)
+    if entity == "comment" and (comment := session.get(Comment, entity_id)):
+        ids = (comment.subject_id, comment.subject_b_id) if comment.subject == "pair" else (comment.subject_id,)
+        return ItemRef(comment.subject, ids)
     return None
 
 
@@ -192,17 +198,15 @@ def _texts(session: Session, ref: ItemRef) -> tuple[str, list[tuple[str, str]], 
     return title, texts, names
 
 
-def judgment_view(
-    session: Session, queue: str, judgment_id: int
-) -> tuple[list[tuple[str, str]], str, tuple[int, ...]] | None:
-    """What one judgment was about (the texts, headed), what it said, and its answers' ids, for a person
-    re-reviewing it."""
+def judgment_view(session: Session, queue: str, judgment_id: int) -> tuple[list[tuple[str, str]], str, ItemRef] | None:
+    """What one judgment was about (the texts, headed), what it said, and the item it judged (its answers' ids lead
+    to their sources, for those who may see them), for a person re-reviewing it."""
     row = session.get(MODELS[queue], judgment_id)
     ref = _judgment_item(session, queue, judgment_id)
     if row is None or ref is None:
         return None
     _, texts, answer_names = _texts(session, ref)
-    return texts, _values(queue, row, ref, answer_names), ref.answers
+    return texts, _values(queue, row, ref, answer_names), ref
 
 
 def item_history(session: Session, ref: ItemRef) -> ItemHistory:
@@ -238,6 +242,12 @@ def item_history(session: Session, ref: ItemRef) -> ItemHistory:
         owners.append(and_(AuditEvent.entity == "work_item", AuditEvent.entity_id.in_(work_items)))
     if ref.kind == "moderation_item":
         owners.append(and_(AuditEvent.entity == "moderation_item", AuditEvent.entity_id == ref.ids[0]))
+    thread = select(Comment.id).where(
+        Comment.subject == ref.kind,
+        Comment.subject_id == ref.ids[0],
+        Comment.subject_b_id == (ref.ids[1] if ref.kind == "pair" else 0),
+    )
+    owners.append(and_(AuditEvent.entity == "comment", AuditEvent.entity_id.in_(thread)))
     events = []
     if owners:
         found = session.execute(select(AuditEvent).where(or_(*owners)).order_by(AuditEvent.at, AuditEvent.id)).scalars()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import audit
-from core.oversight.history import judgment_view
+from core.oversight.history import ItemRef, judgment_view
 from core.reports.judgments import BY_QUEUE, SOURCES
 from core.store.models import AUDIT_VERDICTS, AuditSample, AuditSampleItem, User, utcnow
 from core.text import text_problems
@@ -54,6 +54,7 @@ class SampleItemView:
     texts: list[tuple[str, str]]
     values: str
     answers: tuple[int, ...]  # the answers judged (their sources are for leads only)
+    item: ItemRef | None  # the item judged (None if the judgment is gone): its comment thread shows beside it
     verdict: str | None
     reason: str
     auditor: str | None
@@ -265,10 +266,10 @@ def sample_items(session: Session, sample_id: int, *, to_review_only: bool = Fal
     names = _names(session)
     views = []
     for item in session.execute(query.order_by(AuditSampleItem.queue, AuditSampleItem.id)).scalars():
-        texts, values, answers = judgment_view(session, item.queue, item.judgment_id) or (
+        texts, values, ref = judgment_view(session, item.queue, item.judgment_id) or (
             [],
             "(the judgment is gone)",
-            (),
+            None,
         )
         views.append(
             SampleItemView(
@@ -279,7 +280,8 @@ def sample_items(session: Session, sample_id: int, *, to_review_only: bool = Fal
                 item.judged_at,
                 texts,
                 values,
-                answers,
+                ref.answers if ref else (),
+                ref,
                 item.verdict,
                 item.reason,
                 names.get(item.auditor_id),

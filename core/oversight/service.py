@@ -1,6 +1,6 @@
-"""What the audit trail, audit sample and flags pages and `python -m core audit` call: one function per action, each
-checked against the rule table and run in its own transaction (reads in a read-only one). The tests reach the same
-code through the session-level functions these wrap."""
+"""What the audit trail, audit sample and flags pages, the comment threads, `python -m core audit` and `python -m core
+comment` call: one function per action, each checked against the rule table and run in its own transaction (reads in
+a read-only one). The tests reach the same code through the session-level functions these wrap."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import TextIO
 from sqlalchemy import Engine
 
 from core.auth import UserPublic, guarded, may, require
-from core.oversight import flags, history, sources, trail
+from core.oversight import comments, flags, history, sources, trail
 from core.oversight import samples as audit_sample
 from core.store.db import session_scope
 from core.text import NUL
@@ -182,3 +182,26 @@ def triage_flag(*, actor: UserPublic, rating_id: int, status: str, note: str, en
     """Set a flagged rating's status with a note (audited as the actor)."""
     with session_scope(engine, write=True) as session:
         flags.triage(session, rating_id=rating_id, status=status, note=note, actor_id=actor.id)
+
+
+# --- comments ------------------------------------------------------------------------------------------------------
+
+
+@guarded("comments.read")
+def threads(
+    *, actor: UserPublic, items: Sequence[history.ItemRef], engine: Engine | None = None
+) -> dict[history.ItemRef, comments.Thread]:
+    """The comment thread of each item, oldest first; hidden (no comment, no count) where the actor has not judged
+    the item and it is on no oversight page (core.oversight.comments says who reads what)."""
+    with session_scope(engine) as session:
+        return comments.threads(session, actor, items)
+
+
+@guarded("comments.write")
+def add_comment(
+    *, actor: UserPublic, item: history.ItemRef, text: str, engine: Engine | None = None
+) -> comments.CommentView:
+    """Add a comment to the item's thread, with its @mentions (audited as the actor); refused with the reason if
+    empty, too long, on an unknown item or on a thread the actor may not read yet."""
+    with session_scope(engine, write=True) as session:
+        return comments.add_comment(session, actor=actor, item=item, text=text)

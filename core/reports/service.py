@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from core.auth import UserPublic, guarded, may
+from core.oversight.comments import Mention, mentions_of
 from core.reports.filters import Filters
 from core.reports.home import Count, home_counts
 from core.review.assignee_progress import AssignedToYou, assigned_to
@@ -32,15 +33,16 @@ if TYPE_CHECKING:
 class Home:
     counts: list[Count]
     imports: list[ImportLine]  # the last imports, for those who may see the store's contents
+    mentions: list[Mention]  # the latest comments that mention the actor, newest first
     assigned: AssignedToYou | None = None  # the items a lead assigned to the actor, standing now
 
 
 @guarded("home.read")
 def home(*, actor: UserPublic, engine: Engine | None = None) -> Home:
-    """The numbers that matter to the actor's role on their home page."""
+    """The numbers that matter to the actor's role on their home page, and the comments that mention them."""
     with session_scope(engine) as session:
         imports = recent_imports(session, limit=5) if may(actor, "data.read") else []
-        return Home(home_counts(session, actor), imports, assigned_to(session, actor.id))
+        return Home(home_counts(session, actor), imports, mentions_of(session, actor), assigned_to(session, actor.id))
 
 
 @guarded("report.ab")

@@ -63,6 +63,7 @@ class AdjudicationView:
     text: str
     labels: list[ShownLabel]
     started_at: datetime
+    item_id: int  # the moderation item (its comment thread shows on the Adjudicate page)
 
 
 ItemView = RateView | CompareView | LabelView | AdjudicationView
@@ -71,12 +72,16 @@ ItemView = RateView | CompareView | LabelView | AdjudicationView
 RECENT = 20  # judgments a reviewer can reopen from "My recent"
 
 
+# The judged item's store ids come with a judgment reopened: its comment thread shows beside it once judged.
+
+
 @dataclass(frozen=True)
 class LastRating:
     rating_id: int
     prompt: str
     answer: str
     values: RatingIn
+    answer_id: int
     turns: Turns = ()
 
 
@@ -87,6 +92,7 @@ class LastComparison:
     left: str
     right: str
     values: ComparisonIn
+    answer_ids: tuple[int, int]  # the pair's answers, as stored (a, b)
     turns: Turns = ()
 
 
@@ -95,6 +101,7 @@ class LastLabel:
     label_id: int
     text: str
     values: LabelIn
+    item_id: int
 
 
 def sides(left_id: int | None, a: int, b: int) -> tuple[int, int]:
@@ -115,7 +122,8 @@ def item_view(run: prepared.Runner, lease: Lease) -> ItemView:
     text = item_text(run, lease.subject_id)
     if lease.queue == "moderation":
         return LabelView(lease.assignment_id, text, lease.started_at)
-    return AdjudicationView(lease.assignment_id, text, item_labels(run, lease.subject_id), lease.started_at)
+    labels = item_labels(run, lease.subject_id)
+    return AdjudicationView(lease.assignment_id, text, labels, lease.started_at, lease.subject_id)
 
 
 def texts(run: prepared.Runner, *response_ids: int) -> tuple[str, Turns, list[str]]:
@@ -221,15 +229,16 @@ def last_view(
         values = RatingIn(
             stored.helpfulness, stored.harmlessness, stored.accuracy, tuple(stored.flags), stored.rationale
         )
-        return LastRating(stored.id, prompt, answer, values, turns)
+        return LastRating(stored.id, prompt, answer, values, stored.response_id, turns)
     if queue == "comparison":
         left, right = sides(stored.left_response_id, stored.response_a_id, stored.response_b_id)
         prompt, turns, (left_text, right_text) = texts(run, left, right)
         preferred = preferred_side(stored.choice, left, stored.response_a_id, stored.response_b_id)
         values = ComparisonIn(preferred, stored.strength, stored.rationale)
-        return LastComparison(stored.id, prompt, left_text, right_text, values, turns)
+        answer_ids = (stored.response_a_id, stored.response_b_id)
+        return LastComparison(stored.id, prompt, left_text, right_text, values, answer_ids, turns)
     values = LabelIn(stored.label, tuple(stored.categories), stored.note)
-    return LastLabel(stored.id, item_text(run, stored.item_id), values)
+    return LastLabel(stored.id, item_text(run, stored.item_id), values, stored.item_id)
 
 
 @cache

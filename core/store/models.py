@@ -625,3 +625,36 @@ class JobSetting(SQLModel, table=True):
     threshold: int  # new items that start the job: final labels, usable pairs, unscored answers
     every_hours: int | None = None  # also start it this long after the last one, when there is anything new
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+COMMENT_SUBJECTS = ("answer", "pair", "moderation_item")  # the items a thread can be on (core.oversight.history)
+
+
+class Comment(SQLModel, table=True):
+    """One comment of the thread on an item: an answer, a pair of answers (lower id first) or a moderation item.
+    Comments are plain text, never edited or deleted; each is an audit event (`comment.create`)."""
+
+    __table_args__ = (
+        CheckConstraint(_in("subject", COMMENT_SUBJECTS), name="ck_comment_subject"),
+        # a thread, oldest first, from the index alone
+        Index("ix_comment_thread", "subject", "subject_id", "subject_b_id", "created_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str
+    subject_id: int
+    subject_b_id: int = 0  # the pair's second answer; 0 where the item is one thing
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    text: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CommentMention(SQLModel, table=True):
+    """A user a comment mentions by `@username` (an unknown name stays plain text and has no row here)."""
+
+    __tablename__ = "comment_mention"
+    # a person's mentions, newest first, for their home page
+    __table_args__ = (Index("ix_comment_mention_user", "user_id", "comment_id"),)
+
+    comment_id: int = Field(foreign_key="comment.id", primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True)
