@@ -18,6 +18,9 @@ from core.accounts.users import create_user
 from core.store.db import session_scope
 from core.store.models import (
     Adjudication,
+    Alert,
+    AlertDelivery,
+    AlertSetting,
     Assignment,
     AuditEvent,
     AuditSample,
@@ -135,6 +138,12 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
         lost = add(Job(kind="reward_train", status="failed", reason=AWKWARD, progress=NESTED, error=AWKWARD))
         add(Job(kind="reward_train", status="running", attempt=2, retry_of=lost.id, worker="h:1", heartbeat_at=WHEN))
         add(JobSetting(kind="moderation_retrain", enabled=False, threshold=10, every_hours=None, updated_at=WHEN))
+        cleared = add(
+            Alert(kind="drift", key="drift:ü", summary=AWKWARD, details=NESTED, raised_at=WHEN, cleared_at=WHEN)
+        )
+        add(Alert(kind="job_failed", key=f"job:{lost.id}", summary=AWKWARD, details={}, status="unsent"))
+        add(AlertDelivery(alert_id=cleared.id, attempt=1, at=WHEN, status_code=None, error=AWKWARD, seconds=5.004))
+        add(AlertSetting(name="sla_share", value=0.85, updated_at=WHEN))
 
 
 def table_rows(engine: Engine) -> dict[str, list[tuple]]:
