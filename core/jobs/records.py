@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from core import audit
+from core.jobs import alerts
 from core.store.db import session_scope
 from core.store.models import Job, utcnow
 
@@ -80,6 +81,12 @@ def _event(session: Session, job: Job, action: str, **after: Any) -> None:
         entity_id=job.id,
         after={"kind": job.kind, "attempt": job.attempt} | after,
     )
+
+
+def _failed(session: Session, job: Job, error: str, *, retried: bool) -> None:
+    """The job failed: its audit event and its alert, in the transaction that marks it."""
+    _event(session, job, "fail", error=error)
+    alerts.job_failed(session, job_id=job.id, kind=job.kind, attempt=job.attempt, error=error, retried=retried)
 
 
 def active_job(session: Session, kind: str) -> Job | None:
@@ -155,7 +162,7 @@ def fail(engine: Engine, job_id: int, worker: str, *, error: str, progress: dict
         values = {"status": "failed", "error": error, "progress": progress, "finished_at": now, "heartbeat_at": now}
         if session.execute(_running(job_id, worker).values(**values)).rowcount != 1:
             return False
-        _event(session, session.get(Job, job_id), "fail", error=error)
+        _failed(session, session.get(Job, job_id), error, retried=False)
         return True
 
 
@@ -190,7 +197,7 @@ def recover_lost(engine: Engine, timeout_seconds: float) -> list[int]:
             )
             session.add(job)
             session.flush()
-            _event(session, job, "fail", error=job.error)
+            _failed(session, job, job.error, retried=job.attempt <= RETRIES)
             if job.attempt <= RETRIES:
                 reason = f"retry of job {job.id}, which was lost"
                 retry = _insert(session, job.kind, reason=reason, attempt=job.attempt + 1, retry_of=job.id)
