@@ -176,6 +176,8 @@ CASES: dict[str, Case] = {
     "core.ingest.service.import_data": Case(conversations_file),
     "core.jobs.service.jobs_overview": Case(),
     "core.jobs.service.configure": Case(lambda s, a: {"kind": "reward_score", "threshold": 5}),
+    "core.jobs.service.alerts_overview": Case(),
+    "core.jobs.service.configure_alerts": Case(lambda s, a: {"sla_share": 0.8}),
     "core.labelstudio.service.push": Case(lambda s, a: {"title": "Rules"}, stub="core.labelstudio.sync.push"),
     "core.labelstudio.service.pull": Case(lambda s, a: {"title": "Rules"}, stub="core.labelstudio.sync.pull"),
     "core.labelstudio.service.write_import_file": Case(lambda s, a: {"queue": "moderation", "out": io.StringIO()}),
