@@ -326,6 +326,8 @@ EXPECTED = {
     "reward.score": "admin",
     "jobs.read": "admin",
     "jobs.configure": "admin",
+    "alerts.read": "admin",
+    "alerts.configure": "admin",
     "report.ab": "admin product_owner",
     "experiment.plan": "admin product_owner",
     "report.kpi": "admin product_owner",
