@@ -216,7 +216,9 @@ def test_the_sla_alert_is_raised_once_while_it_stands_and_again_when_it_comes_ba
     (first,) = alerts.check_conditions(any_engine, now=NOW)
     assert alerts.check_conditions(any_engine, now=NOW) == []  # it stands: nothing new
     (alert,) = rows(any_engine, Alert)
-    assert alert.summary == ("Within-SLA share 50% over the last 7 days, below 90%: 2 of 4 items finished within 48 h")
+    assert alert.summary == (
+        "Within-SLA share 50.0% over the last 7 days, below 90.0%: 2 of 4 items finished within 48 h"
+    )
     assert alert.details["within_sla_share"] == 0.5
 
     finish_items(any_engine, [1] * 36)  # 38 of 40: 95 %

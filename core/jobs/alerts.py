@@ -198,7 +198,7 @@ def sla_condition(session: Session, limits: dict[str, float], now: datetime) -> 
     if share is None or share >= threshold:
         return {}
     summary = (
-        f"Within-SLA share {share:.0%} over the last {days} days, below {threshold:.0%}: "
+        f"Within-SLA share {share:.1%} over the last {days} days, below {threshold:.1%}: "
         f"{sum(t.within_sla for t in found):,} of {sum(t.items for t in found):,} items finished within {hours:g} h"
     )
     queues = [{"queue": t.queue, "items": t.items, "within_sla": t.within_sla, "p95_hours": t.p95_hours} for t in found]

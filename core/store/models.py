@@ -617,7 +617,7 @@ class Alert(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str  # sla_share_low | drift | sample_ratio | job_failed | gate_promoted | gate_held_back
     key: str
-    summary: str  # one line a person reads: "Within-SLA share 82 % over the last 7 days, below 90 %"
+    summary: str  # one line a person reads: "Within-SLA share 82.0% over the last 7 days, below 90.0%: ..."
     details: dict = _json(dict, nullable=False)  # the figures, sent in the webhook's body
     raised_at: datetime = Field(default_factory=utcnow)
     cleared_at: datetime | None = None  # a condition that ended (an event that happened is never cleared)
