@@ -326,7 +326,9 @@ def test_a_failed_job_raises_its_alert_once_in_the_transaction_that_marks_it(any
     )
 
 
-def test_the_gate_raises_one_alert_per_candidate_and_decision(engine):
+def test_the_gate_raises_one_alert_per_candidate_and_decision(any_engine):
+    engine = any_engine
+
     def decide(promoted: bool) -> int | None:
         with session_scope(engine, write=True) as s:
             return alerts.gate_decision(
