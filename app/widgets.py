@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from core.jobs.service import JobsOverview
+from core.jobs.service import AlertsOverview, JobsOverview
 from core.reports.home import Count
 from core.store.inventory import ImportLine
 
@@ -105,3 +105,67 @@ def jobs_table(overview: JobsOverview) -> None:
             "Finished (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
         },
     )
+
+
+ALERT_STATUSES = {
+    "pending": "waiting to be sent",
+    "delivered": "delivered",
+    "failed": "not delivered (gave up)",
+    "unsent": "shown here (no webhook)",
+}
+
+
+def alerts_table(overview: AlertsOverview) -> None:
+    """Where alerts go, their thresholds, the newest alerts and the webhook's delivery log."""
+    thresholds = {t.name: t.value for t in overview.thresholds}
+    st.caption(
+        f"Raised by the worker when the within-SLA share ({thresholds['sla_hours']:g} h, last "
+        f"{thresholds['window_days']:g} days) falls below {thresholds['sla_share']:.0%}, a moderation version's weekly "
+        f"drift (PSI) exceeds {thresholds['psi']:g}, an experiment's sample-ratio check raises its alarm, a job fails, "
+        "or the promotion gate decides. Change the thresholds with `python -m core worker alerts configure`."
+    )
+    if overview.problem:
+        st.error(f"The webhook is refused, so the worker does not start: {overview.problem}", icon=":material/error:")
+    elif overview.webhook:
+        st.caption(f"Sent to the webhook at {overview.webhook}, signed (`X-Workbench-Signature`).")
+    else:
+        st.caption("No webhook is set (`ALERT_WEBHOOK_URL`): the alerts show here.")
+    if not overview.alerts:
+        st.info("No alert has been raised.", icon=":material/info:")
+        return
+    st.dataframe(
+        [
+            {
+                "Alert": alert.id,
+                "Raised (UTC)": alert.raised_at,
+                "What": alert.summary,
+                "Cleared (UTC)": alert.cleared_at,
+                "Delivery": ALERT_STATUSES.get(alert.status, alert.status),
+                "Attempts": alert.attempts,
+            }
+            for alert in overview.alerts
+        ],
+        hide_index=True,
+        column_config={
+            "Raised (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            "Cleared (UTC)": st.column_config.DatetimeColumn(
+                format="YYYY-MM-DD HH:mm", help="When the condition ended (a job failure or a gate decision stays)"
+            ),
+        },
+    )
+    if overview.deliveries:
+        st.caption("Delivery log: each attempt to send an alert to the webhook, newest first.")
+        st.dataframe(
+            [
+                {
+                    "Alert": d.alert_id,
+                    "Attempt": d.attempt,
+                    "At (UTC)": d.at,
+                    "Outcome": d.outcome,
+                    "Seconds": d.seconds,
+                }
+                for d in overview.deliveries
+            ],
+            hide_index=True,
+            column_config={"At (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")},
+        )

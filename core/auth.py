@@ -62,6 +62,8 @@ RULES: dict[str, Rule] = {
     "reward.score": Rule(ADMIN, "score answers with a reward model"),
     "jobs.read": Rule(ADMIN, "see the background jobs"),
     "jobs.configure": Rule(ADMIN, "change when background jobs start"),
+    "alerts.read": Rule(ADMIN, "see the alerts and their webhook deliveries"),
+    "alerts.configure": Rule(ADMIN, "change the alert thresholds"),
     "report.ab": Rule(OWNERS, "read A/B reports"),
     "experiment.plan": Rule(OWNERS, "plan an experiment's split"),
     "report.kpi": Rule(OWNERS, "read the KPIs"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +24,8 @@ class Settings:
     db_pool_size: int  # PostgreSQL connections each app process keeps open
     db_max_overflow: int  # and may open beyond them at a peak
     reward_base_model: str | None  # the model folder the worker trains reward models from (None: all-MiniLM-L6-v2)
+    alert_webhook_url: str | None = None  # where the worker sends alerts (None: they show on the admins' Home page)
+    alert_webhook_secret: str | None = field(default=None, repr=False)  # signs each alert's body; never printed
 
 
 def _secret(name: str) -> str | None:
@@ -52,4 +54,6 @@ def get_settings() -> Settings:
         db_pool_size=int(env.get("DB_POOL_SIZE", "5")),
         db_max_overflow=int(env.get("DB_MAX_OVERFLOW", "10")),
         reward_base_model=env.get("REWARD_BASE_MODEL") or None,
+        alert_webhook_url=(env.get("ALERT_WEBHOOK_URL") or "").strip() or None,
+        alert_webhook_secret=_secret("ALERT_WEBHOOK_SECRET"),
     )

@@ -4,7 +4,7 @@ import streamlit as st
 
 from app.comment_widgets import WHERE, show_mention
 from app.session import require_page
-from app.widgets import escape_markdown, imports_table, jobs_table, metric_tiles, page_header
+from app.widgets import alerts_table, escape_markdown, imports_table, jobs_table, metric_tiles, page_header
 from core.auth import may
 from core.jobs import service as jobs
 from core.reports import service as reports
@@ -16,7 +16,8 @@ INTROS = {
     "sample and the audit trail you also see which model wrote each answer.",
     "annotator": "Label the moderation items the classifier is least sure of; your labels correct and measure it.",
     "product_owner": "Follow the judgments coming in and the model versions under evaluation.",
-    "admin": "Import data, watch what is in the store and the background jobs, and manage the people who use it.",
+    "admin": "Import data, watch what is in the store, the background jobs and the alerts, and manage the people who "
+    "use it.",
 }
 
 user = require_page("home")
@@ -39,3 +40,5 @@ if user.role == "admin":
     imports_table(home.imports)
     st.subheader("Background jobs", anchor=False)
     jobs_table(jobs.jobs_overview(actor=user))
+    st.subheader("Alerts", anchor=False)
+    alerts_table(jobs.alerts_overview(actor=user))

@@ -18,6 +18,9 @@ from core.accounts.users import create_user
 from core.store.db import session_scope
 from core.store.models import (
     Adjudication,
+    Alert,
+    AlertDelivery,
+    AlertSetting,
     Assignment,
     AuditEvent,
     AuditSample,
@@ -151,6 +154,12 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
         pair = {"subject": "pair", "subject_id": min(a.id, b.id), "subject_b_id": max(a.id, b.id)}
         comment = add(Comment(**pair, user_id=user.id, text=AWKWARD + " @locked", created_at=WHEN))
         add(CommentMention(comment_id=comment.id, user_id=locked.id))
+        cleared = add(
+            Alert(kind="drift", key="drift:ü", summary=AWKWARD, details=NESTED, raised_at=WHEN, cleared_at=WHEN)
+        )
+        add(Alert(kind="job_failed", key=f"job:{lost.id}", summary=AWKWARD, details={}, status="unsent"))
+        add(AlertDelivery(alert_id=cleared.id, attempt=1, at=WHEN, status_code=None, error=AWKWARD, seconds=5.004))
+        add(AlertSetting(name="sla_share", value=0.85, updated_at=WHEN))
 
 
 def table_rows(engine: Engine) -> dict[str, list[tuple]]:

@@ -1,5 +1,6 @@
-"""`python -m core worker`: run the background jobs; `worker configure` and `worker status`: when they start and
-how they went."""
+"""`python -m core worker`: run the background jobs and the alerts; `worker configure` and `worker status`: when
+the jobs start and how they went; `worker alerts` and `worker alerts configure`: the alerts, their delivery log and
+their thresholds."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import logging
 
 from core.cli.common import actor, add_command
 from core.jobs import service as jobs
+from core.jobs.alerts import THRESHOLDS
 from core.jobs.kinds import KINDS
-from core.jobs.worker import CHECK_SECONDS, POLL_SECONDS, TIMEOUT_SECONDS, WorkerOptions, serve
+from core.jobs.worker import ALERT_CHECK_SECONDS, CHECK_SECONDS, POLL_SECONDS, TIMEOUT_SECONDS, WorkerOptions, serve
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    about = "run the background jobs: retraining, reward-model training and scoring, when their thresholds are met"
+    about = (
+        "run the background jobs (retraining, reward-model training and scoring) when their thresholds are met, and "
+        "the alerts"
+    )
     worker = commands.add_parser("worker", help=about, description=about)
     worker.set_defaults(run=_work)
     worker.add_argument("--poll", type=float, default=POLL_SECONDS, help="seconds between looks for work (default 5)")
@@ -26,7 +31,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     worker.add_argument(
         "--check", type=float, default=CHECK_SECONDS, help="seconds between counts of what is new (default 60)"
     )
-    worker.add_argument("--once", action="store_true", help="one pass (find lost jobs, queue, run one job), then exit")
+    worker.add_argument(
+        "--alert-check",
+        type=float,
+        default=ALERT_CHECK_SECONDS,
+        help="seconds between checks of the alerts' conditions: SLA share, drift, sample ratio (default 300)",
+    )
+    worker.add_argument(
+        "--once",
+        action="store_true",
+        help="one pass (find lost jobs, queue, run one job, check and send alerts), then exit",
+    )
     group = worker.add_subparsers(title="commands", metavar="COMMAND")
 
     configure = add_command(group, "configure", _configure, "change when a kind of background job starts (audited)")
@@ -39,11 +54,23 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     status = add_command(group, "status", _status, "when each kind of job starts, and the latest jobs")
     status.add_argument("--limit", type=int, default=10, help="jobs shown (default 10)")
 
+    alerts = add_command(group, "alerts", _alerts, "the alerts raised, their webhook delivery log and the thresholds")
+    alerts.add_argument("--limit", type=int, default=10, help="alerts and delivery attempts shown (default 10)")
+    alert_commands = alerts.add_subparsers(title="commands", metavar="COMMAND")
+    thresholds = add_command(alert_commands, "configure", _configure_alerts, "change the alert thresholds (audited)")
+    for name, threshold in THRESHOLDS.items():
+        low, high = threshold.limits
+        flag = "--" + name.replace("_", "-")
+        thresholds.add_argument(
+            flag, dest=name, type=float, help=f"{threshold.about} ({low:g} to {high:g}; default {threshold.default:g})"
+        )
+
 
 def _work(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("core.jobs").setLevel(logging.INFO)  # what the worker does; the libraries only warn
-    serve(options=WorkerOptions(poll=args.poll, timeout=args.timeout, check=args.check), once=args.once)
+    options = WorkerOptions(poll=args.poll, timeout=args.timeout, check=args.check, alert_check=args.alert_check)
+    serve(options=options, once=args.once)
 
 
 def _configure(args: argparse.Namespace) -> None:
@@ -66,3 +93,30 @@ def _status(args: argparse.Namespace) -> None:
         finished = f"{job.finished_at:%Y-%m-%d %H:%M}" if job.finished_at else "–"
         note = job.error or job.reason
         print(f"{job.id:>5} {job.kind:<20} {job.status:<8} {job.fraction:>8.0%} {started:<16} {finished:<16} {note}")
+
+
+def _alerts(args: argparse.Namespace) -> None:
+    overview = jobs.alerts_overview(actor=actor(args), limit=args.limit)
+    if overview.problem:
+        print(f"webhook refused: {overview.problem}")
+    else:
+        print(f"webhook: {overview.webhook or 'none (ALERT_WEBHOOK_URL unset): alerts show on the admins Home page'}")
+    for t in overview.thresholds:
+        print(f"{t.name:<12} {t.value:g}  {t.about}")
+    if not overview.alerts:
+        print("no alerts yet")
+        return
+    print(f"\n{'alert':>5} {'raised (UTC)':<16} {'status':<9} {'tries':>5} {'cleared':<16} summary")
+    for a in overview.alerts:
+        cleared = f"{a.cleared_at:%Y-%m-%d %H:%M}" if a.cleared_at else "–"
+        print(f"{a.id:>5} {a.raised_at:%Y-%m-%d %H:%M} {a.status:<9} {a.attempts:>5} {cleared:<16} {a.summary}")
+    if overview.deliveries:
+        print(f"\n{'alert':>5} {'attempt':>7} {'at (UTC)':<19} {'seconds':>7} outcome")
+        for d in overview.deliveries:
+            print(f"{d.alert_id:>5} {d.attempt:>7} {d.at:%Y-%m-%d %H:%M:%S} {d.seconds:>7.2f} {d.outcome}")
+
+
+def _configure_alerts(args: argparse.Namespace) -> None:
+    values = {name: getattr(args, name) for name in THRESHOLDS}
+    done = jobs.configure_alerts(actor=actor(args), **values)
+    print(", ".join(f"{name} {value:g}" for name, value in done.items()))

@@ -8,3 +8,7 @@ the store, and a backup holds them."""
 
 class JobError(Exception):
     """A job setting or a worker option was refused; the message says why and what is allowed."""
+
+
+class AlertError(JobError):
+    """An alert threshold or the webhook's settings were refused; the message says why and what is allowed."""

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from core import audit
+from core.jobs import alerts
 from core.store.db import session_scope
 from core.store.models import Job, utcnow
 
@@ -80,6 +81,12 @@ def _event(session: Session, job: Job, action: str, **after: Any) -> None:
         entity_id=job.id,
         after={"kind": job.kind, "attempt": job.attempt} | after,
     )
+
+
+def _failed(session: Session, job: Job, error: str, *, retried: bool) -> None:
+    """The job failed: its audit event and its alert, in the transaction that marks it."""
+    _event(session, job, "fail", error=error)
+    alerts.job_failed(session, job_id=job.id, kind=job.kind, attempt=job.attempt, error=error, retried=retried)
 
 
 def active_job(session: Session, kind: str) -> Job | None:
@@ -154,7 +161,11 @@ def _end(engine: Engine, job_id: int, worker: str, status: str, progress: dict[s
         values = {"status": status, "progress": progress, "finished_at": now, "heartbeat_at": now, **outcome}
         if session.execute(_running(job_id, worker).values(**values)).rowcount != 1:
             return False
-        _event(session, session.get(Job, job_id), "done" if status == "done" else "fail", **outcome)
+        job = session.get(Job, job_id)
+        if status == "done":
+            _event(session, job, "done", **outcome)
+        else:
+            _failed(session, job, outcome["error"], retried=False)
         return True
 
 
@@ -189,7 +200,7 @@ def recover_lost(engine: Engine, timeout_seconds: float) -> list[int]:
             )
             session.add(job)
             session.flush()
-            _event(session, job, "fail", error=job.error)
+            _failed(session, job, job.error, retried=job.attempt <= RETRIES)
             if job.attempt <= RETRIES:
                 reason = f"retry of job {job.id}, which was lost"
                 retry = _insert(session, job.kind, reason=reason, attempt=job.attempt + 1, retry_of=job.id)

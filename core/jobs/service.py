@@ -1,5 +1,6 @@
-"""What the admin's Home page and `python -m core worker` call about background jobs: the kinds' settings with the
-latest jobs, and changing a kind's settings. One function per action, each checked against the rule table."""
+"""What the admin's Home page and `python -m core worker` call about background jobs and alerts: the kinds' settings
+with the latest jobs, changing a kind's settings, the alerts with their delivery log, and changing the alert
+thresholds. One function per action, each checked against the rule table."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from core.auth import UserPublic, guarded
-from core.jobs import settings
+from core.jobs import AlertError, alerts, settings
+from core.jobs.alerts import AlertView, DeliveryView
 from core.jobs.records import JobView, recent_jobs
 from core.jobs.settings import KindSettings
+from core.jobs.webhook import configured_webhook
 from core.store.db import session_scope
 
 
@@ -42,3 +45,59 @@ def configure(
         return settings.configure(
             session, kind=kind, threshold=threshold, every_hours=every_hours, enabled=enabled, actor_id=actor.id
         )
+
+
+@dataclass(frozen=True)
+class ThresholdValue:
+    name: str
+    about: str
+    value: float
+    default: float
+    limits: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class AlertsOverview:
+    webhook: str | None  # where alerts are sent (the address's origin only); None: nowhere, the Home page shows them
+    problem: str | None  # why the webhook's settings are refused (the worker does not start until they are fixed)
+    thresholds: list[ThresholdValue]
+    alerts: list[AlertView]  # the newest first
+    deliveries: list[DeliveryView]  # the delivery log, the newest attempt first
+
+
+def _webhook() -> tuple[str | None, str | None]:
+    try:
+        webhook = configured_webhook()
+    except AlertError as refused:
+        return None, str(refused)
+    return (webhook.origin if webhook else None), None
+
+
+@guarded("alerts.read")
+def alerts_overview(*, actor: UserPublic, limit: int = 20, engine: Engine | None = None) -> AlertsOverview:
+    """Where alerts go, the thresholds, the newest alerts and the newest delivery attempts."""
+    webhook, problem = _webhook()
+    with session_scope(engine) as session:
+        values = alerts.thresholds(session)
+        shown = [
+            ThresholdValue(t.name, t.about, values[t.name], t.default, t.limits) for t in alerts.THRESHOLDS.values()
+        ]
+        return AlertsOverview(
+            webhook, problem, shown, alerts.recent_alerts(session, limit), alerts.recent_deliveries(session, limit)
+        )
+
+
+@guarded("alerts.configure")
+def configure_alerts(
+    *,
+    actor: UserPublic,
+    sla_share: float | None = None,
+    sla_hours: float | None = None,
+    psi: float | None = None,
+    window_days: float | None = None,
+    engine: Engine | None = None,
+) -> dict[str, float]:
+    """Change alert thresholds (audited); a value out of range is refused with the reason and nothing is written."""
+    values = {"sla_share": sla_share, "sla_hours": sla_hours, "psi": psi, "window_days": window_days}
+    with session_scope(engine, write=True) as session:
+        return alerts.configure(session, values=values, actor_id=actor.id)

@@ -19,9 +19,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from core.jobs import JobError, records
+from core.jobs import JobError, alerts, records
 from core.jobs.kinds import KINDS, JobKind, Pending
 from core.jobs.settings import KindSettings, all_settings
+from core.jobs.webhook import Webhook, configured_webhook, deliver_due
 from core.moderation import ModerationError
 from core.reward import RewardError
 from core.store.db import StoreError, get_engine, require_current_schema, session_scope
@@ -32,8 +33,9 @@ log = logging.getLogger("core.jobs.worker")
 POLL_SECONDS = 5.0
 TIMEOUT_SECONDS = 120.0  # a running job without a heartbeat for this long was killed
 CHECK_SECONDS = 60.0  # how often the triggers count what is new (the counts aggregate whole tables)
+ALERT_CHECK_SECONDS = 300.0  # how often the alerts' conditions are checked (SLA share, drift, sample ratio)
 FAILED_PAUSE_HOURS = 1  # a kind whose last job failed is not started again by its trigger before this
-LIMITS = {"poll": (0.1, 3600.0), "timeout": (1.0, 86400.0), "check": (0.0, 86400.0)}
+LIMITS = {"poll": (0.1, 3600.0), "timeout": (1.0, 86400.0), "check": (0.0, 86400.0), "alert_check": (0.0, 86400.0)}
 REFUSALS = (ModerationError, RewardError, StoreError, JobError)  # errors that say what to do: shown without a trace
 
 
@@ -42,12 +44,14 @@ class WorkerOptions:
     poll: float = POLL_SECONDS
     timeout: float = TIMEOUT_SECONDS
     check: float = CHECK_SECONDS
+    alert_check: float = ALERT_CHECK_SECONDS
 
     def __post_init__(self) -> None:
         for name, (low, high) in LIMITS.items():
             value = getattr(self, name)
             if not low <= value <= high:
-                raise JobError(f"--{name} {value:g} is out of range: give {low:g} to {high:g} seconds")
+                option = name.replace("_", "-")
+                raise JobError(f"--{option} {value:g} is out of range: give {low:g} to {high:g} seconds")
 
     @property
     def heartbeat(self) -> float:
@@ -127,6 +131,49 @@ class Heartbeat:
         self._thread.join()
 
 
+class Alerter:
+    """The worker's alerts, in a thread of their own so that neither a long job nor a receiver that hangs holds up
+    the other: every `alert_check` seconds the conditions are checked, and every `poll` the alerts due are sent to
+    the webhook (when one is set)."""
+
+    def __init__(self, engine: Engine, webhook: Webhook | None, options: WorkerOptions) -> None:
+        self.engine, self.webhook, self.options = engine, webhook, options
+        self.checked_at: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> None:
+        """Check the conditions when it is time, then send what is due."""
+        if self.checked_at is None or time.monotonic() - self.checked_at >= self.options.alert_check:
+            self.checked_at = time.monotonic()
+            alerts.check_conditions(self.engine)
+        if self.webhook is not None:
+            for attempt in deliver_due(self.engine, self.webhook):
+                outcome = attempt.error or f"HTTP {attempt.status_code}"
+                log.info("alert %s, attempt %s: %s", attempt.alert_id, attempt.attempt, outcome)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except StoreError as error:
+                log.warning("alerts: the store is unavailable, trying again in %g s: %s", self.options.poll, error)
+            except Exception:  # an alert that cannot be checked or sent never stops the worker
+                log.exception("alerts: a pass failed")
+            self._stop.wait(self.options.poll)
+
+    def start(self) -> Alerter:
+        self._thread = threading.Thread(target=self._loop, name="alerts", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop after the pass under way (an attempt under way ends within the webhook's timeout)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 class Worker:
     def __init__(self, engine: Engine | None = None, options: WorkerOptions | None = None) -> None:
         self.engine = engine or get_engine()
@@ -172,9 +219,18 @@ class Worker:
         records.finish(self.engine, job.id, self.name, result=result, progress=beat.state | {"fraction": 1.0})
         log.info("job %s (%s) done: %s", job.id, job.kind, result)
 
-    def run_forever(self, *, should_stop: Callable[[], bool] = lambda: False) -> None:
+    def run_forever(self, *, should_stop: Callable[[], bool] = lambda: False, alerter: Alerter | None = None) -> None:
         """Poll until stopped; a pass that ran a job polls again at once. A store that is down or restarting is
-        waited for: the worker says so and tries again at the next poll."""
+        waited for: the worker says so and tries again at the next poll. The alerter, if given, runs beside."""
+        try:
+            if alerter is not None:
+                alerter.start()
+            self._poll(should_stop)
+        finally:
+            if alerter is not None:
+                alerter.stop()
+
+    def _poll(self, should_stop: Callable[[], bool]) -> None:
         while not should_stop():
             try:
                 ran = self.run_once()
@@ -186,18 +242,23 @@ class Worker:
 
 
 def serve(engine: Engine | None = None, options: WorkerOptions | None = None, *, once: bool = False) -> None:
-    """The worker process: refused on a store of another schema; SIGTERM stops it as Ctrl-C does."""
+    """The worker process: refused on a store of another schema, or with a webhook that is not http(s) or has no
+    secret; SIGTERM stops it as Ctrl-C does."""
     engine = engine or get_engine()
     require_current_schema(engine)
+    webhook = configured_webhook()
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     worker = Worker(engine, options)
+    alerter = Alerter(engine, webhook, worker.options)
     log.info("worker %s started on %s", worker.name, engine.url.render_as_string(hide_password=True))
+    log.info("alerts go to %s", webhook.origin if webhook else "the admins' Home page only (no ALERT_WEBHOOK_URL)")
     try:
         if once:
             worker.run_once()
+            alerter.run_once()
         else:
-            worker.run_forever()
+            worker.run_forever(alerter=alerter)
     except KeyboardInterrupt:
         log.info("worker %s stopped", worker.name)
 

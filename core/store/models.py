@@ -658,3 +658,66 @@ class CommentMention(SQLModel, table=True):
 
     comment_id: int = Field(foreign_key="comment.id", primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", primary_key=True)
+
+
+ALERT_STATUSES = ("pending", "delivered", "failed", "unsent")
+OPEN_ALERT = "cleared_at IS NULL"
+
+
+class Alert(SQLModel, table=True):
+    """An alert event (core.jobs.alerts): a condition that began (the within-SLA share fell below its threshold, drift,
+    a sample-ratio alarm) or a thing that happened (a job failed, the promotion gate decided). `key` names the
+    occurrence: "sla", "drift:<version>", "srm:<experiment>", "job:<id>", "gate:<kind>:<version>:<decision>". While a
+    condition stands its alert stays open (no `cleared_at`); a partial unique index on the open keys holds that an
+    occurrence is raised once, by however many workers. An event that happened is never cleared, so it is raised once.
+
+    The webhook sender (core.jobs.webhook) sends it: `pending` until delivered, retried with backoff (`next_attempt_at`)
+    up to a cap, then `failed`; `unsent` when no webhook was set (the admins' Home page shows it)."""
+
+    __table_args__ = (
+        CheckConstraint(_in("status", ALERT_STATUSES), name="ck_alert_status"),
+        Index(
+            "uq_alert_open_key", "key", unique=True, sqlite_where=text(OPEN_ALERT), postgresql_where=text(OPEN_ALERT)
+        ),
+        Index("ix_alert_status_next", "status", "next_attempt_at"),  # the sender's next deliveries
+        Index("ix_alert_raised", "raised_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # sla_share_low | drift | sample_ratio | job_failed | gate_promoted | gate_held_back
+    key: str
+    summary: str  # one line a person reads: "Within-SLA share 82.0% over the last 7 days, below 90.0%: ..."
+    details: dict = _json(dict, nullable=False)  # the figures, sent in the webhook's body
+    raised_at: datetime = Field(default_factory=utcnow)
+    cleared_at: datetime | None = None  # a condition that ended (an event that happened is never cleared)
+    status: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = None  # pending: not sent before this (a sender holds it while it sends)
+    delivered_at: datetime | None = None
+
+
+class AlertDelivery(SQLModel, table=True):
+    """One attempt to send an alert to the webhook: the receiver's status code, or the error (a timeout, a refused
+    connection). Never the secret nor the signature."""
+
+    __tablename__ = "alert_delivery"
+    __table_args__ = (Index("ix_alert_delivery_alert", "alert_id", "attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id")
+    attempt: int
+    at: datetime = Field(default_factory=utcnow)
+    status_code: int | None = None
+    error: str | None = None
+    seconds: float = 0.0  # how long the attempt took
+
+
+class AlertSetting(SQLModel, table=True):
+    """An alert threshold an admin changed (`python -m core worker alerts configure`); one without a row uses its
+    default (core.jobs.alerts.THRESHOLDS)."""
+
+    __tablename__ = "alert_setting"
+
+    name: str = Field(primary_key=True)
+    value: float
+    updated_at: datetime = Field(default_factory=utcnow)

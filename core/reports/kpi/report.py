@@ -146,9 +146,13 @@ class KpiReport:
 
     @property
     def within_sla_share(self) -> float | None:
-        """Of every item finished in the range (all queues), the share finished within the SLA."""
-        finished = sum(t.items for t in self.turnaround)
-        return sum(t.within_sla for t in self.turnaround) / finished if finished else None
+        return within_sla_share(self.turnaround)
+
+
+def within_sla_share(turnarounds: list[Turnaround]) -> float | None:
+    """Of every item finished in the range (all queues), the share finished within the SLA (None: none finished)."""
+    finished = sum(t.items for t in turnarounds)
+    return sum(t.within_sla for t in turnarounds) / finished if finished else None
 
 
 def default_range(now: datetime | None = None, days: int = DEFAULT_DAYS) -> tuple[datetime, datetime]:
