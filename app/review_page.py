@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from app import hotkeys
-from app.review_forms import COMMON_KEYS, FORMS, LABELS, REFUSAL_KEY, Incomplete, refusal
+from app.review_forms import COMMON_KEYS, DIMENSION_KEYS, FORMS, LABELS, REFUSAL_KEY, Incomplete, refusal
 from app.session import require_page
 from core.auth import Forbidden, UserPublic
 from core.moderation.labels import LabelIn
@@ -97,7 +97,8 @@ def _judge(judging: Judging, user: UserPublic) -> None:
     last = review.last_judgment(actor=user, queue=judging.queue, judgment_id=judged) if judging.change else None
     if last is not None and wanted is not None:
         last = replace(last, values=wanted)
-    _header(judging, review.progress_in(actor=user, queue=judging.queue), last, user)
+    per_dimension = getattr(view, "per_dimension", False)  # only a pair to compare asks per dimension
+    _header(judging, review.progress_in(actor=user, queue=judging.queue), last, user, per_dimension)
     prefix = None if view is None else f"{judging.queue}-{view.assignment_id}"
     refused = st.session_state.get(REFUSAL_KEY)
     if refused and refused[0].startswith(f"{judging.queue}-") and refused[0] != prefix:
@@ -114,7 +115,7 @@ def _judge(judging: Judging, user: UserPublic) -> None:
     with texts:
         judging.show(view)
     with form, st.container(key="wb-form"), st.form(prefix, border=False, enter_to_submit=False):
-        FORMS[judging.queue].draw(prefix, None)
+        FORMS[judging.queue].draw(prefix, None, per_dimension)
         _refusal(prefix, judging.queue)
         submit, skip = st.columns(2)
         submit.form_submit_button(
@@ -143,7 +144,7 @@ def _judge(judging: Judging, user: UserPublic) -> None:
         )
 
 
-def _header(judging: Judging, progress: Progress, last: Last | None, user: UserPublic) -> None:
+def _header(judging: Judging, progress: Progress, last: Last | None, user: UserPublic, per_dimension: bool) -> None:
     title, tools = st.columns([1, 1.4], vertical_alignment="center")
     with title:
         st.title(judging.title, anchor=False)
@@ -152,7 +153,7 @@ def _header(judging: Judging, progress: Progress, last: Last | None, user: UserP
         with st.popover("Guidelines", icon=":material/menu_book:"):
             _guidelines(judging.guidelines)
         with st.container(key="keys-help", width="content"), st.popover("Keys (?)", icon=":material/keyboard:"):
-            keys = FORMS[judging.queue].keys + COMMON_KEYS
+            keys = (DIMENSION_KEYS if per_dimension else ()) + FORMS[judging.queue].keys + COMMON_KEYS
             st.markdown("| Key | Does |\n|---|---|\n" + "\n".join(f"| `{key}` | {does} |" for key, does in keys))
         changeable = judging.change is not None and last is not None
         if changeable and st.button("Change last (u)", key="change-last", icon=":material/undo:"):
@@ -261,7 +262,7 @@ def _change_last(change: Change, queue: str, user: UserPublic, last: Last) -> No
     st.caption("The change is saved; the earlier values stay in the audit trail.")
     change.show(last)
     with st.form(prefix, border=False, enter_to_submit=False):
-        FORMS[queue].draw(prefix, last.values)
+        FORMS[queue].draw(prefix, last.values, getattr(last, "per_dimension", False))
         _refusal(prefix, queue)
         st.form_submit_button(
             "Save change",

@@ -184,6 +184,7 @@ def write_comparisons(ctx: Context, batch: Numbered) -> int:
                 "version_b_id": versions[row.model_b],
                 "choice": row.choice,
                 "strength": row.strength,
+                "dimensions": row.dimensions,
                 "rationale": row.rationale,
                 "user_id": users[row.reviewer],
                 "created_at": row.created_at or ctx.now,

@@ -159,6 +159,7 @@ def configure_queue(
     k: int | None = None,
     gold_share: float | None = None,
     lease_minutes: int | None = None,
+    per_dimension: bool | None = None,
     engine: Engine | None = None,
 ) -> QueueSettings:
     """Save a queue's settings (audited) and bring its work items in line; raises QueueError when refused."""
@@ -171,6 +172,7 @@ def configure_queue(
             k=k,
             gold_share=gold_share,
             lease_minutes=lease_minutes,
+            per_dimension=per_dimension,
         )
         return settings.settings_of(config)
 

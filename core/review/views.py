@@ -10,7 +10,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, func, select
 
 from core.moderation.labels import LabelIn
-from core.review.judgments import ComparisonIn, RatingIn, preferred_side
+from core.review.judgments import ComparisonIn, RatingIn, asks_per_dimension, preferred_side, sides_seen
 from core.review.progress import JUDGMENTS
 from core.review.queues import Lease
 from core.store import prepared
@@ -32,6 +32,7 @@ class CompareView:
     left: str
     right: str
     started_at: datetime
+    per_dimension: bool = False  # the queue asks left/right/tie for each rubric dimension too
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class LastComparison:
     left: str
     right: str
     values: ComparisonIn
+    per_dimension: bool = False  # the form asks per dimension: the queue asks, or the stored comparison has them
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def item_view(run: prepared.Runner, lease: Lease) -> ItemView:
         return RateView(lease.assignment_id, prompt, answer, lease.started_at)
     if lease.queue == "comparison":
         prompt, (left, right) = texts(run, *sides(lease.left_response_id, lease.subject_id, lease.subject_b_id))
-        return CompareView(lease.assignment_id, prompt, left, right, lease.started_at)
+        return CompareView(lease.assignment_id, prompt, left, right, lease.started_at, asks_per_dimension(run))
     text = item_text(run, lease.subject_id)
     if lease.queue == "moderation":
         return LabelView(lease.assignment_id, text, lease.started_at)
@@ -218,8 +220,10 @@ def last_view(
         left, right = sides(stored.left_response_id, stored.response_a_id, stored.response_b_id)
         prompt, (left_text, right_text) = texts(run, left, right)
         preferred = preferred_side(stored.choice, left, stored.response_a_id, stored.response_b_id)
-        values = ComparisonIn(preferred, stored.strength, stored.rationale)
-        return LastComparison(stored.id, prompt, left_text, right_text, values)
+        dimensions = sides_seen(stored.dimensions or {}, left, stored.response_a_id, stored.response_b_id)
+        values = ComparisonIn(preferred, stored.strength, stored.rationale, dimensions)
+        per_dimension = bool(dimensions) or asks_per_dimension(run)
+        return LastComparison(stored.id, prompt, left_text, right_text, values, per_dimension)
     values = LabelIn(stored.label, tuple(stored.categories), stored.note)
     return LastLabel(stored.id, item_text(run, stored.item_id), values)
 
