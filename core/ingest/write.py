@@ -94,6 +94,7 @@ def write_hh_rlhf(ctx: Context, batch: Numbered) -> int:
                 "version_a_id": version,
                 "version_b_id": version,
                 "choice": "a",
+                "dimensions": {},
                 "rationale": "",
                 "created_at": ctx.now,
             }
