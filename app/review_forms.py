@@ -67,6 +67,7 @@ class Form:
     read: Callable[[str], Judgment]  # prefix -> what was entered; raises Incomplete
     keys: tuple[tuple[str, str], ...]  # the page's own keys for the cheat sheet: (key, what it does)
     fields: tuple[str, ...]  # the fields it draws (keys `{prefix}-{field}`)
+    dimension_keys: tuple[tuple[str, str], ...] = ()  # the keys instead, when it asks per dimension (comparison)
 
 
 def sentence(problem: str) -> str:
@@ -268,6 +269,13 @@ FORMS: dict[str, Form] = {
             ("r", "write the rationale"),
         ),
         ("choice", "strength", *(f"dim_{name}" for name in RUBRIC), "rationale"),
+        (
+            ("1 2 3 4", "answer the active question (▸), then move to the next: overall left, right, tie, both bad"),
+            ("1 2 3", "then each dimension (helpfulness, harmlessness, accuracy): left, right, tie"),
+            ("↑ ↓", "change the active question"),
+            ("q w e", "slight, clear, strong preference"),
+            ("r", "write the rationale"),
+        ),
     ),
     "moderation": Form(
         _moderation_fields,
@@ -282,13 +290,6 @@ FORMS: dict[str, Form] = {
         ("label", "categories", "reason"),
     ),
 }
-
-# The comparison form's keys when it asks per dimension too (the cheat sheet lists them then).
-DIMENSION_KEYS = (
-    ("1 2 3 4", "answer the active question (▸): overall left, right, tie, both bad; then move to the next"),
-    ("1 2 3", "on a dimension (helpfulness, harmlessness, accuracy): left, right, tie"),
-    ("↑ ↓", "change the active question"),
-)
 
 COMMON_KEYS = (
     ("Enter", "submit"),

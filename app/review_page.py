@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from app import hotkeys
-from app.review_forms import COMMON_KEYS, DIMENSION_KEYS, FORMS, LABELS, REFUSAL_KEY, Incomplete, refusal
+from app.review_forms import COMMON_KEYS, FORMS, LABELS, REFUSAL_KEY, Incomplete, refusal
 from app.session import require_page
 from core.auth import Forbidden, UserPublic
 from core.moderation.labels import LabelIn
@@ -34,7 +34,7 @@ CHANGED_KEY = "review_changed"  # the last judgment was changed: the dialog clos
 Last = LastRating | LastComparison | LastLabel
 
 STYLE = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 1rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 0.5rem; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 1.75rem; padding: 0; }
 .st-key-wb-question { max-height: 22vh; overflow-y: auto; }
 .st-key-wb-answer, .st-key-wb-left, .st-key-wb-right, .st-key-wb-comment {
@@ -45,6 +45,7 @@ STYLE = """<style>
 .wb-anchor { font-size: 0.85rem; opacity: 0.75; margin-top: -0.4rem; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
 .wb-anchor.wb-hovered { opacity: 1; }
+.st-key-wb-form [class*="-dim_"] { margin-top: -0.25rem; }  /* Compare's questions per dimension: 800 px high */
 .wb-active [data-testid="stWidgetLabel"] p::before { content: "▸ "; color: #ff4b4b; font-size: 1.1rem; }
 </style>"""
 
@@ -153,7 +154,8 @@ def _header(judging: Judging, progress: Progress, last: Last | None, user: UserP
         with st.popover("Guidelines", icon=":material/menu_book:"):
             _guidelines(judging.guidelines)
         with st.container(key="keys-help", width="content"), st.popover("Keys (?)", icon=":material/keyboard:"):
-            keys = (DIMENSION_KEYS if per_dimension else ()) + FORMS[judging.queue].keys + COMMON_KEYS
+            form = FORMS[judging.queue]
+            keys = (form.dimension_keys if per_dimension and form.dimension_keys else form.keys) + COMMON_KEYS
             st.markdown("| Key | Does |\n|---|---|\n" + "\n".join(f"| `{key}` | {does} |" for key, does in keys))
         changeable = judging.change is not None and last is not None
         if changeable and st.button("Change last (u)", key="change-last", icon=":material/undo:"):

@@ -334,7 +334,8 @@ def test_compare_asks_left_right_or_tie_per_dimension_when_the_queue_says_so(sto
         assert [o.content for o in control.proto.options] == ["Left (1)", "Right (2)", "Tie (3)"]
     shown = texts(at)
     assert "| `↑ ↓` | change the active question |" in shown  # the cheat sheet names the keys
-    assert "| `1 2 3` | on a dimension (helpfulness, harmlessness, accuracy): left, right, tie |" in shown
+    assert "| `1 2 3` | then each dimension (helpfulness, harmlessness, accuracy): left, right, tie |" in shown
+    assert "left is better, right is better" not in shown  # the keys without the dimensions are replaced
     field(at, "choice").set_value("left")
     field(at, "strength").set_value("clear")
     field(at, "dim_helpfulness").set_value("left")
