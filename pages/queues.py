@@ -117,7 +117,8 @@ def settings_form(current: QueueSettings) -> None:
                 st.error(str(error))
             else:
                 shown = ", ".join(saved.versions) or "no versions"
-                st.session_state["queues_notice"] = f"{saved.queue}: saved ({shown}; k = {saved.k})."
+                asks = "; asks per dimension" if saved.per_dimension else ""
+                st.session_state["queues_notice"] = f"{saved.queue}: saved ({shown}; k = {saved.k}{asks})."
                 st.rerun()
 
 
