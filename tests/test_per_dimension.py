@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from core.cli.main import main
 from core.ingest import ImportRefused, import_file
+from core.oversight.history import find_item, item_history
 from core.reports.ab.chatbot import chatbot_report
 from core.reports.ab.export import to_csv, to_json
 from core.reports.filters import Filters
@@ -139,6 +140,21 @@ def test_changing_a_comparison_changes_its_dimensions_and_keeps_the_old_ones_in_
         event = s.execute(select(AuditEvent).where(AuditEvent.action == "comparison.update")).scalar_one()
     assert event.before["preferred_dimensions"] == ALL_LEFT
     assert event.after["preferred_dimensions"] == ALL_LEFT | {"accuracy": "right"}
+
+
+def test_the_pairs_history_shows_each_dimensions_choice_by_answer_never_by_model(engine, asked):
+    view = lease(engine, asked)
+    comparison_id = review.compare(
+        actor=actor(engine, asked["expert0"]),
+        assignment_id=view.assignment_id,
+        comparison=ComparisonIn("tie", None, "", ALL_LEFT | {"accuracy": "tie"}),
+        engine=engine,
+    )
+    (row,) = stored(engine)
+    left = row.left_response_id
+    with session_scope(engine) as s:
+        (judgment,) = item_history(s, find_item(s, f"comparison:{comparison_id}")).judgments
+    assert judgment.values == f"tie; helpfulness: answer #{left}; harmlessness: answer #{left}; accuracy: tie"
 
 
 def test_only_the_comparison_queue_asks_per_dimension_and_the_setting_is_audited(engine, asked):
