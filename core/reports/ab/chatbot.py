@@ -8,7 +8,7 @@ is no win for either side, so the win rate and the sign test use the decided com
 Claims are corrected for multiple tests (core.stats.multiple) in families: the verdict's five (win rate, the three
 rubric dimensions and the flag rate, over all topics) are one; each column of the per-topic tables (win rate, each
 dimension, flag rate) is one across topics; the single flags over all topics are one; the win rates per rubric
-dimension (from comparisons that asked for them, all topics) are one of their own."""
+dimension (from the comparisons that carry them, not split per topic) are one of their own."""
 
 from __future__ import annotations
 
