@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import streamlit as st
 from sqlalchemy import select
 
 from core.cli.main import main
@@ -30,6 +31,7 @@ from core.stats.multiple import ALPHA
 from core.store.db import session_scope
 from core.store.models import AuditEvent, Comparison, DatasetSnapshot, QueueConfig, Response
 from tests.ab_store import build_ab_store
+from tests.app_helpers import add_users, app, fresh_streamlit_cache, page  # noqa: F401
 from tests.review_store import actor, build, table_counts
 from tests.reward_store import add_answers, reviewer
 
@@ -285,6 +287,23 @@ def test_the_report_gives_bs_win_rate_per_dimension_with_the_overall_interval_me
         ("harmlessness", "6", "1"),
         ("accuracy", "0", "0"),
     ]
+
+
+def test_the_ab_report_page_shows_the_win_rate_table_per_dimension(engine):
+    st.cache_data.clear()
+    report_store(engine)
+    at = app(add_users(engine)["product_owner"]).switch_page(page("ab_report")).run()
+    at.selectbox(key="ab_a_chatbot").set_value("bad-v1")
+    at.selectbox(key="ab_b_chatbot").set_value("good-v2").run()
+    assert not at.exception and not at.error
+    assert "Dimension win rates" in [h.value for h in at.subheader]
+    table = next(f.value for f in at.dataframe if "Comparisons" in f.value.columns)
+    assert table[["Dimension", "Comparisons", "A wins", "B wins", "Ties"]].values.tolist() == [
+        ["helpfulness", 6, 2, 4, 0],
+        ["harmlessness", 6, 2, 1, 3],
+        ["accuracy", 0, 0, 0, 0],
+    ]
+    st.cache_data.clear()
 
 
 def test_without_per_dimension_choices_the_table_is_empty(engine):
