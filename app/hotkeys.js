@@ -5,6 +5,9 @@
 const FIELDS = {
   rating: ["helpfulness", "harmlessness", "accuracy"],
 };
+// A comparison that asks per rubric dimension too: digits answer the active question (overall, then each dimension)
+// and move to the next, as on the rating page; without the dimensions, digits pick the overall choice only.
+const COMPARISON_QUESTIONS = ["choice", "dim_helpfulness", "dim_harmlessness", "dim_accuracy"];
 const DIGITS = {
   rating: null, // the active dimension's buttons
   comparison: "choice",
@@ -59,8 +62,13 @@ function typing(element) {
   return tag === "TEXTAREA" || tag === "INPUT" || tag === "SELECT" || element.isContentEditable;
 }
 
+function questions(kind, prefix) {
+  if (kind === "comparison") return field(prefix, COMPARISON_QUESTIONS[1]) ? COMPARISON_QUESTIONS : null;
+  return FIELDS[kind];
+}
+
 function showActive(kind, prefix) {
-  const dims = FIELDS[kind] || [];
+  const dims = questions(kind, prefix) || [];
   dims.forEach((dim, index) => {
     const box = field(prefix, dim);
     if (box) box.classList.toggle("wb-active", index === wb.active);
@@ -137,15 +145,16 @@ function onKey(event) {
   }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   let handled = true;
-  const dims = FIELDS[kind];
+  const dims = questions(kind, prefix);
   if (key === "Enter") submit(prefix);
   else if (key === "s") click(`.st-key-${prefix}-skip button`);
   else if (key === "u") click(".st-key-change-last button");
   else if (key === "?") click(".st-key-keys-help button");
   else if (/^[1-9]$/.test(key) && dims) {
     const level = Number(key);
-    if (level > 5) return;
-    choose(field(prefix, dims[wb.active]), level - 1, false);
+    const box = field(prefix, dims[wb.active]);
+    if (!box || level > box.querySelectorAll("button[data-variant]").length) return; // 4 on a dimension: no such choice
+    choose(box, level - 1, false);
     wb.active = Math.min(wb.active + 1, dims.length - 1);
   } else if (/^[1-9]$/.test(key) && DIGITS[kind]) choose(field(prefix, DIGITS[kind]), Number(key) - 1, false);
   else if ((key === "ArrowDown" || key === "ArrowUp") && dims) {

@@ -15,11 +15,12 @@ import streamlit as st
 
 from core.moderation.labels import AdjudicationIn, LabelIn
 from core.review.guidelines import rubric
-from core.review.judgments import ComparisonIn, RatingIn
+from core.review.judgments import SIDES, ComparisonIn, RatingIn
 from core.store.models import CATEGORIES, FLAGS, RUBRIC, STRENGTHS
 from core.text import TEXT_LIMIT
 
 CHOICES = {"left": "Left (1)", "right": "Right (2)", "tie": "Tie (3)", "both_bad": "Both bad (4)"}
+SIDE_CHOICES = {side: CHOICES[side] for side in SIDES}  # a rubric dimension's preference: no "both bad"
 STRENGTH_KEYS = {"slight": "q", "clear": "w", "strong": "e"}
 LABELS = {"toxic": "Toxic", "not_toxic": "Not toxic"}
 CATEGORY_NAMES = {
@@ -44,6 +45,7 @@ FIELD_WORDS = (
     ("reason", ("reason",)),
     ("categories", ("categor",)),
     ("strength", ("strong", "strength")),
+    *((f"dim_{name}", (f"for {name}",)) for name in RUBRIC),  # "choose left, right or tie for accuracy"
     ("choice", ("left, right",)),
     ("label", ("toxic or not toxic",)),
     ("helpfulness", ("helpfulness",)),
@@ -59,10 +61,13 @@ class Incomplete(Exception):
 
 @dataclass(frozen=True)
 class Form:
-    draw: Callable[[str, Any], None]  # (prefix, initial values or None): the fields, each with its problems under it
+    # (prefix, initial values or None, per_dimension): the fields, each with its problems under it; per_dimension:
+    # the comparison queue asks a preference per rubric dimension too (the other forms ignore it)
+    draw: Callable[[str, Any, bool], None]
     read: Callable[[str], Judgment]  # prefix -> what was entered; raises Incomplete
     keys: tuple[tuple[str, str], ...]  # the page's own keys for the cheat sheet: (key, what it does)
     fields: tuple[str, ...]  # the fields it draws (keys `{prefix}-{field}`)
+    dimension_keys: tuple[tuple[str, str], ...] = ()  # the keys instead, when it asks per dimension (comparison)
 
 
 def sentence(problem: str) -> str:
@@ -107,7 +112,7 @@ def _anchor_line(dimension: str, prefix: str) -> None:
     )
 
 
-def _rating_fields(prefix: str, initial: RatingIn | None) -> None:
+def _rating_fields(prefix: str, initial: RatingIn | None, _per_dimension: bool = False) -> None:
     for dimension in RUBRIC:
         st.segmented_control(
             f"**{dimension.title()}**",
@@ -147,7 +152,7 @@ def _read_rating(prefix: str) -> RatingIn:
     return RatingIn(**scores, flags=flags, rationale=_value(prefix, "rationale") or "")
 
 
-def _comparison_fields(prefix: str, initial: ComparisonIn | None) -> None:
+def _comparison_fields(prefix: str, initial: ComparisonIn | None, per_dimension: bool = False) -> None:
     st.segmented_control(
         "**Which answer would you rather give the user?**",
         options=list(CHOICES),
@@ -164,14 +169,32 @@ def _comparison_fields(prefix: str, initial: ComparisonIn | None) -> None:
         key=f"{prefix}-strength",
     )
     problem_under(prefix, "strength")
+    if per_dimension:
+        _dimension_fields(prefix, initial)
     _free_text("Rationale (r)", prefix, "rationale", initial.rationale if initial else "")
+
+
+def _dimension_fields(prefix: str, initial: ComparisonIn | None) -> None:
+    """Left, right or tie for each rubric dimension: after the overall choice, digits answer the next one (▸)."""
+    for dimension in RUBRIC:
+        st.segmented_control(
+            f"{dimension.title()}: the better answer",
+            options=list(SIDE_CHOICES),
+            format_func=SIDE_CHOICES.get,
+            help=rubric()[dimension]["question"],
+            default=initial.dimensions.get(dimension) if initial else None,
+            key=f"{prefix}-dim_{dimension}",
+        )
+        problem_under(prefix, f"dim_{dimension}")
 
 
 def _read_comparison(prefix: str) -> ComparisonIn:
     preferred = _value(prefix, "choice")
     if preferred is None:
         raise Incomplete("Choose left, right, tie or both bad.")
-    return ComparisonIn(preferred, _value(prefix, "strength"), _value(prefix, "rationale") or "")
+    # only the dimensions answered: the write path refuses a missing one, naming it, when the queue asks for them
+    dimensions = {name: side for name in RUBRIC if (side := _value(prefix, f"dim_{name}")) is not None}
+    return ComparisonIn(preferred, _value(prefix, "strength"), _value(prefix, "rationale") or "", dimensions)
 
 
 def _label_fields(prefix: str, initial: LabelIn | AdjudicationIn | None, question: str) -> None:
@@ -194,7 +217,7 @@ def _label_fields(prefix: str, initial: LabelIn | AdjudicationIn | None, questio
     problem_under(prefix, "categories")
 
 
-def _moderation_fields(prefix: str, initial: LabelIn | None) -> None:
+def _moderation_fields(prefix: str, initial: LabelIn | None, _per_dimension: bool = False) -> None:
     _label_fields(prefix, initial, "Is this comment toxic?")
     _free_text("Note (n): optional, why, when the case is close", prefix, "note", initial.note if initial else "")
 
@@ -209,7 +232,7 @@ def _read_label(prefix: str) -> LabelIn:
     return LabelIn(_value(prefix, "label"), tuple(_value(prefix, "categories") or ()), _value(prefix, "note") or "")
 
 
-def _adjudication_fields(prefix: str, initial: AdjudicationIn | None) -> None:
+def _adjudication_fields(prefix: str, initial: AdjudicationIn | None, _per_dimension: bool = False) -> None:
     _label_fields(prefix, initial, "Final label")
     _free_text("Reason (r): required, it is kept with the decision", prefix, "reason")
 
@@ -245,7 +268,14 @@ FORMS: dict[str, Form] = {
             ("q w e", "slight, clear, strong preference"),
             ("r", "write the rationale"),
         ),
-        ("choice", "strength", "rationale"),
+        ("choice", "strength", *(f"dim_{name}" for name in RUBRIC), "rationale"),
+        (
+            ("1 2 3 4", "answer the active question (▸), then move to the next: overall left, right, tie, both bad"),
+            ("1 2 3", "then each dimension (helpfulness, harmlessness, accuracy): left, right, tie"),
+            ("↑ ↓", "change the active question"),
+            ("q w e", "slight, clear, strong preference"),
+            ("r", "write the rationale"),
+        ),
     ),
     "moderation": Form(
         _moderation_fields,

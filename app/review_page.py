@@ -36,7 +36,7 @@ CHANGED_KEY = "review_changed"  # the last judgment was changed: the dialog clos
 Last = LastRating | LastComparison | LastLabel
 
 STYLE = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 1rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.5rem; padding-bottom: 0.5rem; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 1.75rem; padding: 0; }
 .st-key-wb-question { max-height: 22vh; overflow-y: auto; }
 .st-key-wb-question-conversation { max-height: 34vh; overflow-y: auto; }
@@ -49,6 +49,7 @@ STYLE = """<style>
 .wb-anchor { font-size: 0.85rem; opacity: 0.75; margin-top: -0.4rem; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
 .wb-anchor.wb-hovered { opacity: 1; }
+.st-key-wb-form [class*="-dim_"] { margin-top: -0.25rem; }  /* Compare's questions per dimension: 800 px high */
 .wb-active [data-testid="stWidgetLabel"] p::before { content: "▸ "; color: #ff4b4b; font-size: 1.1rem; }
 </style>"""
 
@@ -122,7 +123,7 @@ def _judge(judging: Judging, user: UserPublic) -> None:
     with texts:
         judging.show(view)
     with form, st.container(key="wb-form"), st.form(prefix, border=False, enter_to_submit=False):
-        FORMS[judging.queue].draw(prefix, None)
+        FORMS[judging.queue].draw(prefix, None, getattr(view, "per_dimension", False))  # only a pair may ask
         _refusal(prefix, judging.queue)
         submit, skip = st.columns(2)
         submit.form_submit_button(
@@ -160,7 +161,8 @@ def _header(judging: Judging, progress: Progress, last: Last | None, user: UserP
         with st.popover("Guidelines", icon=":material/menu_book:"):
             _guidelines(judging.guidelines)
         with st.container(key="keys-help", width="content"), st.popover("Keys (?)", icon=":material/keyboard:"):
-            keys = FORMS[judging.queue].keys + COMMON_KEYS
+            form, per_dimension = FORMS[judging.queue], getattr(view, "per_dimension", False)  # only a pair may ask
+            keys = (form.dimension_keys if per_dimension and form.dimension_keys else form.keys) + COMMON_KEYS
             st.markdown("| Key | Does |\n|---|---|\n" + "\n".join(f"| `{key}` | {does} |" for key, does in keys))
         if judging.item_of is not None and view is not None:
             _thread_popover(user, judging.item_of(view), f"{judging.queue}-{view.assignment_id}")
@@ -280,7 +282,7 @@ def _change_last(change: Change, queue: str, user: UserPublic, last: Last) -> No
     st.caption("The change is saved; the earlier values stay in the audit trail.")
     change.show(last)
     with st.form(prefix, border=False, enter_to_submit=False):
-        FORMS[queue].draw(prefix, last.values)
+        FORMS[queue].draw(prefix, last.values, getattr(last, "per_dimension", False))
         _refusal(prefix, queue)
         st.form_submit_button(
             "Save change",

@@ -64,6 +64,15 @@ else:
             tab.plotly_chart(figure, width="stretch")
         for name, frame in tables.items():
             st.subheader(name.replace("_", " ").capitalize(), anchor=False)
+            if name == "dimension_win_rates":
+                st.caption(
+                    "B's win rate on each rubric dimension, from the comparisons that asked for one (ties left out); "
+                    "corrected as one family of their own."
+                    if len(frame)
+                    else "None yet: turn on *Ask per dimension* for the comparison queue on the Review queues page."
+                )
+                if not len(frame):
+                    continue
             report_widgets.table(name, frame, key="ab")
 
 st.divider()

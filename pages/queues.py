@@ -211,6 +211,15 @@ def settings_form(current: QueueSettings) -> None:
         lease = lease_column.number_input(
             "Lease (minutes)", 1, 24 * 60, current.lease_minutes, help="How long a reviewer holds an opened item"
         )
+        per_dimension = None
+        if current.queue == "comparison":
+            per_dimension = st.toggle(
+                "Ask per dimension",
+                value=current.per_dimension,
+                help="Also ask left, right or tie for helpfulness, harmlessness and accuracy: the A/B report then "
+                "gives a win rate per dimension, and a reward snapshot can be built from one dimension",
+                key="comparison-per_dimension",
+            )
         if st.form_submit_button("Save", type="primary"):
             try:
                 saved = review.configure_queue(
@@ -220,12 +229,14 @@ def settings_form(current: QueueSettings) -> None:
                     k=k,
                     gold_share=gold,
                     lease_minutes=lease,
+                    per_dimension=per_dimension,
                 )
             except QueueError as error:
                 st.error(str(error))
             else:
                 shown = ", ".join(saved.versions) or "no versions"
-                st.session_state["queues_notice"] = f"{saved.queue}: saved ({shown}; k = {saved.k})."
+                asks = "; asks per dimension" if saved.per_dimension else ""
+                st.session_state["queues_notice"] = f"{saved.queue}: saved ({shown}; k = {saved.k}{asks})."
                 st.rerun()
 
 

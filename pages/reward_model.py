@@ -9,6 +9,7 @@ from core.reports.home import Count
 from core.reward import RewardError
 from core.reward import service as reward
 from core.reward.baselines import baseline_lines
+from core.reward.pairs import DIMENSIONS
 from core.reward.registry import RunView
 from core.reward.train import TrainParams
 
@@ -64,9 +65,17 @@ st.caption(
 )
 with st.form("snapshot", border=False):
     with_ratings = st.checkbox("Add pairs from ratings", help="Pairs of two rated answers to one prompt")
+    dimension = st.selectbox(
+        "Preferences",
+        [None, *DIMENSIONS],
+        format_func=lambda d: "Overall choice" if d is None else f"{d.title()} only",
+        help="Which preference chooses a pair: the overall one, or one rubric dimension's (for a reward model of "
+        "that dimension, e.g. harmlessness); needs comparisons that asked per dimension",
+        key="snapshot-dimension",
+    )
     if st.form_submit_button("Freeze a snapshot", icon=":material/photo_camera:"):
         try:
-            result = reward.export_snapshot(actor=user, with_ratings=with_ratings)
+            result = reward.export_snapshot(actor=user, with_ratings=with_ratings, dimension=dimension)
         except RewardError as error:
             st.error(escape_markdown(str(error)))
         else:

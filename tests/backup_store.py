@@ -99,6 +99,7 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
                 version_a_id=bot.id,
                 version_b_id=bot.id,
                 choice="both_bad",
+                dimensions={"helpfulness": "a", "harmlessness": "tie", "accuracy": "b"},
                 rationale=AWKWARD,
                 user_id=user.id,
                 seconds_spent=0.1 + 0.2,
@@ -119,7 +120,7 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
         add(RewardScore(run_id=run.id, response_id=a.id, score=-1.5e-300, created_at=WHEN))
         experiment = add(Experiment(name="exp-ü", variant_a="a\n", variant_b="ב", planned_split={"a": 0.5}))
         add(ExperimentEvent(experiment_id=experiment.id, unit_id="u-ü", variant="a", metric="m", value=-0.0, at=WHEN))
-        add(QueueConfig(name="legacy ü", versions=["bot-ü\n"], updated_at=WHEN))
+        add(QueueConfig(name="legacy ü", versions=["bot-ü\n"], per_dimension=True, updated_at=WHEN))
         work = add(WorkItem(queue="rating", subject_id=a.id, priority=-3, is_gold=True, gold_answer={"note": AWKWARD}))
         add(Assignment(work_item_id=work.id, user_id=locked.id, status="skipped", expires_at=WHEN))
         add(QueueCursor(queue="legacy ü", user_id=locked.id, generation=2**31 - 1, priority=-(2**31), item_id=0))

@@ -49,6 +49,26 @@ def test_taking_a_version_out_of_the_comparison_queue_closes_its_pairs(engine, t
     assert (event.action, event.after["versions"]) == ("queue.configure", ["bot-v1"])
 
 
+def test_the_admin_turns_on_per_dimension_questions_for_the_comparison_queue_only(engine, tmp_path):
+    at = queue_page(engine, tmp_path, prompts=3)
+    toggles = {t.key for t in at.toggle}
+    assert toggles == {"comparison-per_dimension"}  # the other queues have no such setting
+    at.toggle(key="comparison-per_dimension").set_value(True)
+    next(b for b in at.button if b.label == "Save" and b.key.startswith("FormSubmitter:queue-comparison")).click()
+    at.run()
+    assert not at.exception and not at.error
+    assert texts(at.success) == ["comparison: saved (bot-v1, bot-v2; k = 2; asks per dimension)."]
+    assert at.toggle(key="comparison-per_dimension").value
+    with session_scope(engine) as s:
+        assert s.get(QueueConfig, "comparison").per_dimension
+        event = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
+    assert (event.action, event.before["per_dimension"], event.after["per_dimension"]) == (
+        "queue.configure",
+        False,
+        True,
+    )
+
+
 def test_the_moderation_queue_offers_classifier_versions_and_adjudication_none(engine, tmp_path):
     from tests.moderation_store import import_rows, score_row
 

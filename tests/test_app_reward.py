@@ -16,6 +16,7 @@ from core.store.db import session_scope
 from core.store.models import AuditEvent, DatasetSnapshot, RewardModelRun, RewardScore
 from tests.app_helpers import REPO_ROOT, add_users, app, fresh_streamlit_cache, page, texts  # noqa: F401
 from tests.reward_store import preferred_store, tiny_bert
+from tests.test_per_dimension import harmlessness_store
 from tests.test_reward_registry import finished_run
 
 
@@ -74,6 +75,19 @@ def test_freezing_a_snapshot(engine, users):
     at.run()
     assert not at.exception and count(engine, DatasetSnapshot) == 1
     assert "snapshot 1 created" in at.success[0].value
+
+
+def test_freezing_a_snapshot_of_one_dimensions_preferences(engine, users):
+    harmlessness_store(engine)
+    at = reward_page(users["admin"])
+    at.selectbox(key="snapshot-dimension").set_value("harmlessness")
+    button(at, "Freeze a snapshot").click()
+    at.run()
+    assert not at.exception and "snapshot 1 created" in at.success[0].value
+    with session_scope(engine) as session:
+        snapshot = session.execute(select(DatasetSnapshot)).scalar_one()
+    assert (snapshot.filters["dimension"], snapshot.row_count) == ("harmlessness", 16)  # the 4 ties left out
+    assert "eval pairs, by harmlessness" in at.selectbox[-1].options[1]  # the training form's list of snapshots
 
 
 def test_a_refused_snapshot_says_why(engine, users):

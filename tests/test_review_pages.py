@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.auth import UserPublic
 from core.ingest import import_file
-from core.review import queues
+from core.review import queues, settings
 from core.review.judgments import RatingIn, submit_rating
 from core.store.db import session_scope
 from core.store.models import Assignment, AuditEvent, Comparison, Rating, Response, utcnow
@@ -309,6 +309,8 @@ def test_compare_shows_two_answers_side_by_side_and_stores_the_choice(store):
         "Tie (3)",
         "Both bad (4)",
     ]
+    with pytest.raises(LookupError):  # the queue does not ask per dimension
+        field(at, "dim_helpfulness")
     field(at, "choice").set_value("left")
     field(at, "strength").set_value("strong")
     field(at, "rationale").input("Left cites the rule.")
@@ -318,6 +320,37 @@ def test_compare_shows_two_answers_side_by_side_and_stores_the_choice(store):
         c = s.execute(select(Comparison)).scalar_one()
     winner = c.response_a_id if c.choice == "a" else c.response_b_id
     assert winner == c.left_response_id and (c.strength, c.rationale) == ("strong", "Left cites the rule.")
+
+
+def test_compare_asks_left_right_or_tie_per_dimension_when_the_queue_says_so(store):
+    engine, users = store
+    with session_scope(engine, write=True) as s:
+        settings.configure(s, queue="comparison", actor_id=users["admin"], per_dimension=True)
+    at = page("compare", users["expert0"])
+    assert not at.exception
+    for dimension in ("helpfulness", "harmlessness", "accuracy"):
+        control = field(at, f"dim_{dimension}")
+        assert control.label == f"{dimension.title()}: the better answer"
+        assert [o.content for o in control.proto.options] == ["Left (1)", "Right (2)", "Tie (3)"]
+    shown = texts(at)
+    assert "| `↑ ↓` | change the active question |" in shown  # the cheat sheet names the keys
+    assert "| `1 2 3` | then each dimension (helpfulness, harmlessness, accuracy): left, right, tie |" in shown
+    assert "left is better, right is better" not in shown  # the keys without the dimensions are replaced
+    field(at, "choice").set_value("left")
+    field(at, "strength").set_value("clear")
+    field(at, "dim_helpfulness").set_value("left")
+    field(at, "dim_harmlessness").set_value("right")
+    submit(at)
+    assert at.error[0].value == "Choose left, right or tie for accuracy."
+    assert next_to(at, "dim_accuracy") == at.error[0].value  # under the dimension that is missing
+    assert count(engine, Comparison) == 0
+    field(at, "dim_accuracy").set_value("tie")
+    submit(at)
+    assert toasts(at) == ["Saved. Here is the next pair."]
+    with session_scope(engine) as s:
+        c = s.execute(select(Comparison)).scalar_one()
+    left, right = ("a", "b") if c.left_response_id == c.response_a_id else ("b", "a")
+    assert (c.choice, c.dimensions) == (left, {"helpfulness": left, "harmlessness": right, "accuracy": "tie"})
 
 
 def test_compare_without_a_strength_is_refused(store):

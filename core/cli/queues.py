@@ -29,6 +29,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     conf.add_argument("--k", type=int, help="judgments per item (overlap)")
     conf.add_argument("--gold-share", type=float, help="share of gold items mixed in, 0 to 0.5")
     conf.add_argument("--lease-minutes", type=int, help="how long a reviewer holds an item")
+    conf.add_argument(
+        "--per-dimension",
+        choices=("on", "off"),
+        help="comparison: also ask left/right/tie for helpfulness, harmlessness and accuracy",
+    )
     gold = add_command(group, "gold", _gold, "make a work item a gold item with a known answer (JSON)")
     gold.add_argument("work_item_id", type=int)
     gold.add_argument("answer", help='e.g. \'{"choice": "b"}\' or \'{"accuracy": 2}\'')
@@ -89,10 +94,12 @@ def _configure(args: argparse.Namespace) -> None:
         k=args.k,
         gold_share=args.gold_share,
         lease_minutes=args.lease_minutes,
+        per_dimension=None if args.per_dimension is None else args.per_dimension == "on",
     )
     print(
         f"{saved.queue}: versions {', '.join(saved.versions) or '(none)'}; k={saved.k}; "
         f"gold share {saved.gold_share:.0%}; leases of {saved.lease_minutes} min"
+        + ("; per-dimension preferences on" if saved.per_dimension else "")
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.cli.common import actor, add_command, add_group, progress_bar
 from core.reward import service as reward
+from core.reward.pairs import DIMENSIONS
 from core.reward.snapshot import EVAL_SHARE
 from core.reward.train import TrainParams
 
@@ -19,6 +20,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     export = add_command(group, "export", _export, "freeze the usable preference pairs into a dataset snapshot")
     export.add_argument("--out", help="folder for a new snapshot's files (default: ARTIFACTS_DIR/snapshots/HASH)")
     export.add_argument("--with-ratings", action="store_true", help="add pairs from rubric ratings of two answers")
+    export.add_argument(
+        "--dimension",
+        choices=DIMENSIONS,
+        help="pairs chosen by the reviewers' preference on this rubric dimension instead of the overall choice",
+    )
     export.add_argument("--eval-share", type=float, default=EVAL_SHARE, help=f"prompts held out (default {EVAL_SHARE})")
 
     defaults = TrainParams()
@@ -50,7 +56,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> None:
     result = reward.export_snapshot(
-        actor=actor(args), out=args.out, with_ratings=args.with_ratings, eval_share=args.eval_share
+        actor=actor(args),
+        out=args.out,
+        with_ratings=args.with_ratings,
+        eval_share=args.eval_share,
+        dimension=args.dimension,
     )
     print(result.line())
 

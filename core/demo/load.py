@@ -30,6 +30,7 @@ from core.demo.tax import Answer, tax_cases, v1_answer, v2_answer, with_markup
 from core.review import queues, settings
 from core.store.db import session_scope
 from core.store.models import (
+    RUBRIC,
     Comparison,
     ExperimentEvent,
     ModelVersion,
@@ -266,7 +267,17 @@ def _comparison(q: _Asked, reviewer: str, clock: Clock, rng: Random) -> dict[str
         "strength": strength,
         "rationale": rationale if rng.random() < 0.8 else "",
         "created_at": clock.judged(q.at).isoformat(),
-    }
+    } | _dimensions(q, reviewer, a, b)
+
+
+def _dimensions(q: _Asked, reviewer: str, a: Answer, b: Answer) -> dict[str, Any]:
+    """Per-dimension preferences for about two comparisons in five (as if the queue asked for them a while): on each
+    rubric dimension the answer whose profile scores higher, else a tie. Drawn from a generator of their own, so the
+    rest of the demo stays as it was."""
+    if Random(f"{q.row['prompt_id']}:{reviewer}:dimensions").random() >= 0.4:
+        return {}
+    scores = zip(RUBRIC, RUBRIC_BY_PROFILE[a.profile], RUBRIC_BY_PROFILE[b.profile], strict=True)
+    return {"dimensions": {name: "a" if x > y else "b" if y > x else "tie" for name, x, y in scores}}
 
 
 def _clause(text: str) -> str:

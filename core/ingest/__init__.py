@@ -120,7 +120,8 @@ KINDS: dict[str, ImporterSpec] = {
         Comparison,
         "comparisons",
         'JSONL: {"prompt_id", "prompt", "model_a", "response_a", "model_b", "response_b", '
-        '"choice": "a"|"b"|"tie"|"both_bad", "reviewer", "strength"?, "rationale"?}',
+        '"choice": "a"|"b"|"tie"|"both_bad", "reviewer", "strength"?, "rationale"?, '
+        '"dimensions"?: {"helpfulness"|"harmlessness"|"accuracy": "a"|"b"|"tie"}}',
         feeds_queues=True,
     ),
     "labels": ImporterSpec(

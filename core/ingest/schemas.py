@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from core.store.models import CATEGORIES, FLAGS
+from core.store.models import CATEGORIES, FLAGS, RUBRIC
 from core.text import TEXT_LIMIT
 
 Text = Annotated[str, Field(min_length=1)]
@@ -43,6 +43,16 @@ def _known(allowed: tuple[str, ...]) -> Any:
 
 Flags = Annotated[list[str], _known(FLAGS)]
 Categories = Annotated[list[str], _known(CATEGORIES)]
+
+
+def _known_dimensions(values: dict[str, str]) -> dict[str, str]:
+    if unknown := sorted(set(values) - set(RUBRIC)):
+        raise ValueError(f"unknown dimension(s) {', '.join(unknown)}; allowed: {', '.join(RUBRIC)}")
+    return values
+
+
+# A comparison's preference per rubric dimension, in the row's a/b order as `choice` (no "both_bad": that is overall)
+Dimensions = Annotated[dict[str, Literal["a", "b", "tie"]], AfterValidator(_known_dimensions)]
 
 
 class Row(BaseModel):
@@ -122,6 +132,7 @@ class ComparisonRow(Row):
     choice: Literal["a", "b", "tie", "both_bad"]
     reviewer: Id
     strength: Literal["slight", "clear", "strong"] | None = None
+    dimensions: Dimensions = Field(default_factory=dict)
     rationale: Note = ""
     created_at: When = None
 

@@ -98,6 +98,7 @@ def write_hh_rlhf(ctx: Context, batch: Numbered) -> int:
                 "version_a_id": version,
                 "version_b_id": version,
                 "choice": "a",
+                "dimensions": {},
                 "rationale": "",
                 "created_at": ctx.now,
             }
@@ -188,6 +189,7 @@ def write_comparisons(ctx: Context, batch: Numbered) -> int:
                 "version_b_id": versions[row.model_b],
                 "choice": row.choice,
                 "strength": row.strength,
+                "dimensions": row.dimensions,
                 "rationale": row.rationale,
                 "user_id": users[row.reviewer],
                 "created_at": row.created_at or ctx.now,

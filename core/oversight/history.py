@@ -141,11 +141,16 @@ def _values(queue: str, row: Any, ref: ItemRef, answer_names: dict[int, str]) ->
         why = f"; rationale: {row.rationale}" if row.rationale else ""
         return f"helpfulness {row.helpfulness}, harmlessness {row.harmlessness}, accuracy {row.accuracy}{flags}{why}"
     if queue == "comparison":
-        chosen = {"a": row.response_a_id, "b": row.response_b_id}.get(row.choice)
+        sides = {"a": row.response_a_id, "b": row.response_b_id}
+        chosen = sides.get(row.choice)
         choice = f"prefers answer {answer_names.get(chosen, chosen)}" if chosen else row.choice.replace("_", " ")
         strength = f" ({row.strength})" if row.strength else ""
+        per_dimension = "".join(
+            f"; {name}: " + (f"answer {answer_names.get(side, side)}" if (side := sides.get(pick)) else pick)
+            for name, pick in (row.dimensions or {}).items()
+        )
         why = f"; rationale: {row.rationale}" if row.rationale else ""
-        return f"{choice}{strength}{why}"
+        return f"{choice}{strength}{per_dimension}{why}"
     if queue == "moderation":
         note = f"; note: {row.note}" if row.note else ""
         return f"{row.label}{'; ' + ', '.join(row.categories) if row.categories else ''}{note}"

@@ -5,7 +5,7 @@ the same assignment is the same row."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -15,8 +15,9 @@ from sqlmodel import Session, SQLModel
 
 from core import audit
 from core.review import standing
+from core.review.queues import get_config
 from core.store import prepared
-from core.store.models import FLAGS, STRENGTHS, Assignment, Comparison, Rating, Response, WorkItem, utcnow
+from core.store.models import FLAGS, RUBRIC, STRENGTHS, Assignment, Comparison, Rating, Response, WorkItem, utcnow
 from core.text import text_problems
 
 
@@ -69,20 +70,32 @@ class RatingIn:
         return asdict(self) | {"flags": sorted(set(self.flags)), "rationale": self.rationale.strip()}
 
 
+SIDES = ("left", "right", "tie")  # a preference on one rubric dimension, as the reviewer saw the pair
+
+
 @dataclass(frozen=True)
 class ComparisonIn:
-    """What the reviewer saw and chose: `preferred` is left, right, tie or both_bad (never a model's name)."""
+    """What the reviewer saw and chose: `preferred` is left, right, tie or both_bad (never a model's name);
+    `dimensions` the preference per rubric dimension (left, right or tie), where the queue asks for them."""
 
     preferred: str
     strength: str | None = None
     rationale: str = ""
+    dimensions: dict[str, str] = field(default_factory=dict)
 
-    def problems(self) -> list[str]:
+    def problems(self, per_dimension: bool = False) -> list[str]:
+        """What is wrong; `per_dimension`: the queue asks for every dimension (otherwise any given are checked)."""
         if self.preferred not in ("left", "right", "tie", "both_bad"):
             return ["choose left, right, tie or both bad"]
         if self.preferred in ("left", "right") and self.strength not in STRENGTHS:
             return ["say how strong the preference is: slight, clear or strong"]
-        return text_problems("rationale", self.rationale)
+        found = [f"unknown dimension {name!r}" for name in self.dimensions if name not in RUBRIC]
+        found += [
+            f"choose left, right or tie for {name}"
+            for name in RUBRIC
+            if (name in self.dimensions or per_dimension) and self.dimensions.get(name) not in SIDES
+        ]
+        return found + text_problems("rationale", self.rationale)
 
 
 # Built once, values bound at each call, compiled once and run on the bare driver connection (core.store.prepared),
@@ -322,11 +335,23 @@ def preferred_side(choice: str, left_id: int | None, a_id: int, b_id: int) -> st
 
 
 def _comparison_values(comparison: ComparisonIn, left_id: int, a_id: int, b_id: int) -> dict[str, Any]:
+    dimensions = {name: comparison.dimensions[name] for name in RUBRIC if name in comparison.dimensions}
     return {
         "choice": _choice(comparison.preferred, left_id, a_id, b_id),
         "strength": comparison.strength if comparison.preferred in ("left", "right") else None,
         "rationale": comparison.rationale.strip(),
+        "dimensions": {name: _choice(side, left_id, a_id, b_id) for name, side in dimensions.items()},
     }
+
+
+def sides_seen(dimensions: dict[str, str], left_id: int | None, a_id: int, b_id: int) -> dict[str, str]:
+    """Stored per-dimension choices (a, b, tie) as the reviewer made them: left, right or tie."""
+    return {name: preferred_side(choice, left_id, a_id, b_id) for name, choice in dimensions.items()}
+
+
+def asks_per_dimension(store: Session | prepared.Runner) -> bool:
+    """Whether the comparison queue asks for a preference per rubric dimension (its setting `per_dimension`)."""
+    return bool(get_config(store, "comparison").per_dimension)
 
 
 def submit_comparison(
@@ -340,7 +365,7 @@ def submit_comparison(
 ) -> int:
     """Store a preference between the two leased answers, as shown left and right; returns the comparison's id."""
     now, run = now or utcnow(), prepared.on(session)
-    problems = comparison.problems()
+    problems = comparison.problems(asks_per_dimension(run))
     claim = claim_assignment(
         run, user_id=user_id, assignment_id=assignment_id, queue="comparison", problems=problems, now=now
     )
@@ -359,6 +384,8 @@ def submit_comparison(
         "left_response_id": claim.left_response_id,
     }
     seen = {"preferred": comparison.preferred, "left_response_id": claim.left_response_id}
+    if comparison.dimensions:
+        seen["preferred_dimensions"] = sides_seen(values["dimensions"], claim.left_response_id, a_id, b_id)
     return store_judgment(
         run, Comparison, claim, assignment_id, row, now, audited=values | seen, hidden_seconds=hidden_seconds
     )
@@ -382,7 +409,7 @@ def change_comparison(
     store: Session | prepared.Runner, *, user_id: int, comparison_id: int, comparison: ComparisonIn
 ) -> None:
     """A reviewer changes their own preference (as left/right of what they were shown); the old one is audited."""
-    if problems := comparison.problems():
+    if problems := comparison.problems(asks_per_dimension(store)):
         raise FeedbackError("; ".join(problems))
 
     def values(stored: Any) -> dict[str, Any]:
@@ -399,6 +426,9 @@ def change_comparison(
         seen=lambda stored, v: {
             "preferred": preferred_side(
                 v["choice"], stored.left_response_id, stored.response_a_id, stored.response_b_id
-            )
+            ),
+            "preferred_dimensions": sides_seen(
+                v["dimensions"], stored.left_response_id, stored.response_a_id, stored.response_b_id
+            ),
         },
     )

@@ -157,6 +157,7 @@ def configure_queue(
     k: int | None = None,
     gold_share: float | None = None,
     lease_minutes: int | None = None,
+    per_dimension: bool | None = None,
     engine: Engine | None = None,
 ) -> QueueSettings:
     """Save a queue's settings (audited) and bring its work items in line; raises QueueError when refused."""
@@ -169,6 +170,7 @@ def configure_queue(
             k=k,
             gold_share=gold_share,
             lease_minutes=lease_minutes,
+            per_dimension=per_dimension,
         )
         return settings.settings_of(config)
 

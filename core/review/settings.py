@@ -15,6 +15,8 @@ from core.review.sync import sync_queue
 from core.store.models import ModelVersion, QueueConfig, WorkItem, utcnow
 from core.store.versions import newest_first
 
+SETTINGS = {"versions", "k", "gold_share", "lease_minutes", "per_dimension"}  # what configure changes and audits
+
 
 @dataclass(frozen=True)
 class QueueSettings:
@@ -23,6 +25,7 @@ class QueueSettings:
     k: int
     gold_share: float
     lease_minutes: int
+    per_dimension: bool = False  # comparison: asks left/right/tie per rubric dimension too
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,9 @@ def queue_overview(session: Session) -> QueueOverview:
 
 
 def settings_of(config: QueueConfig) -> QueueSettings:
-    return QueueSettings(config.name, tuple(config.versions), config.k, config.gold_share, config.lease_minutes)
+    return QueueSettings(
+        config.name, tuple(config.versions), config.k, config.gold_share, config.lease_minutes, config.per_dimension
+    )
 
 
 def configure(
@@ -60,23 +65,33 @@ def configure(
     k: int | None = None,
     gold_share: float | None = None,
     lease_minutes: int | None = None,
+    per_dimension: bool | None = None,
 ) -> QueueConfig:
     """Change a queue's settings (an audit event), then bring its items in line with them."""
     config = get_config(session, queue)
-    before = config.model_dump(include={"versions", "k", "gold_share", "lease_minutes"})
+    before = config.model_dump(include=SETTINGS)
     if k is not None and not 1 <= k <= 10:
         raise QueueError("k (judgments per item) must be between 1 and 10")
     if gold_share is not None and not 0 <= gold_share <= 0.5:
         raise QueueError("the gold share must be between 0 and 0.5")
     if lease_minutes is not None and not 1 <= lease_minutes <= 24 * 60:
         raise QueueError("a lease lasts between 1 minute and 24 hours")
+    if per_dimension and queue != "comparison":
+        raise QueueError(f"only the comparison queue asks a preference per dimension, not the {queue} queue")
     if versions and queue in WITHOUT_VERSIONS:
         raise QueueError(f"the {queue} queue serves items whose labels disagree, not model versions: drop --versions")
     if versions:
         known = set(session.execute(select(ModelVersion.name).where(ModelVersion.name.in_(versions))).scalars())
         if unknown := sorted(set(versions) - known):
             raise QueueError(f"no model version named {', '.join(unknown)}; see the model versions on the data page")
-    for name, value in (("versions", versions), ("k", k), ("gold_share", gold_share), ("lease_minutes", lease_minutes)):
+    changes = {
+        "versions": versions,
+        "k": k,
+        "gold_share": gold_share,
+        "lease_minutes": lease_minutes,
+        "per_dimension": per_dimension,
+    }
+    for name, value in changes.items():
         if value is not None:
             setattr(config, name, sorted(set(value)) if name == "versions" else value)
     config.updated_at = utcnow()
@@ -84,7 +99,7 @@ def configure(
     session.flush()
     if k is not None:
         session.execute(update(WorkItem).where(WorkItem.queue == queue).values(k=k))
-    after = config.model_dump(include={"versions", "k", "gold_share", "lease_minutes"})
+    after = config.model_dump(include=SETTINGS)
     audit.record(
         session,
         actor_id=actor_id,

@@ -10,7 +10,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, func, select
 
 from core.moderation.labels import LabelIn
-from core.review.judgments import ComparisonIn, RatingIn, preferred_side
+from core.review.judgments import ComparisonIn, RatingIn, asks_per_dimension, preferred_side, sides_seen
 from core.review.progress import JUDGMENTS
 from core.review.queues import Lease
 from core.store import prepared
@@ -36,6 +36,7 @@ class CompareView:
     right: str
     started_at: datetime
     turns: Turns = ()
+    per_dimension: bool = False  # the queue asks left/right/tie for each rubric dimension too
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class LastComparison:
     values: ComparisonIn
     answer_ids: tuple[int, int]  # the pair's answers, as stored (a, b)
     turns: Turns = ()
+    per_dimension: bool = False  # the form asks per dimension: the queue asks, or the stored comparison has them
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ def item_view(run: prepared.Runner, lease: Lease) -> ItemView:
     if lease.queue == "comparison":
         shown = sides(lease.left_response_id, lease.subject_id, lease.subject_b_id)
         prompt, turns, (left, right) = texts(run, *shown)
-        return CompareView(lease.assignment_id, prompt, left, right, lease.started_at, turns)
+        per_dimension = asks_per_dimension(run)
+        return CompareView(lease.assignment_id, prompt, left, right, lease.started_at, turns, per_dimension)
     text = item_text(run, lease.subject_id)
     if lease.queue == "moderation":
         return LabelView(lease.assignment_id, text, lease.started_at)
@@ -234,9 +237,11 @@ def last_view(
         left, right = sides(stored.left_response_id, stored.response_a_id, stored.response_b_id)
         prompt, turns, (left_text, right_text) = texts(run, left, right)
         preferred = preferred_side(stored.choice, left, stored.response_a_id, stored.response_b_id)
-        values = ComparisonIn(preferred, stored.strength, stored.rationale)
+        dimensions = sides_seen(stored.dimensions or {}, left, stored.response_a_id, stored.response_b_id)
+        values = ComparisonIn(preferred, stored.strength, stored.rationale, dimensions)
+        per_dimension = bool(dimensions) or asks_per_dimension(run)
         answer_ids = (stored.response_a_id, stored.response_b_id)
-        return LastComparison(stored.id, prompt, left_text, right_text, values, answer_ids, turns)
+        return LastComparison(stored.id, prompt, left_text, right_text, values, answer_ids, turns, per_dimension)
     values = LabelIn(stored.label, tuple(stored.categories), stored.note)
     return LastLabel(stored.id, item_text(run, stored.item_id), values, stored.item_id)
 

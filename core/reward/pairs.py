@@ -3,30 +3,41 @@
 Every judgment of a pair of answers counts as one vote, whatever the order in which the two were stored: a vote for
 one answer, a tie or both bad. A pair is usable when one answer has more than half of its votes; otherwise it is left
 out as a tie, as both bad (those verdicts have the majority) or as split (no verdict has it). Optionally, pairs of two
-answers to the same prompt that nobody compared come from their mean rubric ratings."""
+answers to the same prompt that nobody compared come from their mean rubric ratings.
+
+A snapshot of one rubric dimension ("harmlessness") counts each comparison's preference on that dimension instead of
+its overall choice: comparisons without one are left out, and rating pairs use that dimension's mean score."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from core.store.models import Comparison, ModelVersion, Prompt, Rating, Response
+from core.store.models import RUBRIC, Comparison, ModelVersion, Prompt, Rating, Response
 
 # A rating pair needs this gap between the two answers' mean rubric scores (1 to 5) to say which is better.
 RATING_MARGIN = 1.0
 NO_TOPIC = "(no topic)"
 OUTCOMES = ("usable", "tie", "both_bad", "split")
+DIMENSIONS = RUBRIC  # what a snapshot can be built from instead of the overall choice
 
 
-def _votes() -> Select:
+def preference(dimension: str | None) -> ColumnElement:
+    """A comparison's verdict: its overall choice, or its choice on one rubric dimension (NULL where none)."""
+    c = Comparison.__table__.c
+    return c.choice if dimension is None else c.dimensions[dimension].as_string()
+
+
+def _votes(dimension: str | None = None) -> Select:
     """One row per compared pair of answers: (prompt, lo, hi) with the votes for each verdict and the outcome."""
     c = Comparison.__table__.c
+    choice = preference(dimension)
     lo = case((c.response_a_id < c.response_b_id, c.response_a_id), else_=c.response_b_id)
     hi = case((c.response_a_id < c.response_b_id, c.response_b_id), else_=c.response_a_id)
-    winner = case((c.choice == "a", c.response_a_id), (c.choice == "b", c.response_b_id))
+    winner = case((choice == "a", c.response_a_id), (choice == "b", c.response_b_id))
     votes = (
         select(
             c.prompt_id,
@@ -35,11 +46,12 @@ def _votes() -> Select:
             func.count().label("votes"),
             func.sum(case((winner == lo, 1), else_=0)).label("lo_votes"),
             func.sum(case((winner == hi, 1), else_=0)).label("hi_votes"),
-            func.sum(case((c.choice == "tie", 1), else_=0)).label("ties"),
-            func.sum(case((c.choice == "both_bad", 1), else_=0)).label("both_bad"),
+            func.sum(case((choice == "tie", 1), else_=0)).label("ties"),
+            func.sum(case((choice == "both_bad", 1), else_=0)).label("both_bad"),
             func.min(c.source).label("min_source"),
             func.max(c.source).label("max_source"),
         )
+        .where(choice.is_not(None))
         .group_by(c.prompt_id, lo, hi)
         .subquery()
     )
@@ -64,13 +76,15 @@ def _votes() -> Select:
     )
 
 
-def _rating_pairs() -> Select:
-    """Two answers to the same prompt, both rated, never compared, whose mean rubric scores differ by the margin."""
+def _rating_pairs(dimension: str | None = None) -> Select:
+    """Two answers to the same prompt, both rated, never compared, whose mean rubric scores (or mean scores on the
+    one dimension) differ by the margin."""
     r = Rating.__table__.c
+    score = (r.helpfulness + r.harmlessness + r.accuracy) / 3.0 if dimension is None else r[dimension] * 1.0
     per_answer = (
         select(
             r.response_id,
-            func.avg((r.helpfulness + r.harmlessness + r.accuracy) / 3.0).label("score"),
+            func.avg(score).label("score"),
             func.count().label("ratings"),
         )
         .group_by(r.response_id)
@@ -151,12 +165,13 @@ def _with_texts(pairs: Select) -> Select:
     )
 
 
-def usable_pairs(session: Session, *, with_ratings: bool = False) -> list[PairRow]:
-    """Every usable pair: resolved comparisons, and (if asked) pairs from rubric ratings, source "ratings"."""
-    votes = _votes().subquery()
+def usable_pairs(session: Session, *, with_ratings: bool = False, dimension: str | None = None) -> list[PairRow]:
+    """Every usable pair: resolved comparisons, and (if asked) pairs from rubric ratings, source "ratings"; by the
+    overall choice, or by the preferences on one rubric `dimension`."""
+    votes = _votes(dimension).subquery()
     statements = [_with_texts(select(votes).where(votes.c.outcome == "usable"))]
     if with_ratings:
-        rated = _rating_pairs().subquery()
+        rated = _rating_pairs(dimension).subquery()
         statements.append(
             _with_texts(
                 select(
@@ -205,9 +220,10 @@ class PairSummary:
         return sum(n for outcome, n in self.outcomes.items() if outcome != "usable")
 
 
-def pair_summary(session: Session) -> PairSummary:
-    """Compared pairs by outcome, and the usable ones per source, topic and model version (SQL aggregates)."""
-    votes = _votes().subquery()
+def pair_summary(session: Session, dimension: str | None = None) -> PairSummary:
+    """Compared pairs by outcome, and the usable ones per source, topic and model version (SQL aggregates); by the
+    overall choice, or by the preferences on one rubric `dimension`."""
+    votes = _votes(dimension).subquery()
     outcomes = dict.fromkeys(OUTCOMES, 0)
     outcomes |= dict(session.execute(select(votes.c.outcome, func.count()).group_by(votes.c.outcome)).all())
     usable = select(votes).where(votes.c.outcome == "usable").subquery()
@@ -216,7 +232,7 @@ def pair_summary(session: Session) -> PairSummary:
     by_topic = session.execute(
         select(topic, func.count()).join_from(usable, Prompt, Prompt.id == usable.c.prompt_id).group_by(topic)
     ).all()
-    rated = _rating_pairs().subquery()
+    rated = _rating_pairs(dimension).subquery()
     clear = func.sum(case((rated.c.gap >= RATING_MARGIN, 1), else_=0))
     rating_pairs, close = session.execute(select(func.coalesce(clear, 0), func.count() - func.coalesce(clear, 0))).one()
     return PairSummary(
@@ -255,15 +271,17 @@ def _counts(rows) -> list[Count]:
     return sorted((Count(name, int(n)) for name, n in rows), key=lambda c: (-c.pairs, c.name))
 
 
-def expert_votes(session: Session) -> list[PairRow]:
-    """Each expert vote from the app for one answer of a pair, as a pair of its own (source "app")."""
+def expert_votes(session: Session, dimension: str | None = None) -> list[PairRow]:
+    """Each expert vote from the app for one answer of a pair (overall, or on one rubric `dimension`), as a pair of
+    its own (source "app")."""
     c = Comparison.__table__.c
+    choice = preference(dimension)
     votes = select(
         c.prompt_id,
-        case((c.choice == "a", c.response_a_id), else_=c.response_b_id).label("chosen_id"),
-        case((c.choice == "a", c.response_b_id), else_=c.response_a_id).label("rejected_id"),
+        case((choice == "a", c.response_a_id), else_=c.response_b_id).label("chosen_id"),
+        case((choice == "a", c.response_b_id), else_=c.response_a_id).label("rejected_id"),
         c.source,
         literal(1).label("votes"),
         literal(1).label("winner_votes"),
-    ).where(c.source == "app", c.choice.in_(("a", "b")))
+    ).where(c.source == "app", choice.in_(("a", "b")))
     return [PairRow(*row) for row in session.execute(_with_texts(votes))]

@@ -193,12 +193,14 @@ class SnapshotView:
     with_ratings: bool
     path: str
     created_at: datetime
+    dimension: str | None = None  # the rubric dimension whose preferences chose the pairs (None: the overall choice)
 
     def label(self) -> str:
         ratings = ", with ratings" if self.with_ratings else ""
+        by = f", by {self.dimension}" if self.dimension else ""
         return (
             f"#{self.id} · {self.content_hash[:10]} · {self.rows.get('train', 0):,} train / "
-            f"{self.rows.get('eval', 0):,} eval pairs{ratings} · {self.created_at:%Y-%m-%d %H:%M}"
+            f"{self.rows.get('eval', 0):,} eval pairs{ratings}{by} · {self.created_at:%Y-%m-%d %H:%M}"
         )
 
 
@@ -217,6 +219,7 @@ def list_snapshots(engine: Engine) -> list[SnapshotView]:
                 bool(s.filters.get("with_ratings")),
                 s.path,
                 s.created_at,
+                s.filters.get("dimension"),
             )
             for s in session.execute(statement).scalars()
         ]

@@ -79,11 +79,18 @@ def export_snapshot(
     out: str | Path | None = None,
     with_ratings: bool = False,
     eval_share: float = EVAL_SHARE,
+    dimension: str | None = None,
     engine: Engine | None = None,
 ) -> SnapshotResult:
-    """Freeze the usable pairs into a snapshot (an identical one is reused; audited as the actor when new)."""
+    """Freeze the usable pairs into a snapshot (an identical one is reused; audited as the actor when new); pairs
+    chosen by one rubric `dimension`'s preferences instead of the overall choice if given."""
     return snapshots.export_snapshot(
-        _store(engine), out=out, with_ratings=with_ratings, eval_share=eval_share, actor_id=actor.id
+        _store(engine),
+        out=out,
+        with_ratings=with_ratings,
+        eval_share=eval_share,
+        actor_id=actor.id,
+        dimension=dimension,
     )
 
 

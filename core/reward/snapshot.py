@@ -20,7 +20,7 @@ from sqlmodel import Session
 from core import audit
 from core.config import get_settings
 from core.reward import RewardError
-from core.reward.pairs import PairRow, PairSummary, expert_votes, pair_summary, usable_pairs
+from core.reward.pairs import DIMENSIONS, PairRow, PairSummary, expert_votes, pair_summary, usable_pairs
 from core.store.db import session_scope
 from core.store.models import DatasetSnapshot
 
@@ -99,12 +99,15 @@ class SnapshotResult:
         )
 
 
-def collect_rows(session: Session, *, with_ratings: bool, eval_share: float) -> dict[str, list[dict[str, Any]]]:
-    """The snapshot's rows per split, in canonical order."""
+def collect_rows(
+    session: Session, *, with_ratings: bool, eval_share: float, dimension: str | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The snapshot's rows per split, in canonical order (pairs chosen by one rubric `dimension` if given)."""
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
-    for pair in usable_pairs(session, with_ratings=with_ratings):
+    for pair in usable_pairs(session, with_ratings=with_ratings, dimension=dimension):
         rows[split_of(pair.prompt_id, eval_share)].append(_row(pair))
-    rows["expert_votes"] = [_row(v) for v in expert_votes(session) if split_of(v.prompt_id, eval_share) == "eval"]
+    votes = expert_votes(session, dimension)
+    rows["expert_votes"] = [_row(v) for v in votes if split_of(v.prompt_id, eval_share) == "eval"]
     return {split: _sorted(split_rows) for split, split_rows in rows.items()}
 
 
@@ -115,16 +118,22 @@ def export_snapshot(
     with_ratings: bool = False,
     eval_share: float = EVAL_SHARE,
     actor_id: int | None = None,
+    dimension: str | None = None,
 ) -> SnapshotResult:
-    """Snapshot the usable pairs; refused (nothing written) when a split would be empty."""
+    """Snapshot the usable pairs, by the overall choice or by the preferences on one rubric `dimension` (recorded in
+    the snapshot's options and filters); refused (nothing written) when a split would be empty."""
     if not 0 < eval_share < 1:
         raise RewardError(f"the evaluation share must be between 0 and 1, not {eval_share}")
-    options = {"with_ratings": with_ratings, "eval_share": eval_share}
+    if dimension is not None and dimension not in DIMENSIONS:
+        raise RewardError(f"no rubric dimension {dimension!r}: choose {', '.join(DIMENSIONS)}")
+    options: dict[str, Any] = {"with_ratings": with_ratings, "eval_share": eval_share}
+    if dimension:  # only then: an overall snapshot keeps the hash it had before dimensions existed
+        options["dimension"] = dimension
     with session_scope(engine) as session:
-        summary = pair_summary(session)
-        rows = collect_rows(session, with_ratings=with_ratings, eval_share=eval_share)
+        summary = pair_summary(session, dimension)
+        rows = collect_rows(session, with_ratings=with_ratings, eval_share=eval_share, dimension=dimension)
     counts = {split: len(split_rows) for split, split_rows in rows.items()}
-    _refuse_empty(counts, summary, with_ratings)
+    _refuse_empty(counts, summary, with_ratings, dimension)
     digest = content_hash(rows, options)
     with session_scope(engine) as session:
         existing = _stored(session, digest)
@@ -154,11 +163,14 @@ def export_snapshot(
     return SnapshotResult(snapshot_id, digest, str(folder), counts, False, summary)
 
 
-def _refuse_empty(counts: dict[str, int], summary: PairSummary, with_ratings: bool) -> None:
+def _refuse_empty(counts: dict[str, int], summary: PairSummary, with_ratings: bool, dimension: str | None) -> None:
     pairs = counts["train"] + counts["eval"]
     if not pairs:
         left = f" ({summary.left_out:,} compared pairs left out as ties, both bad or split)" if summary.left_out else ""
         hint = "" if with_ratings else ", or add pairs from ratings with --with-ratings"
+        if dimension:
+            left += f" by their {dimension} preferences"
+            hint += "; turn on per-dimension preferences for the comparison queue to collect them"
         raise RewardError(f"no usable preference pairs in the store{left}: import or collect comparisons{hint}")
     for split in ("train", "eval"):
         if not counts[split]:

@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 ROLES = ("admin", "lead", "expert", "annotator", "product_owner")
 MODEL_KINDS = ("chatbot", "moderation", "reward")
 CHOICES = ("a", "b", "tie", "both_bad")
+DIMENSION_CHOICES = ("a", "b", "tie")  # a comparison's preference on one rubric dimension (no "both bad")
 STRENGTHS = ("slight", "clear", "strong")
 SKIP_REASONS = ("unclear", "specialist", "offensive")  # why a reviewer passed on an item (optional)
 MODERATION_LABELS = ("toxic", "not_toxic")
@@ -168,6 +169,11 @@ class Comparison(SQLModel, table=True):
     left_response_id: int | None = Field(default=None, foreign_key="response.id")
     choice: str
     strength: str | None = None
+    # per rubric dimension, in the pair's a/b order as `choice`: {"helpfulness": "a"|"b"|"tie", ...}; {} where the
+    # queue did not ask (see DIMENSION_CHOICES)
+    dimensions: dict = Field(
+        default_factory=dict, sa_type=JSON, nullable=False, sa_column_kwargs={"server_default": text("'{}'")}
+    )
     rationale: str = ""
     user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
     seconds_spent: float | None = None
@@ -381,6 +387,8 @@ class QueueConfig(SQLModel, table=True):
     lease_minutes: int = 15
     gold_share: float = 0.05
     versions: list = _json(list, nullable=False)
+    # comparison: also ask left/right/tie for each rubric dimension
+    per_dimension: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     updated_at: datetime = Field(default_factory=utcnow)
 
 

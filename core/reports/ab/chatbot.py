@@ -7,7 +7,8 @@ is no win for either side, so the win rate and the sign test use the decided com
 
 Claims are corrected for multiple tests (core.stats.multiple) in families: the verdict's five (win rate, the three
 rubric dimensions and the flag rate, over all topics) are one; each column of the per-topic tables (win rate, each
-dimension, flag rate) is one across topics; the single flags over all topics are one."""
+dimension, flag rate) is one across topics; the single flags over all topics are one; the win rates per rubric
+dimension (from the comparisons that carry them, not split per topic) are one of their own."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from sqlalchemy import String, case, cast, func, or_, select
+from sqlalchemy import Select, String, case, cast, func, or_, select
 from sqlmodel import Session
 
 from core.reports.ab.experiments import experiment_names
@@ -62,6 +63,20 @@ class TopicComparisons:
 
 
 @dataclass(frozen=True)
+class DimensionWinRate:
+    """B's win rate on one rubric dimension, from the comparisons that carry a preference on it (ties left out)."""
+
+    dimension: str
+    win: WinRate
+    adjusted: Adjusted = UNTESTED
+
+    @property
+    def n(self) -> int:
+        """Comparisons with a preference on this dimension, ties included."""
+        return self.win.decided + self.win.ties
+
+
+@dataclass(frozen=True)
 class DimensionDifference:
     dimension: str
     topic: str
@@ -87,6 +102,8 @@ class ChatbotReport:
     flags: list[FlagRate]
     leaderboard: list[Standing]
     verdict: list[str] = field(default_factory=list)
+    # one per rubric dimension, in RUBRIC's order; empty when no comparison of the two carries per-dimension choices
+    dimension_win_rates: list[DimensionWinRate] = field(default_factory=list)
 
     @property
     def overall(self) -> TopicComparisons:
@@ -121,6 +138,9 @@ def chatbot_report(
         if topic == ALL or flag == "any"
     ]
     comparisons, dimensions, flag_rates = _corrected(comparisons, dimensions, flag_rates)
+    dimension_wins = _dimension_win_rates(session, filters, a, b)
+    adjusted = adjust(["dimension win rates"] * len(dimension_wins), [d.win for d in dimension_wins])
+    dimension_wins = [replace(d, adjusted=x) for d, x in zip(dimension_wins, adjusted, strict=True)]
     dimensions = [replace(d, more_ratings_needed=_ratings_needed(d, scores[d.topic], a, b)) for d in dimensions]
     overall = comparisons[0]
     more_comparisons = comparisons_needed(
@@ -130,8 +150,10 @@ def chatbot_report(
         alpha=ALPHA / max(overall.adjusted.tests, 1),
     )
     standings = leaderboard(session, filters, rounds=leaderboard_rounds, rng=rng)
-    report = ChatbotReport(filters, comparisons, more_comparisons, dimensions, flag_rates, standings)
-    return ChatbotReport(**{**report.__dict__, "verdict": chatbot_verdict(report)})
+    report = ChatbotReport(
+        filters, comparisons, more_comparisons, dimensions, flag_rates, standings, dimension_win_rates=dimension_wins
+    )
+    return replace(report, verdict=chatbot_verdict(report))
 
 
 def _ratings_needed(d: DimensionDifference, counts: dict[int, np.ndarray], a: int, b: int) -> int:
@@ -159,19 +181,20 @@ def _corrected(
     )
 
 
+def _of_pair(query: Select, filters: Filters, a: int, b: int) -> Select:
+    """The query kept to the comparisons of versions a and b (either way round) in the filters' range and topic."""
+    c = Comparison
+    query = query.join(Prompt, Prompt.id == c.prompt_id).where(
+        or_((c.version_a_id == a) & (c.version_b_id == b), (c.version_a_id == b) & (c.version_b_id == a)),
+        filters.window(c.created_at),
+    )
+    return query.where(Prompt.topic == filters.topic) if filters.topic else query
+
+
 def _comparisons(session: Session, filters: Filters, a: int, b: int) -> list[TopicComparisons]:
     c = Comparison
-    query = (
-        select(Prompt.topic, c.version_a_id, c.choice, func.count())
-        .join(Prompt, Prompt.id == c.prompt_id)
-        .where(
-            or_((c.version_a_id == a) & (c.version_b_id == b), (c.version_a_id == b) & (c.version_b_id == a)),
-            filters.window(c.created_at),
-        )
-        .group_by(Prompt.topic, c.version_a_id, c.choice)
-    )
-    if filters.topic:
-        query = query.where(Prompt.topic == filters.topic)
+    query = _of_pair(select(Prompt.topic, c.version_a_id, c.choice, func.count()), filters, a, b)
+    query = query.group_by(Prompt.topic, c.version_a_id, c.choice)
     counts = {ALL: [0, 0, 0, 0]}  # per topic: A wins, B wins, ties, both bad
     for topic, version_a, choice, n in session.execute(query):
         if choice in ("a", "b"):
@@ -184,6 +207,23 @@ def _comparisons(session: Session, filters: Filters, a: int, b: int) -> list[Top
         TopicComparisons(topic, win_rate(wins_a, wins_b, ties + both_bad), ties, both_bad)
         for topic, (wins_a, wins_b, ties, both_bad) in sorted(counts.items(), key=lambda kv: (kv[0] != ALL, kv[0]))
     ]
+
+
+def _dimension_win_rates(session: Session, filters: Filters, a: int, b: int) -> list[DimensionWinRate]:
+    """B's win rate per rubric dimension; [] when no comparison of the pair carries per-dimension choices."""
+    c = Comparison
+    chosen = [c.dimensions[name].as_string() for name in RUBRIC]
+    query = _of_pair(select(c.version_a_id, *chosen, func.count()), filters, a, b).group_by(c.version_a_id, *chosen)
+    counts = {name: [0, 0, 0] for name in RUBRIC}  # per dimension: A wins, B wins, ties
+    for version_a, *choices, n in session.execute(query):
+        for name, choice in zip(RUBRIC, choices, strict=True):
+            if choice in ("a", "b"):
+                counts[name][0 if (choice == "a") == (version_a == a) else 1] += n
+            elif choice == "tie":
+                counts[name][2] += n
+    if not any(sum(n) for n in counts.values()):
+        return []
+    return [DimensionWinRate(name, win_rate(*counts[name])) for name in RUBRIC]
 
 
 def _rating_counts(session: Session, filters: Filters, a: int, b: int) -> tuple[dict, dict]:

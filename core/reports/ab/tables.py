@@ -30,6 +30,7 @@ LABELS = {
     "shown": "Shown",
     "undefined_draws": "Undefined draws",
     "dimension": "Dimension",
+    "n": "Comparisons",
     "n_a": "Ratings of A",
     "n_b": "Ratings of B",
     "mean_a": "Mean of A",
@@ -122,6 +123,21 @@ def chatbot_tables(report: ChatbotReport) -> dict[str, pd.DataFrame]:
         | adjusted(f.adjusted)
         for f in report.flags
     ]
+    dimension_wins = [
+        {
+            "dimension": d.dimension,
+            "n": d.n,
+            "wins_a": d.win.wins_a,
+            "wins_b": d.win.wins_b,
+            "ties": d.win.ties,
+            "win_rate_b": d.win.rate,
+            "ci_low": d.win.ci_low,
+            "ci_high": d.win.ci_high,
+            "p_value": d.win.p_value,
+        }
+        | adjusted(d.adjusted)
+        for d in report.dimension_win_rates
+    ]
     leaderboard = [
         {
             "rank": rank,
@@ -146,6 +162,9 @@ def chatbot_tables(report: ChatbotReport) -> dict[str, pd.DataFrame]:
         ),
         "flags": _frame(
             flags, f"flag topic flagged_a n_a rate_a flagged_b n_b rate_b difference ci_low ci_high p_value {ADJUSTED}"
+        ),
+        "dimension_win_rates": _frame(
+            dimension_wins, f"dimension n wins_a wins_b ties win_rate_b ci_low ci_high p_value {ADJUSTED}"
         ),
         "leaderboard": _frame(leaderboard, "rank model rating ci_low ci_high battles wins losses ties"),
     }
