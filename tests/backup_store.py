@@ -134,7 +134,17 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
         add(FlagTriage(rating_id=rating.id, status="dismissed", note=AWKWARD, updated_at=WHEN))
         lost = add(Job(kind="reward_train", status="failed", reason=AWKWARD, progress=NESTED, error=AWKWARD))
         add(Job(kind="reward_train", status="running", attempt=2, retry_of=lost.id, worker="h:1", heartbeat_at=WHEN))
-        add(JobSetting(kind="moderation_retrain", enabled=False, threshold=10, every_hours=None, updated_at=WHEN))
+        add(
+            JobSetting(
+                kind="moderation_retrain",
+                enabled=False,
+                threshold=10,
+                every_hours=None,
+                auto_promote=False,
+                gate_margin=0.02,
+                updated_at=WHEN,
+            )
+        )
 
 
 def table_rows(engine: Engine) -> dict[str, list[tuple]]:

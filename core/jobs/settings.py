@@ -34,14 +34,14 @@ class KindSettings:
     margin: float = 0.0
 
     def describe(self) -> str:
-        """ "at least 200 new final labels, or once every 24 h when there are any" (off: "off"), and its gate."""
+        """ "at least 200 new final labels, or every 24 h when there are any" (off: "off"), and its gate's settings."""
         every = f", or every {self.every_hours} h when there are any" if self.every_hours else ""
         trigger = f"at least {self.threshold:,} {self.counts}{every}" if self.enabled else "off"
-        return f"{trigger}; {self.describe_gate()}" if self.gate else trigger
+        return f"{trigger} (promotion gate: {self.describe_gate()})" if self.gate else trigger
 
     def describe_gate(self) -> str:
-        """ "auto-promote on (margin 0.000)" or "auto-promote off"."""
-        return f"auto-promote on (margin {self.margin:.3f})" if self.auto_promote else "auto-promote off"
+        """ "auto-promote on, margin 0.000" or "auto-promote off"."""
+        return f"auto-promote on, margin {self.margin:.3f}" if self.auto_promote else "auto-promote off"
 
 
 def kind_of(name: str) -> JobKind:
