@@ -207,7 +207,7 @@ def _gate(user: UserPublic, overview: ClassifierOverview) -> None:
         st.success(notice, icon=":material/check_circle:")
     versions = sorted(overview.versions, key=lambda v: not v.candidate)  # candidates first, then newest first
     chosen = st.selectbox(
-        "Version", versions, format_func=lambda v: f"{v.name} ({v.status or 'not used'})", key="gate-v"
+        "Version through the gate", versions, format_func=lambda v: f"{v.name} ({v.status or 'not used'})", key="gate-v"
     )
     gate_decision(chosen.gate, what="version")
     current = next((v.name for v in overview.versions if v.current), "none")

@@ -201,8 +201,12 @@ def test_the_data_page_shows_a_candidate_beside_the_current_version_and_promotes
     st.cache_resource.clear()
     at = app(admin).switch_page(page("data")).run()
     assert not at.exception
-    box = next(s for s in at.selectbox if s.label == "Version" and "clf" in str(s.options))
-    box.set_value(next(v for v in box.options if v.startswith("clf-shuffled"))).run()
+    box = next(s for s in at.selectbox if s.label == "Version through the gate")
+    assert box.options == ["clf-shuffled (candidate)", "clf-v1 (current)"]  # candidates first
+    box.select_index(1).run()
+    assert any("has not been through the promotion gate" in c.value for c in at.caption)  # an imported version
+    box = next(s for s in at.selectbox if s.label == "Version through the gate")
+    box.select_index(0).run()
     table = next(d.value for d in at.dataframe if "Figure" in d.value.columns)
     assert list(table.columns) == ["Figure", "Version: clf-shuffled", "Current: clf-v1"]
     assert table.set_index("Figure").loc["model"].tolist() == ["clf-shuffled", "clf-v1"]

@@ -74,7 +74,13 @@ def retrain_moderation(engine: Engine, progress: Progress) -> dict[str, Any]:
 
     summary = retrain(engine, progress=lambda stage, fraction: progress(stage, fraction))
     overall = summary.metrics["overall"]
-    return {"version": summary.version, "labels": summary.labels, "f1": overall["f1"], "previous": summary.previous}
+    return {
+        "version": summary.version,
+        "labels": summary.labels,
+        "f1": overall["f1"],
+        "previous": summary.previous,
+        "gate": summary.gate.get("outcome"),
+    }
 
 
 # --- train a reward model ------------------------------------------------------------------------------------------
