@@ -81,7 +81,7 @@ def test_the_decision_needs_a_better_value_and_an_interval_that_does_not_show_it
 
 
 @pytest.fixture
-def moderation_store(engine, tmp_path, monkeypatch):
+def moderation_store(any_engine, tmp_path, monkeypatch):
     """200 items scored by clf-v1, a poor classifier (its scores are noise), all labelled by an imported annotator."""
     monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     rng = np.random.default_rng(3)
@@ -89,9 +89,9 @@ def moderation_store(engine, tmp_path, monkeypatch):
     for item, text, truth in corpus(N_ITEMS):
         rows.append(score_row(item, "clf-v1", round(float(rng.uniform(0.05, 0.95)), 3), text=text))
         labels.append(label_row(item, "historic", truth, text=text))
-    import_rows(engine, tmp_path, "moderation", rows)
-    import_rows(engine, tmp_path, "labels", labels)
-    return engine
+    import_rows(any_engine, tmp_path, "moderation", rows)
+    import_rows(any_engine, tmp_path, "labels", labels)
+    return any_engine
 
 
 @pytest.fixture

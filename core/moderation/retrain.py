@@ -2,10 +2,11 @@
 
 embed what is missing -> read the final labels (core.moderation.final_labels; imported external ones count and are
 counted apart) -> a stratified held-out split -> logistic regression on the stored sentence embeddings (and one per
-category with enough labels) -> metrics of the new version and of the previous one on the same held-out items ->
-register the new version (artifact under ARTIFACTS_DIR/moderation/<version>/) -> re-score every item (a matrix
-product per shard of stored vectors) -> rebuild the borderline queue. Registering, scoring and the rebuild are one
-transaction: a failed retrain leaves no half-scored version behind.
+category with enough labels) -> metrics of the new version and of the current one (the version the queue follows:
+"previous" below) on the same held-out items -> register the new version (artifact under
+ARTIFACTS_DIR/moderation/<version>/) -> re-score every item (a matrix product per shard of stored vectors) -> the
+promotion gate (core.moderation.gate: promoted, or a candidate) -> rebuild the borderline queue. Registering, scoring,
+the gate and the rebuild are one transaction: a failed retrain leaves no half-scored version behind.
 
 The loop time is from the newest final label used (its label, change or adjudication) to the new version being
 ready: registered, every item scored, the queue rebuilt."""

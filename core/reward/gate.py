@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from core.jobs.gate import GateDecision, decide, gate_settings, held_back, record
 from core.reward import RewardError
@@ -89,6 +89,17 @@ def check(engine: Engine, run_id: int, *, actor_id: int | None = None) -> GateDe
         settings = gate_settings(session, "reward")
     decision = compare(engine, candidate, current, auto_promote=settings.auto_promote, margin=settings.margin)
     with session_scope(engine, write=True) as session:
+        now_active = session.execute(select(RewardModelRun.id).where(RewardModelRun.is_active)).scalar_one_or_none()
+        if now_active != (current.id if current else None):  # promoted by someone while the models were scoring
+            reason = f"the active run changed while comparing: `python -m core reward gate {run_id}` decides again"
+            decision = held_back(
+                "reward",
+                name(candidate),
+                name(current),
+                reason,
+                auto_promote=settings.auto_promote,
+                margin=settings.margin,
+            )
         run = session.get(RewardModelRun, run_id)
         run.metrics = dict(run.metrics) | {"gate": decision.as_dict()}
         session.add(run)
