@@ -91,12 +91,11 @@ class GateDecision:
 
     def side_by_side(self) -> list[dict[str, Any]]:
         """The candidate beside the current model, one row per figure (what the pages show)."""
-        fmt = _fmt
         return [
             {
                 "figure": f"{self.metric} (held out)",
-                "candidate": fmt(self.candidate_value),
-                "current": fmt(self.current_value),
+                "candidate": _fmt(self.candidate_value),
+                "current": _fmt(self.current_value),
             },
             {"figure": "model", "candidate": self.candidate, "current": self.current or "–"},
             {"figure": "held-out items (both)", "candidate": f"{self.items:,}", "current": f"{self.items:,}"},
