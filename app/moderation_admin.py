@@ -1,6 +1,7 @@
 """The moderation section of the admin's Data page: the classifier versions' thresholds and bands, the Retrain
 button (confirmed first; the retrain runs in a background thread, so the page stays usable, and its stages show as
-it goes), and the latest retrain's result beside the previous version's."""
+it goes), the latest retrain's result beside the previous version's, and the promotion gate: each version's decision
+side by side with the version it was compared with, and promotion by hand."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from app.widgets import escape_markdown, gate_decision
 from core.auth import UserPublic
 from core.moderation import ModerationError
 from core.moderation import service as moderation
@@ -34,6 +36,9 @@ def moderation_section(user: UserPublic) -> None:
         _retrain(user, overview)
     with settings_column, st.container(border=True):
         _thresholds(user, overview)
+    if overview.versions:
+        with st.container(border=True):
+            _gate(user, overview)
     if overview.latest is not None:
         _summary(overview.latest)
 
@@ -139,7 +144,14 @@ def _thresholds(user: UserPublic, overview: ClassifierOverview) -> None:
         return
     st.dataframe(
         [
-            {"Version": v.name, "Threshold": v.threshold, "Band ±": v.band, "Feeds queue": v.feeds_queue}
+            {
+                "Version": v.name,
+                "Threshold": v.threshold,
+                "Band ±": v.band,
+                "Feeds queue": v.feeds_queue,
+                "Status": v.status,
+                "Gate": v.gate.outcome if v.gate else None,
+            }
             for v in overview.versions
         ],
         hide_index=True,
@@ -186,3 +198,30 @@ def _summary(summary: RetrainSummary) -> None:
         f"{summary.previous_test_items:,} of them. Re-scored {summary.scored:,} items in "
         f"{summary.seconds.get('score', 0):.1f} s; whole retrain {summary.seconds.get('total', 0):.1f} s."
     )
+
+
+def _gate(user: UserPublic, overview: ClassifierOverview) -> None:
+    """A version's promotion-gate decision beside the version it was compared with, and its promotion by hand."""
+    st.markdown("**Promotion gate**")
+    if notice := st.session_state.pop("promote_notice", None):
+        st.success(notice, icon=":material/check_circle:")
+    versions = sorted(overview.versions, key=lambda v: not v.candidate)  # candidates first, then newest first
+    chosen = st.selectbox(
+        "Version through the gate", versions, format_func=lambda v: f"{v.name} ({v.status or 'not used'})", key="gate-v"
+    )
+    gate_decision(chosen.gate, what="version")
+    current = next((v.name for v in overview.versions if v.current), "none")
+    promote = st.button(
+        f"Promote {chosen.name} to the queue",
+        icon=":material/verified:",
+        help=f"It feeds the borderline queue in place of {current}",
+        disabled=chosen.current,
+    )
+    if promote:
+        try:
+            moderation.promote(actor=user, version=chosen.name)
+        except ModerationError as error:
+            st.error(escape_markdown(str(error)))
+        else:
+            st.session_state["promote_notice"] = f"{chosen.name} feeds the borderline queue now, in place of {current}."
+            st.rerun()

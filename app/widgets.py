@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from core.jobs.gate import GateDecision
 from core.jobs.service import AlertsOverview, JobsOverview
 from core.reports.home import Count
 from core.store.inventory import ImportLine
@@ -169,3 +170,29 @@ def alerts_table(overview: AlertsOverview) -> None:
             hide_index=True,
             column_config={"At (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")},
         )
+
+
+def gate_decision(decision: GateDecision | None, *, what: str) -> None:
+    """The promotion gate's decision on a run or version: its outcome and reason, and the candidate beside the current
+    model on the same held-out items."""
+    if decision is None:
+        st.caption(f"This {what} has not been through the promotion gate.")
+        return
+    say = st.success if decision.promoted else st.warning
+    say(
+        escape_markdown(f"Promotion gate: {decision.outcome} ({decision.reason})."),
+        icon=":material/verified:" if decision.promoted else ":material/pan_tool:",
+    )
+    st.dataframe(
+        [
+            {"Figure": row["figure"], f"{what.capitalize()}: {decision.candidate}": row["candidate"],
+             f"Current: {decision.current or 'none'}": row["current"]}
+            for row in decision.side_by_side()
+        ],
+        hide_index=True,
+    )  # fmt: skip
+    st.caption(
+        f"Both on the same {decision.items:,} held-out items; the interval is a paired bootstrap over them. It passes "
+        f"when it is better by {decision.metric} and the interval's low end is not below -{decision.margin:.3f}; "
+        + ("a version that passes is promoted by itself." if decision.auto_promote else "automatic promotion was off.")
+    )

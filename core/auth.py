@@ -54,6 +54,7 @@ RULES: dict[str, Rule] = {
     "moderation.read": Rule(ADMIN, "see the moderation classifier's settings"),
     "moderation.threshold": Rule(ADMIN, "change a classifier's threshold"),
     "moderation.retrain": Rule(ADMIN, "retrain the moderation classifier"),
+    "moderation.promote": Rule(ADMIN, "promote a moderation classifier version"),
     "labelstudio.sync": Rule(ADMIN, "sync with Label Studio"),
     "reward.read": Rule(ADMIN, "see the reward models"),
     "reward.snapshot": Rule(ADMIN, "freeze a dataset snapshot"),

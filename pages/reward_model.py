@@ -4,7 +4,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.session import require_page
-from app.widgets import escape_markdown, metric_tiles, page_header
+from app.widgets import escape_markdown, gate_decision, metric_tiles, page_header
+from core.jobs.gate import GateDecision
 from core.reports.home import Count
 from core.reward import RewardError
 from core.reward import service as reward
@@ -20,7 +21,8 @@ user = require_page("reward_model")
 page_header(
     "Reward model",
     "Expert preferences become a dataset snapshot, a reward model trained with TRL's RewardTrainer, held-out "
-    "metrics and a model card. Promote the best run, then score every chatbot answer with it.",
+    "metrics and a model card. A finished run goes through the promotion gate against the active one, on the same "
+    "held-out pairs; promote a candidate by hand, then score every chatbot answer with the active run.",
 )
 if notice := st.session_state.pop("reward_notice", None):
     st.success(escape_markdown(notice), icon=":material/check_circle:")
@@ -169,6 +171,7 @@ else:
                 "Bag of words": (r.metrics.get("baselines") or {}).get("bag_of_words", {}).get("accuracy"),
                 "Pairs trained": r.metrics.get("train_pairs"),
                 "Dropped (too long)": r.metrics.get("dropped_pairs"),
+                "Gate": (r.metrics.get("gate") or {}).get("outcome"),
                 "Started (UTC)": r.started_at,
                 "Finished (UTC)": r.finished_at,
                 "Error": r.error,
@@ -194,6 +197,11 @@ else:
     if compared:
         st.dataframe(reward.compare_runs(actor=user, run_ids=compared), hide_index=True)
         st.plotly_chart(loss_figure([r for r in runs if r.id in compared]), key="loss-compare")
+    decided = [r for r in finished if r.metrics.get("gate")]
+    if decided:
+        st.subheader("Promotion gate", anchor=False)
+        gated = st.selectbox("Run through the gate", decided, format_func=lambda r: f"run {r.id}", key="gate-run")
+        gate_decision(GateDecision.from_dict(gated.metrics["gate"]), what="run")
     if finished:
         promote_column, score_column = st.columns(2)
         with promote_column, st.form("promote", border=True):

@@ -151,7 +151,17 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
         add(FlagTriage(rating_id=rating.id, status="dismissed", note=AWKWARD, updated_at=WHEN))
         lost = add(Job(kind="reward_train", status="failed", reason=AWKWARD, progress=NESTED, error=AWKWARD))
         add(Job(kind="reward_train", status="running", attempt=2, retry_of=lost.id, worker="h:1", heartbeat_at=WHEN))
-        add(JobSetting(kind="moderation_retrain", enabled=False, threshold=10, every_hours=None, updated_at=WHEN))
+        add(
+            JobSetting(
+                kind="moderation_retrain",
+                enabled=False,
+                threshold=10,
+                every_hours=None,
+                auto_promote=False,
+                gate_margin=0.02,
+                updated_at=WHEN,
+            )
+        )
         pair = {"subject": "pair", "subject_id": min(a.id, b.id), "subject_b_id": max(a.id, b.id)}
         comment = add(Comment(**pair, user_id=user.id, text=AWKWARD + " @locked", created_at=WHEN))
         add(CommentMention(comment_id=comment.id, user_id=locked.id))

@@ -389,7 +389,8 @@ def test_an_admin_configures_a_kind_from_the_command_line_audited(engine, capsys
     add_admin(engine)
     assert main(["worker", "configure", "moderation_retrain", "--threshold", "50", "--every-hours", "12"]) == 0
     assert capsys.readouterr().out.strip() == (
-        "moderation_retrain: at least 50 new final labels, or every 12 h when there are any"
+        "moderation_retrain: at least 50 new final labels, or every 12 h when there are any "
+        "(promotion gate: auto-promote on, margin 0.000)"
     )
     assert main(["worker", "configure", "reward_score", "--off"]) == 0
     assert main(["worker", "configure", "reward_train", "--threshold", "0"]) == 1

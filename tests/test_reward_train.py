@@ -171,6 +171,8 @@ def test_the_cli_trains_exports_and_lists(engine, artifacts, admin, tiny_model, 
     assert events == [
         ("dataset_snapshot.create", admin.id),
         ("reward_run.create", admin.id),
+        ("gate.hold", None),  # the promotion gate, by itself: no active run to compare with
+        ("alert.raise", None),  # and its alert
         ("reward_run.promote", admin.id),
     ]
 

@@ -200,6 +200,9 @@ CASES: dict[str, Case] = {
     "core.moderation.service.set_threshold": Case(lambda s, a: {"version": "modclf-v1", "threshold": 0.45}),
     "core.moderation.service.embed": Case(stub="core.moderation.embeddings.embed_missing"),
     "core.moderation.service.retrain": Case(stub="core.moderation.retrain.retrain"),
+    "core.moderation.service.promote": Case(
+        lambda s, a: {"version": "modclf-v1"}, stub="core.moderation.gate.promote_by_name"
+    ),
     "core.oversight.service.trail_page": Case(lambda s, a: {"filters": TrailFilter()}),
     "core.oversight.service.trail_choices": Case(),
     "core.oversight.service.trail_csv": Case(lambda s, a: {"filters": TrailFilter(), "limit": 10}),
@@ -277,6 +280,7 @@ CASES: dict[str, Case] = {
     "core.reward.service.start_training": Case(stub="core.reward.launch.start_training"),
     "core.reward.service.train": Case(lambda s, a: {"run_id": 1}, stub="core.reward.train.train_run"),
     "core.reward.service.promote": Case(lambda s, a: {"run_id": 1}, stub="core.reward.registry.promote"),
+    "core.reward.service.gate": Case(lambda s, a: {"run_id": 1}, stub="core.reward.gate.check"),
     "core.reward.service.score": Case(stub="core.reward.score.score_responses"),
     "core.store.service.inventory": Case(),
     "core.store.service.backup": Case(lambda s, a: {"folder": s.folder / f"backup-{a.id}"}),
@@ -342,6 +346,7 @@ EXPECTED = {
     "moderation.read": "admin",
     "moderation.threshold": "admin",
     "moderation.retrain": "admin",
+    "moderation.promote": "admin",
     "labelstudio.sync": "admin",
     "reward.read": "admin",
     "reward.snapshot": "admin",

@@ -24,6 +24,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     threshold.add_argument("version", nargs="?", help="the classifier version to show or change")
     threshold.add_argument("--threshold", type=float, help="score from which the version says toxic, e.g. 0.5")
     threshold.add_argument("--band", type=float, help="scores within threshold ± band are borderline, e.g. 0.15")
+    add_command(group, "versions", _versions, "the versions: which feeds the queue, which are candidates, the gate")
+    promote = add_command(
+        group, "promote", _promote, "a version feeds the borderline queue in place of the current one (audited)"
+    )
+    promote.add_argument("version", help="the classifier version to promote (a candidate, usually)")
 
 
 def _embed(args: argparse.Namespace) -> None:
@@ -69,3 +74,18 @@ def _threshold(args: argparse.Namespace) -> None:
     print(f"{'version':<28} {'threshold':>9} {'band':>6}  feeds the borderline queue")
     for v in versions:
         print(f"{v.name:<28} {v.threshold:>9.3f} {v.band:>6.3f}  {'yes' if v.feeds_queue else 'no'}")
+
+
+def _versions(args: argparse.Namespace) -> None:
+    versions = moderation.versions(actor=actor(args))
+    if not versions:
+        print("no moderation classifier versions yet: import moderation scores, or retrain")
+        return
+    print(f"{'version':<28} {'status':<16} gate")
+    for v in versions:
+        print(f"{v.name:<28} {v.status:<16} {v.gate.line() if v.gate else '–'}")
+
+
+def _promote(args: argparse.Namespace) -> None:
+    promoted = moderation.promote(actor=actor(args), version=args.version)
+    print(f"{promoted.name} feeds the borderline queue now, in place of the current version; the queue was rebuilt")

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from core.cli.common import actor, add_command, add_group, progress_bar
+from core.jobs.gate import GateDecision
 from core.reward import service as reward
 from core.reward.pairs import DIMENSIONS
 from core.reward.snapshot import EVAL_SHARE
@@ -49,6 +50,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("runs", type=int, nargs="+", metavar="RUN")
     promote = add_command(group, "promote", _promote, "make a finished run the active reward model (audited)")
     promote.add_argument("run_id", type=int, metavar="RUN")
+    gate = add_command(
+        group, "gate", _gate, "put a finished run through the promotion gate again, against the active run (audited)"
+    )
+    gate.add_argument("run_id", type=int, metavar="RUN")
     score = add_command(group, "score", _score, "score every chatbot answer; print the mean reward per version")
     score.add_argument("--run", type=int, dest="run_id", metavar="RUN", help="default: the active run")
     score.add_argument("--batch-size", type=int, default=32)
@@ -125,6 +130,8 @@ def _runs(args: argparse.Namespace) -> None:
         )
         if r.error:
             print(f"     error: {r.error}")
+        if decision := GateDecision.from_dict(r.metrics.get("gate")):
+            print(f"     gate: {decision.line()}")
 
 
 def _baseline(run: Any, name: str) -> str:
@@ -145,6 +152,11 @@ def _compare(args: argparse.Namespace) -> None:
 def _promote(args: argparse.Namespace) -> None:
     run = reward.promote(actor=actor(args), run_id=args.run_id)
     print(f"run {run.id} is the active reward model (held-out accuracy {run.accuracy:.1%})")
+
+
+def _gate(args: argparse.Namespace) -> None:
+    decision = reward.gate(actor=actor(args), run_id=args.run_id)
+    print(f"run {args.run_id}: {decision.line()}")
 
 
 def _score(args: argparse.Namespace) -> None:

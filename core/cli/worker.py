@@ -51,6 +51,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     switch = configure.add_mutually_exclusive_group()
     switch.add_argument("--on", dest="enabled", action="store_const", const=True, help="let its trigger start it")
     switch.add_argument("--off", dest="enabled", action="store_const", const=False, help="never start it")
+    configure.add_argument(
+        "--auto-promote",
+        choices=("on", "off"),
+        help="moderation_retrain, reward_train: promote a new model that passes the promotion gate by itself (on)",
+    )
+    configure.add_argument(
+        "--margin",
+        type=float,
+        help="the gate's margin: the loss of the metric allowed at the low end of the 95%% interval (default 0)",
+    )
     status = add_command(group, "status", _status, "when each kind of job starts, and the latest jobs")
     status.add_argument("--limit", type=int, default=10, help="jobs shown (default 10)")
 
@@ -74,8 +84,15 @@ def _work(args: argparse.Namespace) -> None:
 
 
 def _configure(args: argparse.Namespace) -> None:
+    auto_promote = None if args.auto_promote is None else args.auto_promote == "on"
     done = jobs.configure(
-        actor=actor(args), kind=args.kind, threshold=args.threshold, every_hours=args.every_hours, enabled=args.enabled
+        actor=actor(args),
+        kind=args.kind,
+        threshold=args.threshold,
+        every_hours=args.every_hours,
+        enabled=args.enabled,
+        auto_promote=auto_promote,
+        margin=args.margin,
     )
     print(f"{done.kind}: {done.describe()}")
 

@@ -74,7 +74,13 @@ def retrain_moderation(engine: Engine, progress: Progress) -> dict[str, Any]:
 
     summary = retrain(engine, progress=lambda stage, fraction: progress(stage, fraction))
     overall = summary.metrics["overall"]
-    return {"version": summary.version, "labels": summary.labels, "f1": overall["f1"], "previous": summary.previous}
+    return {
+        "version": summary.version,
+        "labels": summary.labels,
+        "f1": overall["f1"],
+        "previous": summary.previous,
+        "gate": summary.gate.get("outcome"),
+    }
 
 
 # --- train a reward model ------------------------------------------------------------------------------------------
@@ -103,7 +109,13 @@ def train_reward(engine: Engine, progress: Progress) -> dict[str, Any]:
         progress(state["phase"], state.get("step", 0) / total if total else 0.0, step=state.get("step"), total=total)
 
     result = train_reward_model(engine, base_model=get_settings().reward_base_model, on_progress=report)
-    return {"run_id": result.run_id, "accuracy": result.metrics.get("accuracy"), "pairs": result.metrics["train_pairs"]}
+    gate = result.gate.outcome if result.gate else None
+    return {
+        "run_id": result.run_id,
+        "accuracy": result.metrics.get("accuracy"),
+        "pairs": result.metrics["train_pairs"],
+        "gate": gate,
+    }
 
 
 # --- score new answers with the active reward model ----------------------------------------------------------------

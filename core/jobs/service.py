@@ -38,12 +38,22 @@ def configure(
     threshold: int | None = None,
     every_hours: int | None = None,
     enabled: bool | None = None,
+    auto_promote: bool | None = None,
+    margin: float | None = None,
     engine: Engine | None = None,
 ) -> KindSettings:
-    """Change when a kind of job starts (audited); a value out of range is refused with the reason."""
+    """Change when a kind of job starts, and its model's promotion gate (audited); a value out of range is refused
+    with the reason."""
     with session_scope(engine, write=True) as session:
         return settings.configure(
-            session, kind=kind, threshold=threshold, every_hours=every_hours, enabled=enabled, actor_id=actor.id
+            session,
+            kind=kind,
+            threshold=threshold,
+            every_hours=every_hours,
+            enabled=enabled,
+            auto_promote=auto_promote,
+            margin=margin,
+            actor_id=actor.id,
         )
 
 

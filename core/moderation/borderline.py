@@ -7,8 +7,9 @@
 - adjudication: an item whose labels disagree (any two of them, imported ones too).
 
 Which versions feed the moderation queue: its configured versions (`python -m core queue configure moderation
---versions ...`); with none configured (the default) the newest moderation version and the one registered before it,
-so a retrained version takes over the queue as soon as it is registered. Each version has its own threshold and band
+--versions ...`); with none configured (the default) the newest two moderation versions that are not candidates, so
+a retrained version takes over the queue as soon as the promotion gate (core.moderation.gate) or a person promotes
+it; a version held back by the gate is a candidate and feeds nothing. Each version has its own threshold and band
 (kept in ModelVersion.meta; default 0.5 and 0.15), set with `python -m core moderation threshold` or the Data page."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class VersionSettings:
     threshold: float
     band: float
     created_at: datetime
+    candidate: bool = False  # held back by the promotion gate, not promoted since: feeds no queue by default
 
 
 def version_settings(version: ModelVersion | tuple) -> VersionSettings:
@@ -49,6 +51,7 @@ def version_settings(version: ModelVersion | tuple) -> VersionSettings:
         float(meta.get("threshold", DEFAULT_THRESHOLD)),
         float(meta.get("band", DEFAULT_BAND)),
         version.created_at,
+        bool(meta.get("candidate", False)),
     )
 
 
@@ -69,7 +72,7 @@ def feeding_versions(store: Session | prepared.Runner, config: QueueConfig) -> l
     versions = moderation_versions(store)
     if config.versions:
         return [v for v in versions if v.name in config.versions]
-    return versions[:2]
+    return [v for v in versions if not v.candidate][:2]
 
 
 def borderline_subjects(store: Session | prepared.Runner, config: QueueConfig) -> Select:

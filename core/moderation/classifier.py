@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from core import audit
+from core.jobs.gate import GateDecision
 from core.moderation import ModerationError
 from core.moderation.borderline import VersionSettings, feeding_versions, moderation_versions, version_settings
 from core.moderation.metrics import RetrainSummary, latest_retrain
@@ -23,6 +24,16 @@ class VersionLine:
     threshold: float
     band: float
     feeds_queue: bool
+    current: bool = False  # the newest feeding the queue: the one the promotion gate compares a new version with
+    candidate: bool = False  # held back by the promotion gate and not promoted since
+    gate: GateDecision | None = None  # the gate's decision on it (a retrained version)
+
+    @property
+    def status(self) -> str:
+        """ "current", "feeds the queue", "candidate" or "" """
+        if self.current:
+            return "current"
+        return "feeds the queue" if self.feeds_queue else "candidate" if self.candidate else ""
 
 
 @dataclass(frozen=True)
@@ -34,9 +45,24 @@ class ClassifierOverview:
 
 
 def version_lines(session: Session) -> list[VersionLine]:
-    """Every classifier version, newest first, with its threshold and band and whether it feeds the queue."""
-    feeding = {v.name for v in feeding_versions(session, get_config(session, "moderation"))}
-    return [VersionLine(v.name, v.threshold, v.band, v.name in feeding) for v in moderation_versions(session)]
+    """Every classifier version, newest first, with its threshold and band, whether it feeds the queue, and the
+    promotion gate's decision on it."""
+    feeding = [v.name for v in feeding_versions(session, get_config(session, "moderation"))]
+    metas = dict(
+        session.execute(select(ModelVersion.name, ModelVersion.meta).where(ModelVersion.kind == "moderation")).all()
+    )
+    return [
+        VersionLine(
+            v.name,
+            v.threshold,
+            v.band,
+            v.name in feeding,
+            v.name == next(iter(feeding), None),
+            v.candidate,
+            GateDecision.from_dict((metas.get(v.name) or {}).get("gate")),
+        )
+        for v in moderation_versions(session)
+    ]
 
 
 def overview(session: Session, *, embedded: int) -> ClassifierOverview:

@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlmodel import Session
 
+from core.jobs.gate import GateDecision
 from core.store.models import ModelVersion
 from core.store.versions import newest_first
 
@@ -66,6 +67,7 @@ class RetrainSummary:
     loop_seconds: float | None
     seconds: dict[str, float] = field(default_factory=dict)
     artifact: str = ""
+    gate: dict[str, Any] = field(default_factory=dict)  # the promotion gate's decision (core.jobs.gate.GateDecision)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +113,8 @@ class RetrainSummary:
         )
         stages = ", ".join(f"{stage} {s:.1f} s" for stage, s in self.seconds.items())
         out.append(f"loop time (newest label used -> new version ready): {self.loop_time()}; {stages}")
+        if self.gate:
+            out.append(f"promotion gate: {GateDecision.from_dict(self.gate).line()}")
         return out
 
 

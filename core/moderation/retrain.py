@@ -2,10 +2,11 @@
 
 embed what is missing -> read the final labels (core.moderation.final_labels; imported external ones count and are
 counted apart) -> a stratified held-out split -> logistic regression on the stored sentence embeddings (and one per
-category with enough labels) -> metrics of the new version and of the previous one on the same held-out items ->
-register the new version (artifact under ARTIFACTS_DIR/moderation/<version>/) -> re-score every item (a matrix
-product per shard of stored vectors) -> rebuild the borderline queue. Registering, scoring and the rebuild are one
-transaction: a failed retrain leaves no half-scored version behind.
+category with enough labels) -> metrics of the new version and of the current one (the version the queue follows:
+"previous" below) on the same held-out items -> register the new version (artifact under
+ARTIFACTS_DIR/moderation/<version>/) -> re-score every item (a matrix product per shard of stored vectors) -> the
+promotion gate (core.moderation.gate: promoted, or a candidate) -> rebuild the borderline queue. Registering, scoring,
+the gate and the rebuild are one transaction: a failed retrain leaves no half-scored version behind.
 
 The loop time is from the newest final label used (its label, change or adjudication) to the new version being
 ready: registered, every item scored, the queue rebuilt."""
@@ -23,9 +24,10 @@ from sqlmodel import Session
 
 from core import audit
 from core.moderation import ModerationError
-from core.moderation.borderline import DEFAULT_BAND, DEFAULT_THRESHOLD, VersionSettings, moderation_versions
+from core.moderation.borderline import DEFAULT_BAND, DEFAULT_THRESHOLD, VersionSettings
 from core.moderation.embeddings import Embedder, default_embedder, embed_missing, store_for
 from core.moderation.final_labels import final_categories, final_labels
+from core.moderation.gate import current_version, gate_version
 from core.moderation.metrics import RetrainSummary, binary_metrics
 from core.moderation.scoring import CATEGORY_THRESHOLD, Classifier
 from core.review.queues import queue_status
@@ -50,7 +52,7 @@ class Labels:
     adjudicated: np.ndarray  # 0/1
     categories: dict[int, list[str]]
     newest: datetime | None  # the newest decision among them
-    previous: VersionSettings | None  # the newest moderation version before this retrain
+    previous: VersionSettings | None  # the current version (the newest feeding the queue) before this retrain
 
 
 def _read_labels(session: Session) -> Labels:
@@ -75,7 +77,7 @@ def _read_labels(session: Session) -> Labels:
         adjudicated=np.array([r[3] == "adjudication" for r in rows], dtype=np.int8),
         categories=final_categories(session, ids),
         newest=max((r[4] for r in rows), default=None),
-        previous=next(iter(moderation_versions(session)), None),
+        previous=current_version(session),
     )
 
 
@@ -109,15 +111,20 @@ def _train(x: np.ndarray, labels: Labels, train: np.ndarray, test: np.ndarray, e
     return classifier, named
 
 
-def _evaluate(engine, classifier: Classifier, x, labels: Labels, test, named) -> tuple[dict, dict, int]:
-    """Held-out metrics of the new classifier and of the previous version (its stored scores) on the same items."""
+def _evaluate(engine, classifier: Classifier, x, labels: Labels, test, named) -> tuple[dict, dict, np.ndarray | None]:
+    """Held-out metrics of the new classifier and of the previous version (its stored scores) on the same items, and
+    the joint cells of the items both scored (core.stats.classification.joint_counts: previous as A, new as B), for
+    the promotion gate (None when the previous version scored none of them)."""
+    from core.stats.classification import joint_counts
+
     ids, y = labels.ids[test], labels.toxic[test]
-    metrics = {"overall": binary_metrics(y, classifier.model.predict_proba(x[test])[:, 1], classifier.threshold)}
+    new_scores = classifier.model.predict_proba(x[test])[:, 1]
+    metrics = {"overall": binary_metrics(y, new_scores, classifier.threshold)}
     for category, model in classifier.categories.items():
         scores = model.predict_proba(x[test])[:, 1]
         metrics[category] = binary_metrics(named[category][test], scores, CATEGORY_THRESHOLD)
     if labels.previous is None:
-        return metrics, {}, 0
+        return metrics, {}, None
     s = ModerationScore
     columns = (s.item_id, s.score, s.predicted_label, s.categories)
     with session_scope(engine) as session:
@@ -127,8 +134,10 @@ def _evaluate(engine, classifier: Classifier, x, labels: Labels, test, named) ->
         old = {item: (score, label, cats) for item, score, label, cats in rows}
     scored = np.array([int(i) in old for i in ids], dtype=bool)
     if not scored.any():
-        return metrics, {}, 0
+        return metrics, {}, None
     rows = [old[int(i)] for i in ids[scored]]
+    old_toxic = np.array([r[1] == "toxic" for r in rows])
+    joint = joint_counts(old_toxic, new_scores[scored] >= classifier.threshold, y[scored] == 1)
     previous = {
         "overall": binary_metrics(
             y[scored], np.array([r[0] for r in rows]), labels=np.array([r[1] == "toxic" for r in rows])
@@ -137,7 +146,7 @@ def _evaluate(engine, classifier: Classifier, x, labels: Labels, test, named) ->
     for category in classifier.categories:
         shown = np.array([category in r[2] for r in rows])
         previous[category] = binary_metrics(named[category][test][scored], None, labels=shown)
-    return metrics, previous, int(scored.sum())
+    return metrics, previous, joint
 
 
 def retrain(
@@ -177,7 +186,7 @@ def retrain(
 
     clock = time.perf_counter()
     report("evaluate", 0.0)
-    metrics, previous_metrics, previous_n = _evaluate(engine, classifier, x, labels, test, named)
+    metrics, previous_metrics, joint = _evaluate(engine, classifier, x, labels, test, named)
     artifact = classifier.save(name)
     timings["evaluate"] = time.perf_counter() - clock
 
@@ -191,6 +200,7 @@ def retrain(
         timings["score"] = time.perf_counter() - clock
         clock = time.perf_counter()
         report("queue", 0.0)
+        decision = gate_version(session, version, labels.previous, joint)
         sync_queue(session, "moderation")
         waiting = next(q.waiting for q in queue_status(session) if q.queue == "moderation")
         timings["queue"] = time.perf_counter() - clock
@@ -206,7 +216,7 @@ def retrain(
             toxic=int(labels.toxic.sum()),
             train_items=len(train),
             test_items=len(test),
-            previous_test_items=previous_n,
+            previous_test_items=int(joint.sum()) if joint is not None else 0,
             c=float(classifier.model.C_),
             metrics=metrics,
             previous_metrics=previous_metrics,
@@ -218,6 +228,7 @@ def retrain(
             loop_seconds=(ready_at - labels.newest).total_seconds() if labels.newest else None,
             seconds={stage: round(s, 3) for stage, s in timings.items()},
             artifact=str(artifact),
+            gate=decision.as_dict(),
         )
         _register(session, version, summary, actor_id)
     refresh_statistics(engine)

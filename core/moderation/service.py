@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from core.auth import UserPublic, guarded
-from core.moderation import classifier, embeddings
+from core.moderation import classifier, embeddings, gate
 from core.moderation import retrain as retraining
 from core.moderation.borderline import VersionSettings
 from core.moderation.classifier import ClassifierOverview, VersionLine
@@ -41,6 +41,14 @@ def set_threshold(
     """Set a version's threshold and band and rebuild the borderline queue (one transaction, audited)."""
     with session_scope(engine, write=True) as session:
         return classifier.set_threshold(session, version=version, threshold=threshold, band=band, actor_id=actor.id)
+
+
+@guarded("moderation.promote")
+def promote(*, actor: UserPublic, version: str, engine: Engine | None = None) -> VersionSettings:
+    """Promote a version by hand: it feeds the borderline queue in place of the current one, and the queue is
+    rebuilt (one transaction, audited)."""
+    with session_scope(engine, write=True) as session:
+        return gate.promote_by_name(session, name=version, actor_id=actor.id)
 
 
 @guarded("moderation.retrain")

@@ -69,6 +69,11 @@ def reward_text(tokenizer: Any, messages: list[dict[str, str]], answer: str) -> 
     return pair["prompt"] + pair["chosen"]
 
 
+def pair_texts(tokenizer: Any, rows: list[dict[str, Any]]) -> list[str]:
+    """Each snapshot row's chosen then rejected answer with its conversation, as the reward model reads them."""
+    return [reward_text(tokenizer, r["prompt"], r[side]) for r in rows for side in ("chosen_text", "rejected_text")]
+
+
 def _encode(tokenizer: Any, texts: Sequence[str], **options: Any) -> Any:
     """Tokenized as TRL tokenizes: a chat template's text as it is (its special tokens are in it), a plain text with
     the end-of-sequence token and the tokenizer's special tokens."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
+from sqlmodel import Session
 
 from core import audit
 from core.reward import RewardError
@@ -164,24 +165,31 @@ def promote(engine: Engine, run_id: int, *, actor_id: int | None = None) -> RunV
         run = session.get(RewardModelRun, run_id)
         if run is None:
             raise RewardError(f"no reward model run {run_id}: `python -m core reward runs` lists them")
-        if run.status != "done":
-            raise RewardError(f"run {run_id} is {run.status}: only a finished run (done) can be promoted")
-        previous = session.execute(select(RewardModelRun.id).where(RewardModelRun.is_active)).scalar_one_or_none()
-        if previous != run_id:
-            session.execute(update(RewardModelRun).where(RewardModelRun.is_active).values(is_active=False))
-            session.flush()
-            run.is_active = True
-            session.add(run)
-            audit.record(
-                session,
-                actor_id=actor_id,
-                action="reward_run.promote",
-                entity="reward_model_run",
-                entity_id=run_id,
-                before={"active_run": previous},
-                after={"active_run": run_id},
-            )
+        make_active(session, run, actor_id=actor_id)
     return get_run(engine, run_id)
+
+
+def make_active(session: Session, run: RewardModelRun, *, actor_id: int | None) -> None:
+    """In the caller's transaction: the run becomes the active one, the previous one steps down (audited; nothing
+    happens to a run that is active already)."""
+    if run.status != "done":
+        raise RewardError(f"run {run.id} is {run.status}: only a finished run (done) can be promoted")
+    previous = session.execute(select(RewardModelRun.id).where(RewardModelRun.is_active)).scalar_one_or_none()
+    if previous == run.id:
+        return
+    session.execute(update(RewardModelRun).where(RewardModelRun.is_active).values(is_active=False))
+    session.flush()
+    run.is_active = True
+    session.add(run)
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="reward_run.promote",
+        entity="reward_model_run",
+        entity_id=run.id,
+        before={"active_run": previous},
+        after={"active_run": run.id},
+    )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from core.reward.train import RunResult, TrainParams
 from core.store.db import get_engine
 
 if TYPE_CHECKING:  # core.reward.score imports scipy: loaded by the two functions that score, not by every command
+    from core.jobs.gate import GateDecision
     from core.reward.score import ScoreResult, VersionReward
 
 
@@ -146,6 +147,15 @@ def train(
 def promote(*, actor: UserPublic, run_id: int, engine: Engine | None = None) -> RunView:
     """Make a finished run the active reward model (audited as the actor)."""
     return registry.promote(_store(engine), run_id, actor_id=actor.id)
+
+
+@guarded("reward.promote")
+def gate(*, actor: UserPublic, run_id: int, engine: Engine | None = None) -> GateDecision:
+    """Put a finished run through the promotion gate again, against the active run (audited; it promotes the run when
+    it passes and automatic promotion is on)."""
+    from core.reward import gate as gating
+
+    return gating.check(_store(engine), run_id, actor_id=actor.id)
 
 
 @guarded("reward.score")

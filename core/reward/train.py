@@ -20,7 +20,8 @@ from sqlalchemy import Engine, update
 
 from core import audit
 from core.config import get_settings
-from core.reward import RewardError
+from core.jobs.gate import GateDecision
+from core.reward import RewardError, gate
 from core.reward.baselines import against_baselines, baseline_lines
 from core.reward.card import model_card
 from core.reward.evaluate import pair_metrics, vote_agreement
@@ -30,9 +31,9 @@ from core.reward.inference import (
     default_base_model,
     device,
     offline,
+    pair_texts,
     plain_pair,
     prepare_tokenizer,
-    reward_text,
     rewards,
     token_lengths,
 )
@@ -176,6 +177,7 @@ class RunResult:
     metrics: dict[str, Any]
     artifact_path: str
     notes: list[str]
+    gate: GateDecision | None = None  # the promotion gate's decision on the run
 
     def line(self) -> str:
         m = self.metrics
@@ -187,6 +189,7 @@ class RunResult:
             f"{m['max_length']} tokens), {m['pairs_per_second']} pairs/s\n"
             + "".join(f"  against {line}\n" for line in baseline_lines(m))
             + f"  model  {self.artifact_path}"
+            + (f"\n  gate   {self.gate.line()}" if self.gate else "")
         )
 
 
@@ -230,7 +233,12 @@ def train_run(engine: Engine, run_id: int, *, on_progress: Progress | None = Non
         raise RewardError(f"run {run_id} failed: {message}") from error
     writer.update(force=True, phase="done")
     _set(engine, run_id, status="done", metrics=metrics, artifact_path=run.params["out"], finished_at=utcnow())
-    return RunResult(run_id, "done", metrics, run.params["out"], notes)
+    decision = None
+    try:  # the run is done whatever the gate says; a gate that fails leaves it a candidate
+        decision = gate.check(engine, run_id)
+    except Exception as error:
+        notes.append(f"the promotion gate could not decide ({type(error).__name__}: {error}): the run is a candidate")
+    return RunResult(run_id, "done", metrics, run.params["out"], notes, decision)
 
 
 def _train(engine: Engine, run: RewardModelRun, snapshot: DatasetSnapshot, writer: ProgressWriter) -> tuple[dict, list]:
@@ -304,21 +312,16 @@ def _trl_pairs(tokenizer: Any, split: Any) -> Any:
     )
 
 
-def _texts(tokenizer: Any, rows: list[dict[str, Any]]) -> list[str]:
-    """Each row's chosen then rejected answer with its conversation, as the reward model reads them."""
-    return [reward_text(tokenizer, r["prompt"], r[side]) for r in rows for side in ("chosen_text", "rejected_text")]
-
-
 def _too_long(tokenizer: Any, split: Any, max_length: int) -> int:
     """Pairs TRL drops: prompt + chosen or prompt + rejected longer than max_length tokens."""
-    lengths = token_lengths(tokenizer, _texts(tokenizer, split.to_list()))
+    lengths = token_lengths(tokenizer, pair_texts(tokenizer, split.to_list()))
     return sum(c > max_length or r > max_length for c, r in zip(lengths[0::2], lengths[1::2], strict=True))
 
 
 def _evaluate(model: Any, tokenizer: Any, splits: dict[str, Any], params: TrainParams) -> dict[str, Any]:
     """Held-out pairs and expert votes scored (truncated at max_length, never dropped)."""
     held_out, votes = splits["eval"].to_list(), splits["expert_votes"].to_list()
-    texts = _texts(tokenizer, held_out + votes)
+    texts = pair_texts(tokenizer, held_out + votes)
     scores = rewards(model, tokenizer, texts, max_length=params.max_length)
     n = len(held_out)
     chosen, rejected = scores[0 : 2 * n : 2], scores[1 : 2 * n : 2]

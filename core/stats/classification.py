@@ -107,6 +107,15 @@ def joint_cells(predicted_a: str, predicted_b: str, truth: str) -> int:
     return 4 * (predicted_a == "toxic") + 2 * (predicted_b == "toxic") + (truth == "toxic")
 
 
+def joint_counts(predicted_a: np.ndarray, predicted_b: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The eight joint cells (joint_cells' order) of items given as three boolean arrays: A and B say toxic, truly
+    toxic."""
+    cells = (
+        4 * np.asarray(predicted_a, dtype=int) + 2 * np.asarray(predicted_b, dtype=int) + np.asarray(truth, dtype=int)
+    )
+    return np.bincount(cells, minlength=8).astype(float)
+
+
 def discordance(joint: np.ndarray) -> tuple[int, int, int, int]:
     """McNemar's four counts from the joint cells: both right, only A right, only B right, both wrong."""
     cells = joint.reshape(2, 2, 2)  # [A toxic?][B toxic?][truth toxic?]
@@ -115,6 +124,12 @@ def discordance(joint: np.ndarray) -> tuple[int, int, int, int]:
         right_a, right_b = a == truth, b == truth
         out[(0 if right_b else 1) if right_a else (2 if right_b else 3)] += int(cells[a, b, truth])
     return out[0], out[1], out[2], out[3]
+
+
+def version_metrics(cells: np.ndarray, version: int) -> dict[str, np.ndarray]:
+    """Version A's (0) or B's (1) metrics from joint cells shaped [..., 2, 2, 2] (A toxic?, B toxic?, truth toxic?)."""
+    own = cells.sum(axis=-2 - version)  # the other version's axis summed: [..., predicted toxic?, truth toxic?]
+    return metrics(own[..., 1, 1], own[..., 1, 0], own[..., 0, 1], own[..., 0, 0])
 
 
 @dataclass(frozen=True)
@@ -144,14 +159,9 @@ def metric_differences(joint: np.ndarray, *, rounds: int, rng: np.random.Generat
     if n == 0:
         return [MetricDifference(m, 0, NAN, NAN, NAN, NAN, rounds) for m in METRICS]
     draws = rng.multinomial(n, joint / n, size=rounds).reshape(rounds, 2, 2, 2).astype(float)
-
-    def confusions(cells: np.ndarray, version: int) -> dict[str, np.ndarray]:
-        own = cells.sum(axis=-2 - version)  # the other version's axis summed: [..., predicted toxic?, truth toxic?]
-        return metrics(own[..., 1, 1], own[..., 1, 0], own[..., 0, 1], own[..., 0, 0])
-
     point = joint.reshape(2, 2, 2).astype(float)
-    point_a, point_b = confusions(point, 0), confusions(point, 1)
-    sampled_a, sampled_b = confusions(draws, 0), confusions(draws, 1)
+    point_a, point_b = version_metrics(point, 0), version_metrics(point, 1)
+    sampled_a, sampled_b = version_metrics(draws, 0), version_metrics(draws, 1)
     out = []
     for name in METRICS:
         d = sampled_b[name] - sampled_a[name]

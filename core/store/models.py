@@ -632,6 +632,9 @@ class JobSetting(SQLModel, table=True):
     enabled: bool = True
     threshold: int  # new items that start the job: final labels, usable pairs, unscored answers
     every_hours: int | None = None  # also start it this long after the last one, when there is anything new
+    # the promotion gate of the kind's model (core.jobs.gate): promote a new one that passes, and the loss allowed
+    auto_promote: bool = True
+    gate_margin: float = 0.0
     updated_at: datetime = Field(default_factory=utcnow)
 
 
