@@ -80,6 +80,7 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
                 harmlessness=5,
                 accuracy=3,
                 flags=["unsafe", "personal_data"],
+                spans=[{"start": 0, "end": 1, "label": "unsafe", "severity": "major", "note": AWKWARD}],
                 rationale=AWKWARD,
                 created_at=WHEN,
             )

@@ -9,6 +9,7 @@ from typing import Any
 from core.ingest.context import Context, Numbered, WriteProblem, digest, json_text
 from core.ingest.read import Problem
 from core.ingest.schemas import JigsawRow
+from core.review.spans import stored_spans
 from core.store.models import Comparison, ModerationItem, ModerationLabel, ModerationScore, Rating, Response
 
 HH_VERSION = "hh-rlhf"
@@ -158,7 +159,8 @@ def write_ratings(ctx: Context, batch: Numbered) -> int:
                 "helpfulness": row.helpfulness,
                 "harmlessness": row.harmlessness,
                 "accuracy": row.accuracy,
-                "flags": row.flags,
+                "flags": sorted({*row.flags, *(span.label for span in row.spans)}),
+                "spans": stored_spans(row.span_values(row.spans)),
                 "rationale": row.rationale,
                 "created_at": row.created_at or ctx.now,
             }

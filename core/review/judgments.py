@@ -14,6 +14,7 @@ from sqlalchemy import Insert, Select, Update, bindparam, func, insert, select, 
 from sqlmodel import Session, SQLModel
 
 from core import audit
+from core.review.spans import Span, span_problems, stored_spans
 from core.store import prepared
 from core.store.models import FLAGS, STRENGTHS, Assignment, Comparison, Rating, Response, WorkItem, utcnow
 from core.text import text_problems
@@ -52,20 +53,28 @@ class RatingIn:
     accuracy: int
     flags: tuple[str, ...] = ()
     rationale: str = ""
+    spans: tuple[Span, ...] = ()  # error spans in the answer; each implies the rating's flag of its label
 
-    def problems(self) -> list[str]:
+    def problems(self, answer: str | None = None) -> list[str]:
+        """What is wrong; with the `answer`'s text, the spans' offsets are checked against it too."""
         found = [
             f"{name} must be a whole number from 1 to 5"
             for name in ("helpfulness", "harmlessness", "accuracy")
             if getattr(self, name) not in (1, 2, 3, 4, 5)
         ]
         found += [f"unknown flag {flag!r}" for flag in self.flags if flag not in FLAGS]
-        if (self.accuracy <= 2 or self.flags) and not self.rationale.strip():
+        found += span_problems(self.spans, answer)
+        if (self.accuracy <= 2 or self.flags or self.spans) and not self.rationale.strip():
             found.append("a rationale is required when accuracy is 2 or less or a flag is set")
         return found + text_problems("rationale", self.rationale)
 
     def values(self) -> dict[str, Any]:
-        return asdict(self) | {"flags": sorted(set(self.flags)), "rationale": self.rationale.strip()}
+        flags = set(self.flags) | {span.label for span in self.spans}
+        return asdict(self) | {
+            "flags": sorted(flags),
+            "rationale": self.rationale.strip(),
+            "spans": stored_spans(self.spans),
+        }
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,20 @@ def _pair_statement() -> Select:
         .join_from(answer_a, answer_b, answer_b.c.id == bindparam("b"))
         .where(answer_a.c.id == bindparam("a"))
     )
+
+
+@cache
+def _answer_statement() -> Select:
+    """An answer's text (value: response_id)."""
+    return select(Response.__table__.c.text).where(Response.__table__.c.id == bindparam("response_id"))
+
+
+def check_spans(run: prepared.Runner, rating: RatingIn, response_id: int) -> None:
+    """Refuse spans that do not fit the answer's stored text (the other rules are checked before)."""
+    if rating.spans and (
+        problems := span_problems(rating.spans, run.scalar(_answer_statement(), {"response_id": response_id}))
+    ):
+        raise FeedbackError("; ".join(problems))
 
 
 @cache
@@ -294,6 +317,7 @@ def submit_rating(
     claim = claim_assignment(
         run, user_id=user_id, assignment_id=assignment_id, queue="rating", problems=rating.problems(), now=now
     )
+    check_spans(run, rating, claim.subject_id)
     values = rating.values() | {"response_id": claim.subject_id}
     if claim.status == "done":
         return repeated(run, Rating, claim, values)
@@ -362,12 +386,17 @@ def change_rating(store: Session | prepared.Runner, *, user_id: int, rating_id: 
     """A reviewer changes their own rating; the old values stay in the audit trail."""
     if problems := rating.problems():
         raise FeedbackError("; ".join(problems))
+
+    def values(stored: Any) -> dict[str, Any]:
+        check_spans(prepared.on(store), rating, stored.response_id)
+        return rating.values()
+
     change_judgment(
         store,
         Rating,
         judgment_id=rating_id,
         user_id=user_id,
-        values=lambda _stored: rating.values(),
+        values=values,
         refused="You can change only your own ratings.",
     )
 

@@ -13,6 +13,7 @@ from core.moderation.labels import LabelIn
 from core.review.judgments import ComparisonIn, RatingIn, preferred_side
 from core.review.progress import JUDGMENTS
 from core.review.queues import Lease
+from core.review.spans import Span
 from core.store import prepared
 from core.store.models import Assignment, ModerationItem, ModerationLabel, Prompt, Response, User, WorkItem
 
@@ -219,7 +220,12 @@ def last_view(
     if queue == "rating":
         prompt, turns, (answer,) = texts(run, stored.response_id)
         values = RatingIn(
-            stored.helpfulness, stored.harmlessness, stored.accuracy, tuple(stored.flags), stored.rationale
+            stored.helpfulness,
+            stored.harmlessness,
+            stored.accuracy,
+            tuple(stored.flags),
+            stored.rationale,
+            tuple(Span.of(span) for span in stored.spans),
         )
         return LastRating(stored.id, prompt, answer, values, turns)
     if queue == "comparison":

@@ -17,6 +17,7 @@ SKIP_REASONS = ("unclear", "specialist", "offensive")  # why a reviewer passed o
 MODERATION_LABELS = ("toxic", "not_toxic")
 RUBRIC = ("helpfulness", "harmlessness", "accuracy")
 FLAGS = ("incorrect", "unsafe", "non_compliant", "hallucinated_source", "personal_data")
+SEVERITIES = ("minor", "major")  # of an error span
 FLAG_STATUSES = ("open", "confirmed", "dismissed")
 AUDIT_VERDICTS = ("agree", "disagree")
 CATEGORIES = ("harassment", "hate", "sexual", "violence", "self_harm", "spam", "personal_data")
@@ -138,6 +139,9 @@ class Rating(SQLModel, table=True):
     harmlessness: int
     accuracy: int
     flags: list = _json(list, nullable=False)
+    # error spans: [{"start", "end", "label": <a flag>, "severity": "minor" | "major", "note"?}], code-point offsets
+    # into the answer's text (core.review.spans validates them)
+    spans: list = _json(list, nullable=False)
     rationale: str = ""
     seconds_spent: float | None = None
     created_at: datetime = Field(default_factory=utcnow)

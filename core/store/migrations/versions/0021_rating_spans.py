@@ -1,0 +1,25 @@
+"""error spans: a rating's located flags, as code-point offsets into the answer's text
+
+Revision ID: 0021
+Revises: 0017
+Create Date: 2026-12-04
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0021"
+down_revision = "0017"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # every rating already stored has no spans. A plain ADD COLUMN on both databases: a batch would rebuild the table
+    # on SQLite, which the foreign keys on it forbid.
+    op.add_column("rating", sa.Column("spans", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("rating") as batch_op:
+        batch_op.drop_column("spans")

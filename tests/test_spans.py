@@ -1,0 +1,165 @@
+"""Error spans: one set of rules for the form and the importer, code-point offsets (emoji, right-to-left text), the
+flag a span implies, the audit trail, and the JSONL round trip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from core.ingest import ImportRefused, import_file
+from core.review import queues
+from core.review.judgments import FeedbackError, RatingIn, change_rating, submit_rating
+from core.review.spans import Span, flagged_sentences, span_problems
+from core.store.db import session_scope
+from core.store.models import AuditEvent, Rating, Response
+from tests.review_store import build
+
+EMOJI = "Hi 👋 the deadline is 31 May."  # the emoji is one code point, two UTF-16 units
+RTL = "الموعد النهائي هو 31 مايو"  # Arabic: "the deadline is 31 May"
+
+
+def rating_row(response: str, spans: list[dict], reviewer: str = "rev") -> dict:
+    return {"prompt_id": "p1", "prompt": "When is the deadline?", "model": "bot-v1", "response": response} | {
+        "reviewer": reviewer,
+        "helpfulness": 3,
+        "harmlessness": 5,
+        "accuracy": 2,
+        "rationale": "wrong date",
+        "spans": spans,
+    }
+
+
+def write(tmp_path, rows: list[dict]):
+    path = tmp_path / "ratings.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_span_offsets_count_code_points():
+    start = EMOJI.index("31 May")
+    assert (start, EMOJI[start : start + 6]) == (21, "31 May")  # 22 in UTF-16: the emoji counts two there
+    assert span_problems([Span(start, start + 6, "incorrect", "major")], EMOJI) == []
+    assert span_problems([Span(start, len(EMOJI) + 1, "incorrect", "major")], EMOJI) == [
+        f"span 1 ({start}-{len(EMOJI) + 1}): end is beyond the answer, which is {len(EMOJI)} characters long"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("span", "reason"),
+    [
+        (Span(5, 5, "incorrect", "minor"), "start must be at least 0 and less than end"),
+        (Span(6, 2, "incorrect", "minor"), "start must be at least 0 and less than end"),
+        (Span(0, 2, "wrong", "minor"), "unknown label 'wrong'"),
+        (Span(0, 2, "incorrect", "huge"), "unknown severity 'huge'"),
+    ],
+)
+def test_a_bad_span_is_refused_with_the_reason(span, reason):
+    (problem,) = span_problems([span], EMOJI)
+    assert problem.startswith(f"span 1 ({span.start}-{span.end}): {reason}")
+
+
+def test_overlapping_spans_of_one_label_are_refused_but_not_of_two():
+    one, other = Span(0, 10, "incorrect", "minor"), Span(5, 12, "incorrect", "major")
+    assert span_problems([one, other], EMOJI) == [
+        "span 1 and span 2 overlap with the same label 'incorrect': join them into one"
+    ]
+    assert span_problems([one, Span(5, 12, "unsafe", "major")], EMOJI) == []
+    assert span_problems([one, Span(10, 12, "incorrect", "major")], EMOJI) == []  # touching is not overlapping
+
+
+def test_a_span_implies_its_flag_and_so_a_rationale():
+    span = Span(0, 2, "hallucinated_source", "minor")
+    assert RatingIn(4, 5, 4, spans=(span,)).problems() == [
+        "a rationale is required when accuracy is 2 or less or a flag is set"
+    ]
+    values = RatingIn(4, 5, 4, ("incorrect",), "made up", (span,)).values()
+    assert values["flags"] == ["hallucinated_source", "incorrect"]
+    assert values["spans"] == [{"start": 0, "end": 2, "label": "hallucinated_source", "severity": "minor"}]
+
+
+def test_a_rating_with_a_span_is_stored_and_audited_and_one_beyond_the_answer_refused(engine, tmp_path):
+    users = build(engine, tmp_path, prompts=1)
+    with session_scope(engine, write=True) as s:
+        lease = queues.next_item(s, queue="rating", user_id=users["expert0"])
+        answer = s.get(Response, lease.subject_id).text
+    beyond = RatingIn(3, 5, 2, (), "wrong", (Span(0, len(answer) + 1, "incorrect", "major"),))
+    with pytest.raises(FeedbackError, match="end is beyond the answer"), session_scope(engine, write=True) as s:
+        submit_rating(s, user_id=users["expert0"], assignment_id=lease.assignment_id, rating=beyond)
+    span = Span(0, 2, "incorrect", "major", " the version ")
+    with session_scope(engine, write=True) as s:
+        rating_id = submit_rating(
+            s, user_id=users["expert0"], assignment_id=lease.assignment_id, rating=RatingIn(3, 5, 2, (), "x", (span,))
+        )
+    with session_scope(engine) as s:
+        rating = s.get(Rating, rating_id)
+        (event,) = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.create")).scalars()
+    stored = [{"start": 0, "end": 2, "label": "incorrect", "severity": "major", "note": "the version"}]
+    assert (rating.spans, rating.flags, event.after["spans"]) == (stored, ["incorrect"], stored)
+    with session_scope(engine, write=True) as s:  # a change keeps the old spans in the trail
+        change_rating(s, user_id=users["expert0"], rating_id=rating_id, rating=RatingIn(3, 5, 2, (), "x"))
+    with session_scope(engine) as s:
+        (event,) = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).scalars()
+        assert (s.get(Rating, rating_id).spans, event.before["spans"], event.after["spans"]) == ([], stored, [])
+
+
+def test_spans_import_with_emoji_and_right_to_left_text_as_given(engine, tmp_path):
+    deadline = EMOJI.index("31 May")
+    rtl = RTL.index("31")
+    rows = [
+        rating_row(EMOJI, [{"start": deadline, "end": deadline + 6, "label": "incorrect", "severity": "major"}]),
+        rating_row(RTL, [{"start": rtl, "end": len(RTL), "label": "incorrect", "severity": "minor", "note": "خطأ"}])
+        | {"prompt_id": "p2"},
+    ]
+    import_file(write(tmp_path, rows), "ratings", engine=engine)
+    with session_scope(engine) as s:
+        stored = {
+            text: (spans, flags)
+            for text, spans, flags in s.execute(
+                select(Response.text, Rating.spans, Rating.flags).join(Response, Response.id == Rating.response_id)
+            )
+        }
+    assert stored == {
+        EMOJI: ([{"start": deadline, "end": deadline + 6, "label": "incorrect", "severity": "major"}], ["incorrect"]),
+        RTL: (
+            [{"start": rtl, "end": len(RTL), "label": "incorrect", "severity": "minor", "note": "خطأ"}],
+            ["incorrect"],
+        ),
+    }
+    assert EMOJI[deadline : deadline + 6] == "31 May" and RTL[rtl:] == "31 مايو"
+
+
+@pytest.mark.parametrize(
+    ("span", "reason"),
+    [
+        ({"start": 0, "end": 99, "label": "incorrect", "severity": "major"}, "end is beyond the answer"),
+        ({"start": 4, "end": 4, "label": "incorrect", "severity": "major"}, "start must be at least 0 and less than"),
+        ({"start": 0, "end": 2, "label": "typo", "severity": "major"}, "unknown label 'typo'"),
+        ({"start": 0, "end": 2, "label": "incorrect", "severity": "grave"}, "unknown severity 'grave'"),
+        ({"start": "x", "end": 2, "label": "incorrect", "severity": "major"}, "valid integer"),
+    ],
+)
+def test_an_import_with_a_bad_span_is_refused_naming_the_line_and_field(engine, tmp_path, span, reason):
+    rows = [rating_row(EMOJI, []), rating_row(EMOJI, [span], reviewer="other")]
+    with pytest.raises(ImportRefused) as refused:
+        import_file(write(tmp_path, rows), "ratings", engine=engine)
+    (line,) = refused.value.lines()
+    assert line.startswith("line 2, field spans") and reason in line, line
+    with session_scope(engine) as s:
+        assert s.execute(select(Rating)).first() is None
+
+
+def test_an_import_with_overlapping_spans_of_one_label_is_refused(engine, tmp_path):
+    spans = [{"start": 0, "end": 6, "label": "unsafe", "severity": "minor"}] * 2
+    with pytest.raises(ImportRefused) as refused:
+        import_file(write(tmp_path, [rating_row(EMOJI, spans)]), "ratings", engine=engine)
+    assert refused.value.lines() == [
+        "line 1, field spans: Value error, span 1 and span 2 overlap with the same label 'unsafe': join them into one"
+    ]
+
+
+def test_flagged_sentences_are_the_sentences_a_span_touches():
+    text = "You may deduct it. The deadline is 31 May! Keep receipts."
+    spans = [{"start": text.index("31"), "end": text.index("31") + 6, "label": "incorrect", "severity": "major"}]
+    assert flagged_sentences(text, spans) == [("The deadline is 31 May!", ("incorrect",))]
