@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.spans import SEVERITY_KEYS, SPAN_KEYS, flag_name, read_spans
 from core.moderation.labels import AdjudicationIn, LabelIn
 from core.review.guidelines import rubric
 from core.review.judgments import ComparisonIn, RatingIn
@@ -144,7 +145,7 @@ def _read_rating(prefix: str) -> RatingIn:
         names = " and ".join(missing) if len(missing) < 3 else "helpfulness, harmlessness and accuracy"
         raise Incomplete(f"Score every dimension: {names} {'is' if len(missing) == 1 else 'are'} missing.")
     flags = tuple(_value(prefix, "flags") or ())
-    return RatingIn(**scores, flags=flags, rationale=_value(prefix, "rationale") or "")
+    return RatingIn(**scores, flags=flags, rationale=_value(prefix, "rationale") or "", spans=read_spans(prefix))
 
 
 def _comparison_fields(prefix: str, initial: ComparisonIn | None) -> None:
@@ -234,6 +235,12 @@ FORMS: dict[str, Form] = {
             ("↑ ↓", "change the active dimension"),
             ("f", "open the flags"),
             ("r", "write the rationale"),
+            (
+                " ".join(SPAN_KEYS.values()),
+                "mark the stretch selected in the answer: "
+                + ", ".join(f"{k} {flag_name(f).lower()}" for f, k in SPAN_KEYS.items()),
+            ),
+            (" ".join(SEVERITY_KEYS.values()), "then its severity: minor, major (n: a note first, Esc: cancel)"),
         ),
         (*RUBRIC, "flags", "rationale"),
     ),

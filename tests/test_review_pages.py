@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,7 +41,10 @@ def page(name: str, user_id: int, username: str = "expert0", role: str = "expert
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join(str(m.value) for m in at.markdown)
+    """What the page shows in words: its Markdown, and the text of its HTML blocks (an answer with its error spans)."""
+    shown = [str(m.value) for m in at.markdown]
+    shown += [html.unescape(re.sub(r"<[^>]*>", "", h.proto.body)) for h in at.get("html")]
+    return "\n".join(shown)
 
 
 def pick(at: AppTest, helpfulness=4, harmlessness=5, accuracy=4, *, change: bool = False) -> None:
@@ -284,8 +289,9 @@ def test_html_in_an_answer_is_shown_as_text(engine, tmp_path):
     import_file(tmp_path / "c.jsonl", "conversations", engine=engine)
     users = build(engine, tmp_path, prompts=0)
     at = page("rate", users["expert0"])
-    answer = [m for m in at.markdown if EVIL in str(m.value)]
-    assert answer and not answer[0].proto.allow_html
+    # the answer is its exact text, escaped, in the box where error spans are marked: the markup never reaches the page
+    answer = [h.proto.body for h in at.get("html") if "wb-spantext" in h.proto.body]
+    assert len(answer) == 1 and html.escape(EVIL) in answer[0] and EVIL not in answer[0]
 
 
 def test_another_role_is_refused_on_both_pages(store):
