@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.widgets import escape_markdown
 from core.review.guidelines import rubric
 from core.review.spans import Span, span_problems
 from core.store.models import FLAGS
@@ -65,6 +66,14 @@ def show_marked(text: str, spans: Sequence[Mapping[str, Any]], key: str | None =
 def span_list(text: str, spans: Sequence[Mapping[str, Any]]) -> str:
     """The spans as Markdown lines (the stretch quoted as code, so that nothing in it renders)."""
     return "\n".join(f"- `{_quoted(text[s['start'] : s['end']])}` {_describe(s)}" for s in spans)
+
+
+def flagged_sentence_list(sentences: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """An answer's flagged sentences as Markdown lines, each with its flags (the sentence escaped: shown as text)."""
+    return "\n".join(
+        f"- {escape_markdown(sentence)} ({', '.join(flag_name(flag) for flag in flags)})"
+        for sentence, flags in sentences
+    )
 
 
 def _quoted(stretch: str) -> str:

@@ -9,12 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from core.ingest import ImportRefused, import_file
+from core.oversight.samples import draw_sample
 from core.review import queues
 from core.review.judgments import FeedbackError, RatingIn, change_rating, submit_rating
 from core.review.spans import Span, flagged_sentences, span_problems
 from core.store.db import session_scope
 from core.store.models import AuditEvent, Rating, Response
+from tests.app_helpers import add_users
 from tests.review_store import build
+from tests.test_audit_pages import open_page
 
 EMOJI = "Hi 👋 the deadline is 31 May."  # the emoji is one code point, two UTF-16 units
 RTL = "الموعد النهائي هو 31 مايو"  # Arabic: "the deadline is 31 May"
@@ -163,3 +166,23 @@ def test_flagged_sentences_are_the_sentences_a_span_touches():
     text = "You may deduct it. The deadline is 31 May! Keep receipts."
     spans = [{"start": text.index("31"), "end": text.index("31") + 6, "label": "incorrect", "severity": "major"}]
     assert flagged_sentences(text, spans) == [("The deadline is 31 May!", ("incorrect",))]
+
+
+def test_the_flags_page_and_the_audit_sample_show_the_spans_and_the_flagged_sentences(engine, tmp_path):
+    users = add_users(engine)
+    text = "You may deduct it. The deadline is 31 May! Keep <b>receipts</b>."
+    at = text.index("31 May")
+    span = {"start": at, "end": at + 6, "label": "incorrect", "severity": "major", "note": "31 July"}
+    row = rating_row(text, [span]) | {"created_at": "2026-11-03T10:00:00Z"}
+    import_file(write(tmp_path, [row]), "ratings", engine=engine)
+    page = open_page("flags", users["expert"])
+    assert not page.exception
+    marked = [h.proto.body for h in page.get("html") if "wb-spantext" in h.proto.body]
+    assert len(marked) == 1 and ">31 May</mark>" in marked[0] and "&lt;b&gt;receipts&lt;/b&gt;" in marked[0]
+    assert "- The deadline is 31 May! (Incorrect tax advice)" in [m.value for m in page.markdown]
+    with session_scope(engine, write=True) as s:
+        draw_sample(s, month="2026-11", size=1, actor_id=users["expert"].id)
+    page = open_page("audit_sample", users["expert"])
+    assert not page.exception
+    assert any(">31 May</mark>" in h.proto.body for h in page.get("html"))
+    assert any("Incorrect tax advice, major: 31 July" in str(m.value) for m in page.markdown)

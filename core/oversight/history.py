@@ -133,7 +133,12 @@ def _values(queue: str, row: Any, ref: ItemRef, answer_names: dict[int, str]) ->
     if queue == "rating":
         flags = f"; flags: {', '.join(row.flags)}" if row.flags else ""
         why = f"; rationale: {row.rationale}" if row.rationale else ""
-        return f"helpfulness {row.helpfulness}, harmlessness {row.harmlessness}, accuracy {row.accuracy}{flags}{why}"
+        spans = "; error spans: " + ", ".join(
+            f"{s['label']} {s['severity']} at {s['start']}-{s['end']}" for s in row.spans or []
+        )
+        spans = spans if row.spans else ""
+        scores = f"helpfulness {row.helpfulness}, harmlessness {row.harmlessness}, accuracy {row.accuracy}"
+        return f"{scores}{flags}{spans}{why}"
     if queue == "comparison":
         chosen = {"a": row.response_a_id, "b": row.response_b_id}.get(row.choice)
         choice = f"prefers answer {answer_names.get(chosen, chosen)}" if chosen else row.choice.replace("_", " ")
