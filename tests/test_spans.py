@@ -8,6 +8,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from core.cli.main import main
 from core.ingest import ImportRefused, import_file
 from core.oversight.samples import draw_sample
 from core.review import queues
@@ -186,3 +187,34 @@ def test_the_flags_page_and_the_audit_sample_show_the_spans_and_the_flagged_sent
     assert not page.exception
     assert any(">31 May</mark>" in h.proto.body for h in page.get("html"))
     assert any("Incorrect tax advice, major: 31 July" in str(m.value) for m in page.markdown)
+
+
+def spans_of(*triples: tuple[int, int, str]) -> list[dict]:
+    return [{"start": start, "end": end, "label": label, "severity": "minor"} for start, end, label in triples]
+
+
+# Two answers, each rated by kim and bob. Answer 1: kim marks incorrect 0-5 and 10-15 and unsafe 20-25, bob incorrect
+# 3-8. Incorrect: kim's 0-5 overlaps bob's 3-8 (1 of her 2 spans matched), bob's 3-8 overlaps kim's 0-5 (1 of 1).
+# Unsafe: kim's one span, bob none: 0 of 1. Answer 2: kim incorrect 0-4, bob 2-6: both matched, 2 of 2.
+# Incorrect: (1 + 1 + 2) / (2 + 1 + 2) = 0.8 over 2 pairs, 2 answers, 5 spans; unsafe: 0 / 1 = 0.0 over 1 pair.
+HAND = {
+    "incorrect": {"f1": 0.8, "n_answers": 2, "n_pairs": 2, "n_spans": 5},
+    "unsafe": {"f1": 0.0, "n_answers": 1, "n_pairs": 1, "n_spans": 1},
+    "non_compliant": {"f1": None, "n_answers": 0, "n_pairs": 0, "n_spans": 0},
+}
+
+
+def test_span_agreement_in_the_audit_report_matches_the_hand_computed_example(any_engine, tmp_path, capsys):
+    answer = "0123456789abcdefghijklmnopqrstuvwxyz"
+    rows = [
+        rating_row(answer, spans_of((0, 5, "incorrect"), (10, 15, "incorrect"), (20, 25, "unsafe")), "kim"),
+        rating_row(answer, spans_of((3, 8, "incorrect")), "bob"),
+        rating_row(answer, spans_of((0, 4, "incorrect")), "kim") | {"prompt_id": "p2"},
+        rating_row(answer, spans_of((2, 6, "incorrect")), "bob") | {"prompt_id": "p2"},
+        rating_row(answer, spans_of((0, 36, "incorrect")), "cyd") | {"prompt_id": "p3"},  # alone on its answer
+    ]
+    import_file(write(tmp_path, rows), "ratings", engine=any_engine)
+    add_users(any_engine)
+    assert main(["report", "audit", "--format", "json", "--as", "ada"]) == 0
+    report = json.loads(capsys.readouterr().out)["span_agreement"]
+    assert {label: report[label] for label in HAND} == HAND
