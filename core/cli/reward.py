@@ -20,6 +20,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--out", help="folder for a new snapshot's files (default: ARTIFACTS_DIR/snapshots/HASH)")
     export.add_argument("--with-ratings", action="store_true", help="add pairs from rubric ratings of two answers")
     export.add_argument("--eval-share", type=float, default=EVAL_SHARE, help=f"prompts held out (default {EVAL_SHARE})")
+    export.add_argument(
+        "--spans", action="store_true", help="add each answer's error spans (chosen_spans, rejected_spans)"
+    )
 
     defaults = TrainParams()
     train = add_command(
@@ -50,7 +53,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> None:
     result = reward.export_snapshot(
-        actor=actor(args), out=args.out, with_ratings=args.with_ratings, eval_share=args.eval_share
+        actor=actor(args),
+        out=args.out,
+        with_ratings=args.with_ratings,
+        eval_share=args.eval_share,
+        with_spans=args.spans,
     )
     print(result.line())
 

@@ -79,11 +79,18 @@ def export_snapshot(
     out: str | Path | None = None,
     with_ratings: bool = False,
     eval_share: float = EVAL_SHARE,
+    with_spans: bool = False,
     engine: Engine | None = None,
 ) -> SnapshotResult:
-    """Freeze the usable pairs into a snapshot (an identical one is reused; audited as the actor when new)."""
+    """Freeze the usable pairs into a snapshot (an identical one is reused; audited as the actor when new); with_spans
+    adds each answer's error spans."""
     return snapshots.export_snapshot(
-        _store(engine), out=out, with_ratings=with_ratings, eval_share=eval_share, actor_id=actor.id
+        _store(engine),
+        out=out,
+        with_ratings=with_ratings,
+        eval_share=eval_share,
+        actor_id=actor.id,
+        with_spans=with_spans,
     )
 
 
