@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from core.cli.main import main
 from core.ingest import ImportRefused, import_file
+from core.labelstudio.ratings import rating_rows, rating_task
 from core.oversight.samples import draw_sample
 from core.review import queues
 from core.review.judgments import FeedbackError, RatingIn, change_rating, submit_rating
@@ -218,3 +219,44 @@ def test_span_agreement_in_the_audit_report_matches_the_hand_computed_example(an
     assert main(["report", "audit", "--format", "json", "--as", "ada"]) == 0
     report = json.loads(capsys.readouterr().out)["span_agreement"]
     assert {label: report[label] for label in HAND} == HAND
+
+
+def test_ratings_with_spans_go_to_label_studio_tasks_and_come_back_as_they_were(engine, tmp_path):
+    deadline, rtl = EMOJI.index("31 May"), RTL.index("31")
+    rows = [
+        rating_row(EMOJI, [{"start": deadline, "end": deadline + 6, "label": "incorrect", "severity": "major"}])
+        | {"flags": ["incorrect"]},
+        rating_row(
+            RTL,
+            [
+                {"start": 0, "end": 6, "label": "unsafe", "severity": "minor"},
+                {"start": rtl, "end": len(RTL), "label": "incorrect", "severity": "minor", "note": "خطأ"},
+            ],
+        )
+        | {"prompt_id": "p2", "reviewer": "other"},
+    ]
+    tasks = json.loads(json.dumps([rating_task(row, n) for n, row in enumerate(rows, start=1)]))
+    region = tasks[0]["annotations"][0]["result"][-2]
+    assert region == {
+        "id": "span-1",
+        "from_name": "spans",
+        "to_name": "answer",
+        "type": "labels",
+        "value": {"start": deadline, "end": deadline + 6, "text": "31 May", "labels": ["incorrect"]},
+    }
+    assert "model" not in tasks[0]["data"]  # annotators never see which model wrote the answer
+    back, problems = rating_rows(tasks)
+    assert (back, problems) == (rows, [])
+    import_file(write(tmp_path, back), "ratings", engine=engine)
+    with session_scope(engine) as s:
+        assert sorted(len(spans) for spans in s.execute(select(Rating.spans)).scalars()) == [1, 2]
+
+
+def test_a_label_studio_span_beyond_the_answer_is_refused_naming_the_task_and_field():
+    task = rating_task(rating_row(EMOJI, [{"start": 0, "end": 2, "label": "unsafe", "severity": "minor"}]), 7)
+    task["annotations"][0]["result"][-2]["value"]["end"] = 99
+    task["annotations"][0]["result"][-1]["value"]["choices"] = ["huge"]
+    rows, problems = rating_rows([task])
+    assert rows == [] and len(problems) == 1
+    assert problems[0].startswith("task 1 (id 7), field spans: Value error, span 1 (0-99): unknown severity 'huge'")
+    assert "end is beyond the answer" in problems[0]
