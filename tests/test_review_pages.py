@@ -17,6 +17,7 @@ from core.auth import UserPublic
 from core.ingest import import_file
 from core.review import queues
 from core.review.judgments import RatingIn, submit_rating
+from core.review.spans import Span
 from core.store.db import session_scope
 from core.store.models import Assignment, AuditEvent, Comparison, Rating, Response, utcnow
 from tests.app_helpers import field, toasts
@@ -334,3 +335,34 @@ def test_compare_without_a_strength_is_refused(store):
     assert at.error[0].value == "Say how strong the preference is: slight, clear or strong."
     assert next_to(at, "strength") == at.error[0].value
     assert count(engine, Comparison) == 0
+
+
+def test_a_rating_with_an_error_span_is_stored_and_its_span_shown_and_removed_in_the_change(store):
+    engine, users = store
+    at = page("rate", users["expert0"])
+    prefix = field(at, "accuracy").key.removesuffix("-accuracy")
+    at.session_state[f"{prefix}-spans"] = [Span(0, 2, "incorrect", "major")]  # as the editor adds it: "v1"
+    at.run()
+    assert any(">v1</mark>" in h.proto.body for h in at.get("html"))  # marked in the answer
+    pick(at, accuracy=2)
+    submit(at)
+    assert "rationale is required" in " ".join(m.value for m in at.error)  # a span is a flag: it needs a rationale
+    field(at, "rationale").input("v1 is the wrong version.")
+    submit(at)
+    with session_scope(engine) as s:
+        assert s.execute(select(Rating.spans, Rating.flags)).one() == (
+            [{"start": 0, "end": 2, "label": "incorrect", "severity": "major"}],
+            ["incorrect"],
+        )
+    at.button(key="change-last").click().run()
+    remove = next(b for b in at.button if (b.key or "").endswith("-span-remove-0"))
+    assert remove.key.startswith("change-rating-") and "v1 · Incorrect tax advice, major" in remove.label
+    remove.click().run()
+    at.button(key="change-last").click().run()  # AppTest reruns the whole page, closing the dialog: open it again
+    assert not any((b.key or "").endswith("-span-remove-0") for b in at.button)
+    field(at, "save", change=True).click().run()
+    assert toasts(at) == ["Your rating was changed."]
+    with session_scope(engine) as s:
+        assert s.execute(select(Rating.spans)).scalar_one() == []
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).scalar_one()
+    assert (len(event.before["spans"]), event.after["spans"]) == (1, [])
