@@ -40,6 +40,10 @@ function onSelection() {
   if (found && sp.editors[found.item]) {
     sp.selection = found;
     render(found.item);
+  } else if (sp.selection && !sp.pending && !found) {
+    const item = sp.selection.item; // the selection went away: so does the bar
+    sp.selection = null;
+    render(item);
   }
 }
 
@@ -97,25 +101,42 @@ function button(text, onClick, title) {
   return element;
 }
 
+// The bar floats just above the selected stretch (or the answer's top), over the page: it takes no room on screen.
+function place(root, item) {
+  const box = document.querySelector(`.wb-spantext[data-wb-item="${CSS.escape(item)}"]`);
+  const selection = window.getSelection();
+  let rect = null;
+  if (selection && selection.rangeCount && !selection.isCollapsed && box && box.contains(selection.anchorNode))
+    rect = selection.getRangeAt(0).getBoundingClientRect();
+  if (!rect && box) rect = box.getBoundingClientRect();
+  if (!rect) return;
+  const top = rect.top > 48 ? rect.top - 40 : rect.bottom + 8;
+  root.style.top = `${Math.max(4, top)}px`;
+  root.style.left = `${Math.max(8, Math.min(rect.left, window.innerWidth - root.offsetWidth - 8))}px`;
+}
+
 function render(item) {
   const editor = sp.editors[item];
   if (!editor) return;
   const root = editor.root;
   root.replaceChildren();
+  const chosen = sp.selection && sp.selection.item === item ? sp.selection : null;
+  const pending = sp.pending && sp.pending.item === item ? sp.pending : null;
+  root.style.display = chosen || pending ? "flex" : "none";
+  if (!chosen && !pending) return;
+  setTimeout(() => place(root, item), 0);
   const hintLine = document.createElement("span");
   hintLine.className = "wb-span-hint";
   root.append(hintLine);
-  const pending = sp.pending && sp.pending.item === item ? sp.pending : null;
   if (!pending) {
-    const chosen = sp.selection && sp.selection.item === item ? sp.selection : null;
-    hintLine.textContent = chosen ? "Mark the selection as:" : "Mark an error: select it in the answer, then";
+    hintLine.textContent = "Mark as:";
     Object.entries(editor.flags).forEach(([label, flag]) => {
-      root.append(button(`${flag.name} (${flag.key})`, () => choose(item, label), `Mark the selection: ${flag.name}`));
+      root.append(button(`${flag.short} (${flag.key})`, () => choose(item, label), `Mark the selection: ${flag.name}`));
     });
     return;
   }
   const quoted = pending.text.length > 40 ? `${pending.text.slice(0, 37)}...` : pending.text;
-  hintLine.textContent = `“${quoted}”, ${editor.flags[pending.label].name}:`;
+  hintLine.textContent = `“${quoted}”, ${editor.flags[pending.label].short}:`;
   Object.entries(editor.severities).forEach(([severity, key]) => {
     root.append(button(`${severity[0].toUpperCase()}${severity.slice(1)} (${key})`, () => finish(severity)));
   });
@@ -164,7 +185,10 @@ export default function (component) {
   if (!root) {
     root = document.createElement("div");
     root.className = "wb-span-bar";
-    root.style.cssText = "display: flex; flex-wrap: wrap; gap: 0.3rem; align-items: center; font-size: 0.85rem;";
+    root.style.cssText =
+      "display: none; position: fixed; z-index: 1000; flex-wrap: wrap; gap: 0.3rem; align-items: center; " +
+      "font-size: 0.85rem; padding: 0.3rem 0.5rem; border-radius: 0.5rem; max-width: 560px; " +
+      "background: var(--st-background-color, #fff); box-shadow: 0 2px 10px rgba(0, 0, 0, 0.25);";
     parentElement.append(root);
   }
   sp.editors[data.item] = {

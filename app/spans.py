@@ -22,6 +22,14 @@ from core.store.models import FLAGS
 # A key per flag, none of them a key the rating page uses already (f flags, r rationale, s skip, u change last)
 SPAN_KEYS = dict(zip(FLAGS, "ixchp", strict=True))
 SEVERITY_KEYS = {"minor": "m", "major": "M"}
+# the editor's buttons: short, so that they fit one line above the answer (the full name is their tooltip)
+SHORT = {
+    "incorrect": "Incorrect",
+    "unsafe": "Unsafe",
+    "non_compliant": "Non-compliant",
+    "hallucinated_source": "Hallucinated",
+    "personal_data": "Personal data",
+}
 COLOURS = {"minor": "#fff3b0", "major": "#ffc9c9"}
 _component = st.components.v2.component(
     "workbench_spans", js=Path(__file__).with_name("spans.js").read_text(encoding="utf-8"), isolate_styles=False
@@ -57,10 +65,12 @@ def _describe(span: Mapping[str, Any]) -> str:
     return f"{flag_name(span['label'])}, {span['severity']}{note}"
 
 
-def show_marked(text: str, spans: Sequence[Mapping[str, Any]], key: str | None = None, item: str = "") -> None:
+def show_marked(
+    text: str, spans: Sequence[Mapping[str, Any]], key: str | None = None, item: str = "", style: str = ""
+) -> None:
     """An answer with its error spans marked, in a bordered box (the judging pages cap heights by `key`)."""
     with st.container(border=True, key=key):
-        st.html(marked_html(text, spans, item))
+        st.html(style + marked_html(text, spans, item))
 
 
 def span_list(text: str, spans: Sequence[Mapping[str, Any]]) -> str:
@@ -93,7 +103,7 @@ def span_editor(text: str, prefix: str, initial: Sequence[Span] = (), key: str |
     """The answer with its spans marked, a bar to mark a selected stretch, and the spans with a remove button each."""
     st.session_state.setdefault(spans_key(prefix), list(initial))
     spans: list[Span] = st.session_state[spans_key(prefix)]
-    keys = {flag: {"key": SPAN_KEYS[flag], "name": flag_name(flag)} for flag in FLAGS}
+    keys = {flag: {"key": SPAN_KEYS[flag], "name": flag_name(flag), "short": SHORT[flag]} for flag in FLAGS}
     _component(
         key=f"{prefix}-spanner",
         data={"item": prefix, "flags": keys, "severities": SEVERITY_KEYS},
@@ -113,7 +123,9 @@ def span_editor(text: str, prefix: str, initial: Sequence[Span] = (), key: str |
                     on_click=_remove,
                     args=(prefix, number),
                 )
-    show_marked(text, [span.stored() for span in spans], key=key, item=prefix)
+    # the editor's own element draws nothing in place (its bar floats): it takes no room, not even the gap after it
+    style = f"<style>.st-key-{prefix}-spanner {{ margin-bottom: -1rem; }}</style>"
+    show_marked(text, [span.stored() for span in spans], key=key, item=prefix, style=style)
 
 
 def _add(text: str, prefix: str) -> None:

@@ -1,6 +1,6 @@
 """Error spans in a real browser: a stretch of the answer selected after an emoji (two UTF-16 units, one code point)
-and marked by keyboard is stored with code-point offsets; an overlapping span of the same flag is refused on the
-page with the reason; the page stays on one screen at 1280x800."""
+and marked by keyboard, and another by mouse with a note, are stored with code-point offsets; an overlapping span of
+the same flag is refused on the page with the reason; the page stays on one screen at 1280x800."""
 
 from __future__ import annotations
 
@@ -82,7 +82,14 @@ def test_a_span_marked_by_keyboard_is_stored_in_code_points(store, page):
     select_text(page, WRONG, skip=3)  # "May", inside the span: the same flag may not overlap
     press(page, "i", "m")
     page.get_by_text("The span was not marked").wait_for()
+    wait_until_idle(page)
     assert "overlap with the same label 'incorrect'" in page.locator('[data-testid="stAlert"]').inner_text()
+    select_text(page, "receipts")  # by mouse: the bar floating over the selection, with a note
+    page.locator(".wb-span-bar button", has_text="Personal data (p)").click()
+    page.locator(".wb-span-note").fill("not personal, but a test")
+    page.locator(".wb-span-bar button", has_text="Minor (m)").click()
+    page.get_by_role("button", name="receipts · Contains personal data, minor").wait_for()
+    wait_until_idle(page)
     submit = page.get_by_role("button", name="Submit (Enter)")
     assert submit.bounding_box()["y"] + submit.bounding_box()["height"] <= 800  # one screen
     if shot := os.environ.get("SPANS_SHOT"):  # to look at the page: a path for the screenshot
@@ -97,7 +104,12 @@ def test_a_span_marked_by_keyboard_is_stored_in_code_points(store, page):
     with session_scope(get_engine(url)) as s:
         rating = s.execute(select(Rating)).scalar_one()
         event = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.create")).scalar_one()
-    expected = [{"start": start, "end": start + len(WRONG), "label": "incorrect", "severity": "major"}]
+    receipts = ANSWER.index("receipts")
+    expected = [
+        {"start": start, "end": start + len(WRONG), "label": "incorrect", "severity": "major"},
+        {"start": receipts, "end": receipts + 8, "label": "personal_data", "severity": "minor"}
+        | {"note": "not personal, but a test"},
+    ]
     assert (rating.helpfulness, rating.harmlessness, rating.accuracy) == (4, 5, 2)
-    assert (rating.spans, rating.flags, event.after["spans"]) == (expected, ["incorrect"], expected)
+    assert (rating.spans, rating.flags, event.after["spans"]) == (expected, ["incorrect", "personal_data"], expected)
     assert ANSWER[rating.spans[0]["start"] : rating.spans[0]["end"]] == WRONG
