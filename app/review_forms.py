@@ -172,7 +172,8 @@ def _read_comparison(prefix: str) -> ComparisonIn:
     preferred = _value(prefix, "choice")
     if preferred is None:
         raise Incomplete("Choose left, right, tie or both bad.")
-    return ComparisonIn(preferred, _value(prefix, "strength"), _value(prefix, "rationale") or "")
+    spans = (read_spans(f"{prefix}-left"), read_spans(f"{prefix}-right"))
+    return ComparisonIn(preferred, _value(prefix, "strength"), _value(prefix, "rationale") or "", spans)
 
 
 def _label_fields(prefix: str, initial: LabelIn | AdjudicationIn | None, question: str) -> None:
@@ -226,6 +227,15 @@ _CATEGORY_KEY_LINE = (
     "toggle a category: " + ", ".join(f"{key} {CATEGORY_NAMES[c].lower()}" for c, key in CATEGORY_KEYS.items()),
 )
 
+_SPAN_KEY_LINE = (
+    " ".join(SPAN_KEYS.values()),
+    "mark the stretch selected in an answer: " + ", ".join(f"{k} {flag_name(f).lower()}" for f, k in SPAN_KEYS.items()),
+)
+_SEVERITY_KEY_LINE = (
+    " ".join(SEVERITY_KEYS.values()),
+    "then its severity: minor, major (n: a note first, Esc: cancel)",
+)
+
 FORMS: dict[str, Form] = {
     "rating": Form(
         _rating_fields,
@@ -235,12 +245,8 @@ FORMS: dict[str, Form] = {
             ("↑ ↓", "change the active dimension"),
             ("f", "open the flags"),
             ("r", "write the rationale"),
-            (
-                " ".join(SPAN_KEYS.values()),
-                "mark the stretch selected in the answer: "
-                + ", ".join(f"{k} {flag_name(f).lower()}" for f, k in SPAN_KEYS.items()),
-            ),
-            (" ".join(SEVERITY_KEYS.values()), "then its severity: minor, major (n: a note first, Esc: cancel)"),
+            _SPAN_KEY_LINE,
+            _SEVERITY_KEY_LINE,
         ),
         (*RUBRIC, "flags", "rationale"),
     ),
@@ -251,6 +257,8 @@ FORMS: dict[str, Form] = {
             ("1 2 3 4", "left is better, right is better, tie, both bad"),
             ("q w e", "slight, clear, strong preference"),
             ("r", "write the rationale"),
+            _SPAN_KEY_LINE,
+            _SEVERITY_KEY_LINE,
         ),
         ("choice", "strength", "rationale"),
     ),

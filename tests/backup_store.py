@@ -95,6 +95,7 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
                 version_b_id=bot.id,
                 choice="both_bad",
                 rationale=AWKWARD,
+                spans={"b": [{"start": 0, "end": 1, "label": "incorrect", "severity": "minor"}]},
                 user_id=user.id,
                 seconds_spent=0.1 + 0.2,
                 created_at=WHEN,

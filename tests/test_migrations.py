@@ -137,7 +137,9 @@ def test_upgrading_a_store_of_the_first_migration_loses_nothing(store_0001):
         versions = s.execute(select(Comparison.version_a_id, Comparison.version_b_id)).all()
         turns = s.execute(select(Prompt.turns)).scalars().all()
         spans = s.execute(select(Rating.spans)).scalars().all()
+        sides = s.execute(select(Comparison.spans)).scalars().all()
     assert spans and all(row == [] for row in spans)  # a rating from before error spans has none
+    assert sides == [{}, {}]  # nor a comparison on either side
     assert versions == [(1, 2), (1, 2)]
     assert turns == [[]]  # a prompt from before conversations is a one-turn conversation
 

@@ -366,3 +366,28 @@ def test_a_rating_with_an_error_span_is_stored_and_its_span_shown_and_removed_in
         assert s.execute(select(Rating.spans)).scalar_one() == []
         event = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).scalar_one()
     assert (len(event.before["spans"]), event.after["spans"]) == (1, [])
+
+
+def test_a_comparison_keeps_the_error_spans_of_each_side_under_the_answer_it_was_stored_as(store):
+    engine, users = store
+    at = page("compare", users["expert0"])
+    prefix = field(at, "choice").key.removesuffix("-choice")
+    left = next(h.proto.body for h in at.get("html") if f'data-wb-item="{prefix}-left"' in h.proto.body)
+    left_text = html.unescape(re.sub(r"<[^>]*>", "", left[left.index('<div class="wb-spantext"') :]))
+    at.session_state[f"{prefix}-right-spans"] = [Span(0, 99, "unsafe", "minor")]  # beyond the answer
+    at.session_state[f"{prefix}-left-spans"] = [Span(0, 2, "incorrect", "major")]
+    field(at, "choice").set_value("right")
+    field(at, "strength").set_value("clear")
+    submit(at)
+    assert at.error[0].value == "Right answer: span 1 (0-99): end is beyond the answer, which is 11 characters long."
+    at.session_state[f"{prefix}-right-spans"] = []
+    submit(at)
+    with session_scope(engine) as s:
+        stored = s.execute(select(Comparison)).scalar_one()
+        side = "a" if s.get(Response, stored.response_a_id).text == left_text else "b"
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "comparison.create")).scalar_one()
+    expected = {side: [{"start": 0, "end": 2, "label": "incorrect", "severity": "major"}]}
+    assert (stored.spans, event.after["spans"]) == (expected, expected)
+    at.button(key="change-last").click().run()  # the change shows the span on the left again, where it was marked
+    assert any(">v1</mark>" in h.proto.body or ">v2</mark>" in h.proto.body for h in at.get("html"))
+    assert any((b.key or "").endswith("-left-span-remove-0") and b.key.startswith("change-") for b in at.button)

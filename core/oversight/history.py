@@ -144,7 +144,13 @@ def _values(queue: str, row: Any, ref: ItemRef, answer_names: dict[int, str]) ->
         choice = f"prefers answer {answer_names.get(chosen, chosen)}" if chosen else row.choice.replace("_", " ")
         strength = f" ({row.strength})" if row.strength else ""
         why = f"; rationale: {row.rationale}" if row.rationale else ""
-        return f"{choice}{strength}{why}"
+        marked = [
+            f"{s['label']} {s['severity']} in answer {answer_names.get(answer, answer)} at {s['start']}-{s['end']}"
+            for side, answer in (("a", row.response_a_id), ("b", row.response_b_id))
+            for s in (row.spans or {}).get(side, [])
+        ]
+        spans = f"; error spans: {', '.join(marked)}" if marked else ""
+        return f"{choice}{strength}{spans}{why}"
     if queue == "moderation":
         note = f"; note: {row.note}" if row.note else ""
         return f"{row.label}{'; ' + ', '.join(row.categories) if row.categories else ''}{note}"

@@ -77,6 +77,9 @@ class RatingIn:
         }
 
 
+SIDES = ("left", "right")
+
+
 @dataclass(frozen=True)
 class ComparisonIn:
     """What the reviewer saw and chose: `preferred` is left, right, tie or both_bad (never a model's name)."""
@@ -84,13 +87,17 @@ class ComparisonIn:
     preferred: str
     strength: str | None = None
     rationale: str = ""
+    spans: tuple[tuple[Span, ...], tuple[Span, ...]] = ((), ())  # error spans in the left and the right answer
 
     def problems(self) -> list[str]:
         if self.preferred not in ("left", "right", "tie", "both_bad"):
             return ["choose left, right, tie or both bad"]
         if self.preferred in ("left", "right") and self.strength not in STRENGTHS:
             return ["say how strong the preference is: slight, clear or strong"]
-        return text_problems("rationale", self.rationale)
+        found = [
+            f"{side} answer: {p}" for side, s in zip(SIDES, self.spans, strict=True) for p in span_problems(s, None)
+        ]
+        return found + text_problems("rationale", self.rationale)
 
 
 # Built once, values bound at each call, compiled once and run on the bare driver connection (core.store.prepared),
@@ -160,6 +167,18 @@ def check_spans(run: prepared.Runner, rating: RatingIn, response_id: int) -> Non
     if rating.spans and (
         problems := span_problems(rating.spans, run.scalar(_answer_statement(), {"response_id": response_id}))
     ):
+        raise FeedbackError("; ".join(problems))
+
+
+def check_side_spans(run: prepared.Runner, comparison: ComparisonIn, left_id: int, right_id: int) -> None:
+    """Refuse a comparison's spans that do not fit the texts of the answers shown left and right."""
+    problems = [
+        f"{side} answer: {problem}"
+        for side, spans, answer in zip(SIDES, comparison.spans, (left_id, right_id), strict=True)
+        if spans
+        for problem in span_problems(spans, run.scalar(_answer_statement(), {"response_id": answer}))
+    ]
+    if problems:
         raise FeedbackError("; ".join(problems))
 
 
@@ -340,11 +359,21 @@ def preferred_side(choice: str, left_id: int | None, a_id: int, b_id: int) -> st
 
 
 def _comparison_values(comparison: ComparisonIn, left_id: int, a_id: int, b_id: int) -> dict[str, Any]:
+    left, right = comparison.spans
+    by_side = dict(zip(("a", "b") if left_id == a_id else ("b", "a"), (left, right), strict=True))
     return {
         "choice": _choice(comparison.preferred, left_id, a_id, b_id),
         "strength": comparison.strength if comparison.preferred in ("left", "right") else None,
         "rationale": comparison.rationale.strip(),
+        "spans": {side: stored_spans(spans) for side, spans in sorted(by_side.items()) if spans},
     }
+
+
+def side_spans(stored: Any) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
+    """A stored comparison's spans as the reviewer saw them: left, right."""
+    spans = {side: tuple(Span.of(s) for s in stored.spans.get(side, [])) for side in ("a", "b")}
+    left_is_a = (stored.left_response_id or stored.response_a_id) == stored.response_a_id
+    return (spans["a"], spans["b"]) if left_is_a else (spans["b"], spans["a"])
 
 
 def submit_comparison(
@@ -363,6 +392,8 @@ def submit_comparison(
         run, user_id=user_id, assignment_id=assignment_id, queue="comparison", problems=problems, now=now
     )
     a_id, b_id = claim.subject_id, claim.subject_b_id
+    right_id = b_id if claim.left_response_id == a_id else a_id
+    check_side_spans(run, comparison, claim.left_response_id, right_id)
     values = _comparison_values(comparison, claim.left_response_id, a_id, b_id)
     if claim.status == "done":
         return repeated(run, Comparison, claim, values)
@@ -410,6 +441,8 @@ def change_comparison(
 
     def values(stored: Any) -> dict[str, Any]:
         left = stored.left_response_id or stored.response_a_id
+        right = stored.response_b_id if left == stored.response_a_id else stored.response_a_id
+        check_side_spans(prepared.on(store), comparison, left, right)
         return _comparison_values(comparison, left, stored.response_a_id, stored.response_b_id)
 
     change_judgment(

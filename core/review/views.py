@@ -10,7 +10,7 @@ from functools import cache
 from sqlalchemy import Select, bindparam, func, select
 
 from core.moderation.labels import LabelIn
-from core.review.judgments import ComparisonIn, RatingIn, preferred_side
+from core.review.judgments import ComparisonIn, RatingIn, preferred_side, side_spans
 from core.review.progress import JUDGMENTS
 from core.review.queues import Lease
 from core.review.spans import Span
@@ -232,7 +232,7 @@ def last_view(
         left, right = sides(stored.left_response_id, stored.response_a_id, stored.response_b_id)
         prompt, turns, (left_text, right_text) = texts(run, left, right)
         preferred = preferred_side(stored.choice, left, stored.response_a_id, stored.response_b_id)
-        values = ComparisonIn(preferred, stored.strength, stored.rationale)
+        values = ComparisonIn(preferred, stored.strength, stored.rationale, side_spans(stored))
         return LastComparison(stored.id, prompt, left_text, right_text, values, turns)
     values = LabelIn(stored.label, tuple(stored.categories), stored.note)
     return LastLabel(stored.id, item_text(run, stored.item_id), values)

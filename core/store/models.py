@@ -170,6 +170,8 @@ class Comparison(SQLModel, table=True):
     choice: str
     strength: str | None = None
     rationale: str = ""
+    # error spans marked on each side, by the stored side: {"a": [...], "b": [...]} (a side without spans left out)
+    spans: dict = _json(dict, nullable=False)
     user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
     seconds_spent: float | None = None
     created_at: datetime = Field(default_factory=utcnow)

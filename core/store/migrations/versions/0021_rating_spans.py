@@ -1,4 +1,4 @@
-"""error spans: a rating's located flags, as code-point offsets into the answer's text
+"""error spans: a rating's located flags, and a comparison's on each side, as code-point offsets into the answers' texts
 
 Revision ID: 0021
 Revises: 0017
@@ -18,8 +18,11 @@ def upgrade() -> None:
     # every rating already stored has no spans. A plain ADD COLUMN on both databases: a batch would rebuild the table
     # on SQLite, which the foreign keys on it forbid.
     op.add_column("rating", sa.Column("spans", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
+    op.add_column("comparison", sa.Column("spans", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("comparison") as batch_op:
+        batch_op.drop_column("spans")
     with op.batch_alter_table("rating") as batch_op:
         batch_op.drop_column("spans")
