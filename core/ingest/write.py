@@ -100,6 +100,7 @@ def write_hh_rlhf(ctx: Context, batch: Numbered) -> int:
                 "version_b_id": version,
                 "choice": "a",
                 "rationale": "",
+                "spans": {},
                 "created_at": ctx.now,
             }
         )
@@ -191,6 +192,7 @@ def write_comparisons(ctx: Context, batch: Numbered) -> int:
                 "choice": row.choice,
                 "strength": row.strength,
                 "rationale": row.rationale,
+                "spans": {},
                 "user_id": users[row.reviewer],
                 "created_at": row.created_at or ctx.now,
             }
