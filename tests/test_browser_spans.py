@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 ANSWER = "Hi 👋 שלום! The deadline is 31 May. Keep your receipts."
 WRONG = "31 May"
+KEEP = "Keep your receipts"
 
 SELECT = """([stretch, skip]) => {
   const box = document.querySelector(".wb-spantext");
@@ -47,6 +48,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
     engine = get_engine(url)
     upgrade_schema(engine)
     row = {"prompt_id": "p1", "prompt": "When is the deadline?"}
+    row["turns"] = [
+        {"role": "user", "text": "I file my VAT return for 2025 myself."},
+        {"role": "assistant", "text": "Then you file it online, with your receipts kept for ten years."},
+        {"role": "user", "text": row["prompt"]},
+    ]
     row["responses"] = [{"response_id": f"r{v}", "model": f"bot-v{v}", "text": ANSWER} for v in (1, 2)]
     path = folder / "c.jsonl"
     path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -84,15 +90,15 @@ def test_a_span_marked_by_keyboard_is_stored_in_code_points(store, page):
     page.get_by_text("The span was not marked").wait_for()
     wait_until_idle(page)
     assert "overlap with the same label 'incorrect'" in page.locator('[data-testid="stAlert"]').inner_text()
-    select_text(page, "receipts")  # by mouse: the bar floating over the selection, with a note
-    page.locator(".wb-span-bar button", has_text="Personal data (p)").click()
-    page.locator(".wb-span-note").fill("not personal, but a test")
+    select_text(page, KEEP)  # by mouse: the bar floating over the selection, with a note
+    page.locator(".wb-span-bar button", has_text="Non-compliant (c)").click()
+    page.locator(".wb-span-note").fill("say for how long: ten years")
     page.locator(".wb-span-bar button", has_text="Minor (m)").click()
-    page.get_by_role("button", name="receipts · Contains personal data, minor").wait_for()
+    page.get_by_role("button", name="Keep your receipts · Non-compliant / legal risk, minor").wait_for()
     wait_until_idle(page)
     submit = page.get_by_role("button", name="Submit (Enter)")
     assert submit.bounding_box()["y"] + submit.bounding_box()["height"] <= 800  # one screen
-    if shot := os.environ.get("SPANS_SHOT"):  # to look at the page: a path for the screenshot
+    if shot := os.environ.get("SPANS_SHOT"):  # the README's screenshot: docs/screenshots/rate_spans.png
         page.screenshot(path=shot)
     press(page, "r")
     page.keyboard.type("The deadline is 31 July.")
@@ -104,12 +110,12 @@ def test_a_span_marked_by_keyboard_is_stored_in_code_points(store, page):
     with session_scope(get_engine(url)) as s:
         rating = s.execute(select(Rating)).scalar_one()
         event = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.create")).scalar_one()
-    receipts = ANSWER.index("receipts")
+    keep = ANSWER.index(KEEP)
     expected = [
         {"start": start, "end": start + len(WRONG), "label": "incorrect", "severity": "major"},
-        {"start": receipts, "end": receipts + 8, "label": "personal_data", "severity": "minor"}
-        | {"note": "not personal, but a test"},
+        {"start": keep, "end": keep + len(KEEP), "label": "non_compliant", "severity": "minor"}
+        | {"note": "say for how long: ten years"},
     ]
     assert (rating.helpfulness, rating.harmlessness, rating.accuracy) == (4, 5, 2)
-    assert (rating.spans, rating.flags, event.after["spans"]) == (expected, ["incorrect", "personal_data"], expected)
+    assert (rating.spans, rating.flags, event.after["spans"]) == (expected, ["incorrect", "non_compliant"], expected)
     assert ANSWER[rating.spans[0]["start"] : rating.spans[0]["end"]] == WRONG
