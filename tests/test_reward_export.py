@@ -198,7 +198,8 @@ def test_out_names_the_folder_and_never_overwrites_one_in_use(engine, artifacts,
     assert result.path == str(tmp_path / "mine") and (tmp_path / "mine" / "train.parquet").is_file()
 
 
-def test_spans_adds_each_answers_error_spans_and_leaves_the_plain_snapshot_as_it_was(engine, artifacts):
+def test_spans_adds_each_answers_error_spans_and_leaves_the_plain_snapshot_as_it_was(any_engine, artifacts):
+    engine = any_engine
     ids = preferred_store(engine, 20)
     plain = export_snapshot(engine)
     _, _, bad = ids["p000"]
@@ -210,6 +211,14 @@ def test_spans_adds_each_answers_error_spans_and_leaves_the_plain_snapshot_as_it
             )
             session.flush()
             session.execute(update(Rating).where(Rating.key == f"r:{user}").values(spans=spans, flags=["incorrect"]))
+        unsafe = {
+            "start": 0,
+            "end": 4,
+            "label": "unsafe",
+            "severity": "minor",
+        }  # marked on Compare, answer b: p001's bad
+        pair = select(Comparison.id).where(Comparison.response_b_id == ids["p001"][2])
+        session.execute(update(Comparison).where(Comparison.id == pair.scalar_subquery()).values(spans={"b": [unsafe]}))
     again = export_snapshot(engine)  # without --spans: the same rows, the same hash
     assert (again.content_hash, again.reused) == (plain.content_hash, True)
     marked = export_snapshot(engine, with_spans=True)
@@ -218,8 +227,11 @@ def test_spans_adds_each_answers_error_spans_and_leaves_the_plain_snapshot_as_it
     (row,) = [r for r in rows(marked, split) if r["prompt_id"] == "p000"]
     # the two reviewers' spans, each once, offsets into rejected_text; the winning answer has none
     assert row["rejected_spans"] == [wrong | {"note": ""}, wrong | {"note": "no"}] and row["chosen_spans"] == []
-    assert all(
-        r["chosen_spans"] == [] == r["rejected_spans"] for r in rows(marked, "train") if r["prompt_id"] != "p000"
-    )
+    (compared,) = [
+        r for r in rows(marked, "eval" if split_of("p001") == "eval" else "train") if r["prompt_id"] == "p001"
+    ]
+    assert (compared["rejected_spans"], compared["chosen_spans"]) == ([unsafe | {"note": ""}], [])
+    others = [r for r in rows(marked, "train") if r["prompt_id"] not in ("p000", "p001")]
+    assert others and all(r["chosen_spans"] == [] == r["rejected_spans"] for r in others)
     card = json.loads((Path(marked.path) / "snapshot.json").read_text())
     assert card["options"]["with_spans"] is True and "chosen_spans" not in rows(plain, "train")[0]

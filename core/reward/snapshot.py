@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Text, cast, func, select
 from sqlmodel import Session
 
 from core import audit
@@ -22,7 +22,7 @@ from core.config import get_settings
 from core.reward import RewardError
 from core.reward.pairs import PairRow, PairSummary, expert_votes, pair_summary, usable_pairs
 from core.store.db import session_scope
-from core.store.models import DatasetSnapshot, Rating, Response
+from core.store.models import Comparison, DatasetSnapshot, Rating, Response
 
 KIND = "reward-pairs"
 FORMAT = 2  # bump when the rows' columns or their meaning change: the hash changes with it (2: conversations)
@@ -44,7 +44,8 @@ TEXT_COLUMNS = (
     "rejected_model",
 )
 COUNT_COLUMNS = ("votes", "winner_votes")
-# --spans: each answer's error spans, from every rating of it (code points into chosen_text / rejected_text)
+# --spans: each answer's error spans, from every rating and comparison of it (code points into chosen_text /
+# rejected_text)
 SPAN_COLUMNS = ("chosen_spans", "rejected_spans")
 SPAN_FIELDS = (("start", "int32"), ("end", "int32"), ("label", "string"), ("severity", "string"), ("note", "string"))
 
@@ -121,12 +122,22 @@ def collect_rows(
 
 
 def answer_spans(session: Session) -> dict[str, list[dict[str, Any]]]:
-    """Answer (external id) -> the error spans of every rating of it, in order of the text, each once."""
-    marked = session.execute(
-        select(Response.external_id, Rating.spans)
-        .join(Response, Response.id == Rating.response_id)
-        .where(func.json_array_length(Rating.spans) > 0)
+    """Answer (external id) -> the error spans of every rating and comparison of it, in order of the text, each once."""
+    marked = list(
+        session.execute(
+            select(Response.external_id, Rating.spans)
+            .join(Response, Response.id == Rating.response_id)
+            .where(func.json_array_length(Rating.spans) > 0)
+        )
     )
+    for side in ("a", "b"):
+        answer = Comparison.response_a_id if side == "a" else Comparison.response_b_id
+        compared = select(Response.external_id, Comparison.spans).join(Response, Response.id == answer)
+        marked += [
+            (name, spans[side])
+            for name, spans in session.execute(compared.where(cast(Comparison.spans, Text) != "{}"))
+            if spans.get(side)
+        ]
     found: dict[str, set[tuple]] = {}
     for answer, spans in marked:
         found.setdefault(answer, set()).update(
