@@ -80,6 +80,7 @@ def test_a_span_marked_by_keyboard_is_stored_in_code_points(store, page):
     sign_in(page, base_url, "expert0", PASSWORD)
     open_page(page, "Rate answers")
     page.locator(".wb-spantext").wait_for()
+    wait_until_idle(page)
     press(page, "4", "5", "2")  # scores first: marking a span keeps them
     select_text(page, WRONG)
     press(page, "i", "Shift+M")
@@ -119,3 +120,13 @@ def test_a_span_marked_by_keyboard_is_stored_in_code_points(store, page):
     assert (rating.helpfulness, rating.harmlessness, rating.accuracy) == (4, 5, 2)
     assert (rating.spans, rating.flags, event.after["spans"]) == (expected, ["incorrect", "non_compliant"], expected)
     assert ANSWER[rating.spans[0]["start"] : rating.spans[0]["end"]] == WRONG
+    press(page, "u")  # change my last rating: its spans are marked again, and one is removed
+    dialog = page.get_by_role("dialog")
+    dialog.locator("mark.wb-major").wait_for()
+    dialog.get_by_role("button", name="31 May · Incorrect tax advice, major").click()
+    wait_until_idle(page)
+    assert dialog.locator("mark.wb-major").count() == 0 and dialog.locator("mark.wb-minor").count() == 1
+    dialog.get_by_role("button", name="Save change").click()
+    page.get_by_text("Your rating was changed.").wait_for()
+    with session_scope(get_engine(url)) as s:
+        assert s.execute(select(Rating.spans)).scalar_one() == expected[1:]
