@@ -116,7 +116,7 @@ def span_editor(text: str, prefix: str, initial: Sequence[Span] = (), key: str |
         with st.container(horizontal=True, gap="small", key=f"{prefix}-span-list"):
             for number, span in enumerate(spans):
                 st.button(
-                    f"{_quoted(text[span.start : span.end])[:24]} · {flag_name(span.label)}, {span.severity}",
+                    f"{_quoted(text[span.start : span.end])[:24]} · {SHORT[span.label]}, {span.severity}",
                     key=f"{prefix}-span-remove-{number}",
                     icon=":material/close:",
                     help=f"Remove this span: {_describe(span.stored())}",

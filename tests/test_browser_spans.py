@@ -84,7 +84,7 @@ def test_a_span_marked_by_keyboard_is_stored_in_code_points(store, page):
     press(page, "4", "5", "2")  # scores first: marking a span keeps them
     select_text(page, WRONG)
     press(page, "i", "Shift+M")
-    page.get_by_role("button", name="31 May · Incorrect tax advice, major").wait_for()
+    page.get_by_role("button", name="31 May · Incorrect, major").wait_for()
     assert page.locator("mark.wb-major").inner_text() == WRONG
     select_text(page, WRONG, skip=3)  # "May", inside the span: the same flag may not overlap
     press(page, "i", "m")
@@ -95,7 +95,7 @@ def test_a_span_marked_by_keyboard_is_stored_in_code_points(store, page):
     page.locator(".wb-span-bar button", has_text="Non-compliant (c)").click()
     page.locator(".wb-span-note").fill("say for how long: ten years")
     page.locator(".wb-span-bar button", has_text="Minor (m)").click()
-    page.get_by_role("button", name="Keep your receipts · Non-compliant / legal risk, minor").wait_for()
+    page.get_by_role("button", name="Keep your receipts · Non-compliant, minor").wait_for()
     wait_until_idle(page)
     submit = page.get_by_role("button", name="Submit (Enter)")
     assert submit.bounding_box()["y"] + submit.bounding_box()["height"] <= 800  # one screen
@@ -123,7 +123,7 @@ def test_a_span_marked_by_keyboard_is_stored_in_code_points(store, page):
     press(page, "u")  # change my last rating: its spans are marked again, and one is removed
     dialog = page.get_by_role("dialog")
     dialog.locator("mark.wb-major").wait_for()
-    dialog.get_by_role("button", name="31 May · Incorrect tax advice, major").click()
+    dialog.get_by_role("button", name="31 May · Incorrect, major").click()
     wait_until_idle(page)
     assert dialog.locator("mark.wb-major").count() == 0 and dialog.locator("mark.wb-minor").count() == 1
     dialog.get_by_role("button", name="Save change").click()
