@@ -75,7 +75,7 @@ def show_marked(
 
 def span_list(text: str, spans: Sequence[Mapping[str, Any]]) -> str:
     """The spans as Markdown lines (the stretch quoted as code, so that nothing in it renders)."""
-    return "\n".join(f"- `{_quoted(text[s['start'] : s['end']])}` {_describe(s)}" for s in spans)
+    return "\n".join(f"- `{_quoted(text[s['start'] : s['end']])}` {escape_markdown(_describe(s))}" for s in spans)
 
 
 def flagged_sentence_list(sentences: Sequence[tuple[str, Sequence[str]]]) -> str:
@@ -116,10 +116,12 @@ def span_editor(text: str, prefix: str, initial: Sequence[Span] = (), key: str |
         with st.container(horizontal=True, gap="small", key=f"{prefix}-span-list"):
             for number, span in enumerate(spans):
                 st.button(
-                    f"{_quoted(text[span.start : span.end])[:24]} · {SHORT[span.label]}, {span.severity}",
+                    escape_markdown(
+                        f"{_quoted(text[span.start : span.end])[:24]} · {SHORT[span.label]}, {span.severity}"
+                    ),
                     key=f"{prefix}-span-remove-{number}",
                     icon=":material/close:",
-                    help=f"Remove this span: {_describe(span.stored())}",
+                    help=f"Remove this span: {escape_markdown(_describe(span.stored()))}",
                     on_click=_remove,
                     args=(prefix, number),
                 )
