@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.spans import SEVERITY_KEYS, SPAN_KEYS, flag_name, read_spans
 from core.moderation.labels import AdjudicationIn, LabelIn
 from core.review.guidelines import rubric
 from core.review.judgments import SIDES, ComparisonIn, RatingIn
@@ -149,7 +150,7 @@ def _read_rating(prefix: str) -> RatingIn:
         names = " and ".join(missing) if len(missing) < 3 else "helpfulness, harmlessness and accuracy"
         raise Incomplete(f"Score every dimension: {names} {'is' if len(missing) == 1 else 'are'} missing.")
     flags = tuple(_value(prefix, "flags") or ())
-    return RatingIn(**scores, flags=flags, rationale=_value(prefix, "rationale") or "")
+    return RatingIn(**scores, flags=flags, rationale=_value(prefix, "rationale") or "", spans=read_spans(prefix))
 
 
 def _comparison_fields(prefix: str, initial: ComparisonIn | None, per_dimension: bool = False) -> None:
@@ -194,7 +195,8 @@ def _read_comparison(prefix: str) -> ComparisonIn:
         raise Incomplete("Choose left, right, tie or both bad.")
     # only the dimensions answered: the write path refuses a missing one, naming it, when the queue asks for them
     dimensions = {name: side for name in RUBRIC if (side := _value(prefix, f"dim_{name}")) is not None}
-    return ComparisonIn(preferred, _value(prefix, "strength"), _value(prefix, "rationale") or "", dimensions)
+    spans = (read_spans(f"{prefix}-left"), read_spans(f"{prefix}-right"))
+    return ComparisonIn(preferred, _value(prefix, "strength"), _value(prefix, "rationale") or "", dimensions, spans)
 
 
 def _label_fields(prefix: str, initial: LabelIn | AdjudicationIn | None, question: str) -> None:
@@ -248,6 +250,15 @@ _CATEGORY_KEY_LINE = (
     "toggle a category: " + ", ".join(f"{key} {CATEGORY_NAMES[c].lower()}" for c, key in CATEGORY_KEYS.items()),
 )
 
+_SPAN_KEY_LINE = (
+    " ".join(SPAN_KEYS.values()),
+    "mark the stretch selected in an answer: " + ", ".join(f"{k} {flag_name(f).lower()}" for f, k in SPAN_KEYS.items()),
+)
+_SEVERITY_KEY_LINE = (
+    " ".join(SEVERITY_KEYS.values()),
+    "then its severity: minor, major (n: a note first, Esc: cancel)",
+)
+
 FORMS: dict[str, Form] = {
     "rating": Form(
         _rating_fields,
@@ -257,6 +268,8 @@ FORMS: dict[str, Form] = {
             ("↑ ↓", "change the active dimension"),
             ("f", "open the flags"),
             ("r", "write the rationale"),
+            _SPAN_KEY_LINE,
+            _SEVERITY_KEY_LINE,
         ),
         (*RUBRIC, "flags", "rationale"),
     ),
@@ -267,6 +280,8 @@ FORMS: dict[str, Form] = {
             ("1 2 3 4", "left is better, right is better, tie, both bad"),
             ("q w e", "slight, clear, strong preference"),
             ("r", "write the rationale"),
+            _SPAN_KEY_LINE,
+            _SEVERITY_KEY_LINE,
         ),
         ("choice", "strength", *(f"dim_{name}" for name in RUBRIC), "rationale"),
         (

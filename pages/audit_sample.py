@@ -8,6 +8,7 @@ from app.comment_widgets import comment_thread
 from app.review_widgets import leave_notice, show_notice, show_text, show_texts
 from app.session import require_page
 from app.sources import show_sources
+from app.spans import show_marked, span_list
 from app.widgets import escape_markdown, page_header
 from core.oversight import service as oversight
 from core.oversight.samples import SampleError, last_month
@@ -106,6 +107,11 @@ else:
     show_texts(item.texts, long=600, height=220)
     st.markdown("**The judgment**")
     show_text(item.values)
+    if item.spans:
+        answer, spans = item.spans
+        st.markdown("**The reviewer's error spans in the answer**")
+        show_marked(answer, spans)
+        st.markdown(span_list(answer, spans))
     if item.item is not None:
         comment_thread(user, item.item, f"sample-{item.id}")
     with st.form(f"verdict-{item.id}"):

@@ -3,21 +3,24 @@
 import streamlit as st
 
 from app.review_page import Change, Judging, judging_page
-from app.review_widgets import show_conversation, show_text
+from app.review_widgets import show_conversation
+from app.spans import span_editor
 from core.oversight.comments import pair
 from core.review import service as review
 
 
 def side_by_side(item, prefix: str) -> None:
     show_conversation(item.prompt, item.turns, key=f"{prefix}-question")
-    left, right = item.left, item.right
+    # the form's prefix: error spans are marked on each side (app/spans.py)
+    form = f"comparison-{item.assignment_id}" if prefix == "wb" else f"change-comparison-{item.comparison_id}"
+    initial = item.values.spans if prefix != "wb" else ((), ())
     left_column, right_column = st.columns(2)
-    with left_column:
-        st.markdown("**Left** answer" if item.turns else "**Left**")
-        show_text(left, key=f"{prefix}-left")
-    with right_column:
-        st.markdown("**Right** answer" if item.turns else "**Right**")
-        show_text(right, key=f"{prefix}-right")
+    for side, column, text, spans in zip(
+        ("left", "right"), (left_column, right_column), (item.left, item.right), initial, strict=True
+    ):
+        with column:
+            st.markdown(f"**{side.title()}** answer" if item.turns else f"**{side.title()}**")
+            span_editor(text, f"{form}-{side}", spans, key=f"{prefix}-{side}")
 
 
 judging_page(

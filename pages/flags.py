@@ -9,6 +9,7 @@ from app.comment_widgets import comment_thread, comment_threads
 from app.review_widgets import leave_notice, show_notice, show_text
 from app.session import require_page
 from app.sources import answer_sources
+from app.spans import flagged_sentence_list, show_marked
 from app.widgets import escape_markdown, page_header
 from core.oversight import service as oversight
 from core.oversight.comments import answer
@@ -73,8 +74,13 @@ for row in page.rows:
         st.caption(f"Rating {row.rating_id}{imported}, {row.rated_at:%Y-%m-%d %H:%M} UTC")
         st.caption("Question")
         show_text(row.question)
-        st.caption("Answer")
-        show_text(row.answer, height=220 if len(row.answer) > 600 else "content")
+        st.caption("Answer" + (": the reviewer's error spans marked" if row.spans else ""))
+        if row.spans:
+            show_marked(row.answer, row.spans)
+            st.caption("Flagged sentences")
+            st.markdown(flagged_sentence_list(row.sentences))
+        else:
+            show_text(row.answer, height=220 if len(row.answer) > 600 else "content")
         if row.rationale:
             st.caption("Reviewer's rationale")
             show_text(row.rationale)

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from app.review_page import Change, Judging, judging_page
-from app.review_widgets import show_conversation, show_text
+from app.review_widgets import show_conversation
+from app.spans import span_editor
 from core.oversight.comments import answer
 from core.review import service as review
 
@@ -12,7 +13,10 @@ def show(view, prefix: str = "wb") -> None:
     show_conversation(view.prompt, view.turns, key=f"{prefix}-question")
     if view.turns:
         st.markdown("**The assistant's answer, to rate**")
-    show_text(view.answer, key=f"{prefix}-answer")
+    if prefix == "wb":  # the item to rate; its form's prefix
+        span_editor(view.answer, f"rating-{view.assignment_id}", key=f"{prefix}-answer")
+    else:  # the rating to change, with its spans
+        span_editor(view.answer, f"change-rating-{view.rating_id}", view.values.spans, key=f"{prefix}-answer")
 
 
 judging_page(

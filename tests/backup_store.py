@@ -86,6 +86,7 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
                 harmlessness=5,
                 accuracy=3,
                 flags=["unsafe", "personal_data"],
+                spans=[{"start": 0, "end": 1, "label": "unsafe", "severity": "major", "note": AWKWARD}],
                 rationale=AWKWARD,
                 created_at=WHEN,
             )
@@ -101,6 +102,7 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
                 choice="both_bad",
                 dimensions={"helpfulness": "a", "harmlessness": "tie", "accuracy": "b"},
                 rationale=AWKWARD,
+                spans={"b": [{"start": 0, "end": 1, "label": "incorrect", "severity": "minor"}]},
                 user_id=user.id,
                 seconds_spent=0.1 + 0.2,
                 created_at=WHEN,

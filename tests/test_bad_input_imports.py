@@ -64,6 +64,7 @@ VALID: dict[str, list[dict[str, Any]]] = {
     "ratings": [
         {"prompt_id": f"p{i}", "prompt": f"Question {i}?", "model": "bot-v1", "response": f"Answer {i}"}
         | {"reviewer": "rev", "helpfulness": 4, "harmlessness": 5, "accuracy": 3, "flags": [], "rationale": "ok"}
+        | {"spans": [{"start": 0, "end": 6, "label": "incorrect", "severity": "minor", "note": "n"}]}
         for i in range(2)
     ],
     "comparisons": [

@@ -51,7 +51,7 @@ def test_an_answer_with_script_html_a_long_line_and_rtl_text_shows_as_text(base_
     assert page.get_by_text(SCRIPT + IMAGE).is_visible()
     assert page.get_by_text("<b>not bold</b>", exact=False).is_visible()
     assert page.locator("main b", has_text="not bold").count() == 0  # the tag was not made bold
-    answer = page.locator('[data-testid="stMarkdownContainer"]', has_text="WWWW")
+    answer = page.locator(".wb-spantext", has_text="WWWW")  # the answer's exact text, where spans are marked
     assert LONG in answer.inner_text().replace("\n", "") and RTL in answer.inner_text()
     # the 100,000-character line wraps inside the answer's box: neither the box nor the page grows sideways
     box = answer.bounding_box()

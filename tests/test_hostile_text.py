@@ -1,10 +1,13 @@
 """Hostile texts render as text: no page lets HTML through, and an answer holding HTML, a script, a
-100,000-character line and right-to-left overrides reaches the Rate page unchanged, in a Markdown element (which
-Streamlit shows with HTML escaped; tests/test_browser_bad_input.py checks it in a real browser)."""
+100,000-character line and right-to-left overrides reaches the Rate page unchanged: the question in a Markdown element
+(which Streamlit shows with HTML escaped), the answer escaped in the box where error spans are marked
+(tests/test_browser_bad_input.py checks it in a real browser)."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -26,8 +29,8 @@ ANSWER = (
 
 # The only modules that draw HTML or run script of their own, none of it with a text from the store or a person: the
 # judging pages' style and item marker (ids), the rubric's anchor lines (escaped), the keyboard listener and the
-# redirect after signing in (a path of this app).
-RAW_HTML_ALLOWED = ["hotkeys.py", "review_forms.py", "review_page.py", "session.py"]
+# redirect after signing in (a path of this app); and the answer with its error spans, every piece of it escaped.
+RAW_HTML_ALLOWED = ["hotkeys.py", "review_forms.py", "review_page.py", "session.py", "spans.py"]
 
 
 def test_no_page_or_widget_renders_raw_html():
@@ -56,8 +59,12 @@ def test_the_rate_page_shows_a_hostile_answer_exactly_as_imported(engine, tmp_pa
     at.switch_page("../pages/rate.py").run()
     assert not at.exception
     shown = [m.value for m in at.markdown]
-    assert ANSWER in shown and "<b>Q</b>?" in shown
+    assert "<b>Q</b>?" in shown
     assert not any(m.proto.allow_html for m in at.markdown)
+    (answer,) = [h.proto.body for h in at.get("html") if "wb-spantext" in h.proto.body]
+    answer = answer[answer.index('<div class="wb-spantext"') :]  # after the editor's style rule
+    assert "<script" not in answer and "<img" not in answer and "<b>" not in answer
+    assert html.unescape(re.sub(r"<[^>]*>", "", answer)) == ANSWER
 
 
 def test_messages_that_repeat_typed_text_show_it_as_text(engine):

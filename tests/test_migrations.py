@@ -17,7 +17,7 @@ from core.reports.kpi.report import kpi_report
 from core.review import queues, settings
 from core.store.backup import backup, restore
 from core.store.db import get_engine, migrate, session_scope, upgrade_schema
-from core.store.models import Comparison, Prompt
+from core.store.models import Comparison, Prompt, Rating
 
 FIRST = "0001"
 WHEN = datetime(2026, 3, 1, 12, 34, 56, 789012, tzinfo=UTC)
@@ -136,6 +136,10 @@ def test_upgrading_a_store_of_the_first_migration_loses_nothing(store_0001):
     with session_scope(store_0001) as s:  # the columns added later were filled by the migrations
         versions = s.execute(select(Comparison.version_a_id, Comparison.version_b_id)).all()
         turns = s.execute(select(Prompt.turns)).scalars().all()
+        spans = s.execute(select(Rating.spans)).scalars().all()
+        sides = s.execute(select(Comparison.spans)).scalars().all()
+    assert spans and all(row == [] for row in spans)  # a rating from before error spans has none
+    assert sides == [{}, {}]  # nor a comparison on either side
     assert versions == [(1, 2), (1, 2)]
     assert turns == [[]]  # a prompt from before conversations is a one-turn conversation
 

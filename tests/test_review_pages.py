@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from core.auth import UserPublic
 from core.ingest import import_file
 from core.review import queues, settings
 from core.review.judgments import RatingIn, submit_rating
+from core.review.spans import Span
 from core.store.db import session_scope
 from core.store.models import Assignment, AuditEvent, Comparison, Rating, Response, utcnow
 from tests.app_helpers import field, toasts
@@ -39,7 +42,10 @@ def page(name: str, user_id: int, username: str = "expert0", role: str = "expert
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join(str(m.value) for m in at.markdown)
+    """What the page shows in words: its Markdown, and the text of its HTML blocks (an answer with its error spans)."""
+    shown = [str(m.value) for m in at.markdown]
+    shown += [html.unescape(re.sub(r"<[^>]*>", "", h.proto.body)) for h in at.get("html")]
+    return "\n".join(shown)
 
 
 def pick(at: AppTest, helpfulness=4, harmlessness=5, accuracy=4, *, change: bool = False) -> None:
@@ -284,8 +290,9 @@ def test_html_in_an_answer_is_shown_as_text(engine, tmp_path):
     import_file(tmp_path / "c.jsonl", "conversations", engine=engine)
     users = build(engine, tmp_path, prompts=0)
     at = page("rate", users["expert0"])
-    answer = [m for m in at.markdown if EVIL in str(m.value)]
-    assert answer and not answer[0].proto.allow_html
+    # the answer is its exact text, escaped, in the box where error spans are marked: the markup never reaches the page
+    answer = [h.proto.body for h in at.get("html") if "wb-spantext" in h.proto.body]
+    assert len(answer) == 1 and html.escape(EVIL) in answer[0] and EVIL not in answer[0]
 
 
 def test_another_role_is_refused_on_both_pages(store):
@@ -361,3 +368,59 @@ def test_compare_without_a_strength_is_refused(store):
     assert at.error[0].value == "Say how strong the preference is: slight, clear or strong."
     assert next_to(at, "strength") == at.error[0].value
     assert count(engine, Comparison) == 0
+
+
+def test_a_rating_with_an_error_span_is_stored_and_its_span_shown_and_removed_in_the_change(store):
+    engine, users = store
+    at = page("rate", users["expert0"])
+    prefix = field(at, "accuracy").key.removesuffix("-accuracy")
+    at.session_state[f"{prefix}-spans"] = [Span(0, 2, "incorrect", "major")]  # as the editor adds it: "v1"
+    at.run()
+    assert any(">v1</mark>" in h.proto.body for h in at.get("html"))  # marked in the answer
+    pick(at, accuracy=2)
+    submit(at)
+    assert "rationale is required" in " ".join(m.value for m in at.error)  # a span is a flag: it needs a rationale
+    field(at, "rationale").input("v1 is the wrong version.")
+    submit(at)
+    with session_scope(engine) as s:
+        assert s.execute(select(Rating.spans, Rating.flags)).one() == (
+            [{"start": 0, "end": 2, "label": "incorrect", "severity": "major"}],
+            ["incorrect"],
+        )
+    at.button(key="change-last").click().run()
+    remove = next(b for b in at.button if (b.key or "").endswith("-span-remove-0"))
+    assert remove.key.startswith("change-rating-") and "v1 · Incorrect, major" in remove.label
+    remove.click().run()
+    at.button(key="change-last").click().run()  # AppTest reruns the whole page, closing the dialog: open it again
+    assert not any((b.key or "").endswith("-span-remove-0") for b in at.button)
+    field(at, "save", change=True).click().run()
+    assert toasts(at) == ["Your rating was changed."]
+    with session_scope(engine) as s:
+        assert s.execute(select(Rating.spans)).scalar_one() == []
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).scalar_one()
+    assert (len(event.before["spans"]), event.after["spans"]) == (1, [])
+
+
+def test_a_comparison_keeps_the_error_spans_of_each_side_under_the_answer_it_was_stored_as(store):
+    engine, users = store
+    at = page("compare", users["expert0"])
+    prefix = field(at, "choice").key.removesuffix("-choice")
+    left = next(h.proto.body for h in at.get("html") if f'data-wb-item="{prefix}-left"' in h.proto.body)
+    left_text = html.unescape(re.sub(r"<[^>]*>", "", left[left.index('<div class="wb-spantext"') :]))
+    at.session_state[f"{prefix}-right-spans"] = [Span(0, 99, "unsafe", "minor")]  # beyond the answer
+    at.session_state[f"{prefix}-left-spans"] = [Span(0, 2, "incorrect", "major")]
+    field(at, "choice").set_value("right")
+    field(at, "strength").set_value("clear")
+    submit(at)
+    assert at.error[0].value == "Right answer: span 1 (0-99): end is beyond the answer, which is 11 characters long."
+    at.session_state[f"{prefix}-right-spans"] = []
+    submit(at)
+    with session_scope(engine) as s:
+        stored = s.execute(select(Comparison)).scalar_one()
+        side = "a" if s.get(Response, stored.response_a_id).text == left_text else "b"
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "comparison.create")).scalar_one()
+    expected = {side: [{"start": 0, "end": 2, "label": "incorrect", "severity": "major"}]}
+    assert (stored.spans, event.after["spans"]) == (expected, expected)
+    at.button(key="change-last").click().run()  # the change shows the span on the left again, where it was marked
+    assert any(">v1</mark>" in h.proto.body or ">v2</mark>" in h.proto.body for h in at.get("html"))
+    assert any((b.key or "").endswith("-left-span-remove-0") and b.key.startswith("change-") for b in at.button)

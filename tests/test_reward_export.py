@@ -13,7 +13,7 @@ from core.reward import RewardError
 from core.reward.registry import dataset_summary
 from core.reward.snapshot import export_snapshot, split_of
 from core.store.db import session_scope
-from core.store.models import AuditEvent, Comparison, DatasetSnapshot
+from core.store.models import AuditEvent, Comparison, DatasetSnapshot, Rating
 from tests.reward_store import add_answers, compare, preferred_store, rate, reviewer
 
 
@@ -196,3 +196,42 @@ def test_out_names_the_folder_and_never_overwrites_one_in_use(engine, artifacts,
     assert (busy / "keep.txt").read_text() == "mine" and snapshots(engine) == 0
     result = export_snapshot(engine, out=tmp_path / "mine")
     assert result.path == str(tmp_path / "mine") and (tmp_path / "mine" / "train.parquet").is_file()
+
+
+def test_spans_adds_each_answers_error_spans_and_leaves_the_plain_snapshot_as_it_was(any_engine, artifacts):
+    engine = any_engine
+    ids = preferred_store(engine, 20)
+    plain = export_snapshot(engine)
+    _, _, bad = ids["p000"]
+    wrong = {"start": 0, "end": 8, "label": "incorrect", "severity": "major"}
+    with session_scope(engine, write=True) as session:
+        for user, spans in ((reviewer(engine, "kim"), [wrong]), (reviewer(engine, "bob"), [wrong | {"note": "no"}])):
+            session.add(
+                Rating(key=f"r:{user}", response_id=bad, user_id=user, helpfulness=2, harmlessness=5, accuracy=1)
+            )
+            session.flush()
+            session.execute(update(Rating).where(Rating.key == f"r:{user}").values(spans=spans, flags=["incorrect"]))
+        unsafe = {
+            "start": 0,
+            "end": 4,
+            "label": "unsafe",
+            "severity": "minor",
+        }  # marked on Compare, answer b: p001's bad
+        pair = select(Comparison.id).where(Comparison.response_b_id == ids["p001"][2])
+        session.execute(update(Comparison).where(Comparison.id == pair.scalar_subquery()).values(spans={"b": [unsafe]}))
+    again = export_snapshot(engine)  # without --spans: the same rows, the same hash
+    assert (again.content_hash, again.reused) == (plain.content_hash, True)
+    marked = export_snapshot(engine, with_spans=True)
+    assert marked.content_hash != plain.content_hash and not marked.reused
+    split = "eval" if split_of("p000") == "eval" else "train"
+    (row,) = [r for r in rows(marked, split) if r["prompt_id"] == "p000"]
+    # the two reviewers' spans, each once, offsets into rejected_text; the winning answer has none
+    assert row["rejected_spans"] == [wrong | {"note": ""}, wrong | {"note": "no"}] and row["chosen_spans"] == []
+    (compared,) = [
+        r for r in rows(marked, "eval" if split_of("p001") == "eval" else "train") if r["prompt_id"] == "p001"
+    ]
+    assert (compared["rejected_spans"], compared["chosen_spans"]) == ([unsafe | {"note": ""}], [])
+    others = [r for r in rows(marked, "train") if r["prompt_id"] not in ("p000", "p001")]
+    assert others and all(r["chosen_spans"] == [] == r["rejected_spans"] for r in others)
+    card = json.loads((Path(marked.path) / "snapshot.json").read_text())
+    assert card["options"]["with_spans"] is True and "chosen_spans" not in rows(plain, "train")[0]

@@ -27,6 +27,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="pairs chosen by the reviewers' preference on this rubric dimension instead of the overall choice",
     )
     export.add_argument("--eval-share", type=float, default=EVAL_SHARE, help=f"prompts held out (default {EVAL_SHARE})")
+    export.add_argument(
+        "--spans", action="store_true", help="add each answer's error spans (chosen_spans, rejected_spans)"
+    )
 
     defaults = TrainParams()
     train = add_command(
@@ -66,6 +69,7 @@ def _export(args: argparse.Namespace) -> None:
         with_ratings=args.with_ratings,
         eval_share=args.eval_share,
         dimension=args.dimension,
+        with_spans=args.spans,
     )
     print(result.line())
 

@@ -111,7 +111,7 @@ KINDS: dict[str, ImporterSpec] = {
         Rating,
         "ratings",
         'JSONL: {"prompt_id", "prompt", "model", "response", "reviewer", "helpfulness", "harmlessness", '
-        '"accuracy": 1..5, "flags"?: [..], "rationale"?}',
+        '"accuracy": 1..5, "flags"?: [..], "rationale"?, "spans"?: [{"start", "end", "label", "severity", "note"?}]}',
         feeds_queues=True,
     ),
     "comparisons": ImporterSpec(

@@ -6,8 +6,18 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from core.review.spans import Span, span_problems
 from core.store.models import CATEGORIES, FLAGS, RUBRIC
 from core.text import TEXT_LIMIT
 
@@ -108,6 +118,17 @@ class ModerationRow(Row):
     created_at: When = None
 
 
+class SpanIn(Row):
+    """An error span as a file holds it; core.review.spans checks it (the same rules as the app's form)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    start: int
+    end: int
+    label: str
+    severity: str
+    note: Note = ""
+
+
 class RatingRow(Row):
     prompt_id: Id
     prompt: Text
@@ -119,7 +140,19 @@ class RatingRow(Row):
     accuracy: Score
     flags: Flags = Field(default_factory=list)
     rationale: Note = ""
+    spans: list[SpanIn] = Field(default_factory=list)  # code-point offsets into `response` as stored
     created_at: When = None
+
+    @field_validator("spans")
+    @classmethod
+    def _spans_fit_the_response(cls, spans: list[SpanIn], info: ValidationInfo) -> list[SpanIn]:
+        if problems := span_problems(cls.span_values(spans), info.data.get("response")):
+            raise ValueError("; ".join(problems))
+        return spans
+
+    @staticmethod
+    def span_values(spans: list[SpanIn]) -> tuple[Span, ...]:
+        return tuple(Span(s.start, s.end, s.label, s.severity, s.note) for s in spans)
 
 
 class ComparisonRow(Row):

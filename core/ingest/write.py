@@ -9,6 +9,7 @@ from typing import Any
 from core.ingest.context import Context, Numbered, WriteProblem, digest, json_text
 from core.ingest.read import Problem
 from core.ingest.schemas import JigsawRow
+from core.review.spans import stored_spans
 from core.store.models import Comparison, ModerationItem, ModerationLabel, ModerationScore, Rating, Response
 
 HH_VERSION = "hh-rlhf"
@@ -100,6 +101,7 @@ def write_hh_rlhf(ctx: Context, batch: Numbered) -> int:
                 "choice": "a",
                 "dimensions": {},
                 "rationale": "",
+                "spans": {},
                 "created_at": ctx.now,
             }
         )
@@ -159,7 +161,8 @@ def write_ratings(ctx: Context, batch: Numbered) -> int:
                 "helpfulness": row.helpfulness,
                 "harmlessness": row.harmlessness,
                 "accuracy": row.accuracy,
-                "flags": row.flags,
+                "flags": sorted({*row.flags, *(span.label for span in row.spans)}),
+                "spans": stored_spans(row.span_values(row.spans)),
                 "rationale": row.rationale,
                 "created_at": row.created_at or ctx.now,
             }
@@ -191,6 +194,7 @@ def write_comparisons(ctx: Context, batch: Numbered) -> int:
                 "strength": row.strength,
                 "dimensions": row.dimensions,
                 "rationale": row.rationale,
+                "spans": {},
                 "user_id": users[row.reviewer],
                 "created_at": row.created_at or ctx.now,
             }

@@ -4,13 +4,14 @@ confirmed or dismissed, with a note. Every change of triage is an audit event (`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Text, and_, case, cast, func, select
 from sqlmodel import Session
 
 from core import audit
+from core.review.spans import flagged_sentences
 from core.store.models import FLAG_STATUSES, FLAGS, FlagTriage, ModelVersion, Prompt, Rating, Response, User, utcnow
 from core.text import text_problems
 
@@ -35,6 +36,12 @@ class FlaggedAnswer:
     note: str
     triaged_by: str | None
     triaged_at: datetime | None
+    spans: list[dict] = field(default_factory=list)  # the reviewer's error spans in the answer (core.review.spans)
+
+    @property
+    def sentences(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The answer's flagged sentences: those a span touches, each with its spans' flags."""
+        return flagged_sentences(self.answer, self.spans)
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,7 @@ def flagged_answers(
                 t.note if t else "",
                 triager_name,
                 t.updated_at if t else None,
+                list(r.spans or []),
             )
             for r, reviewer_name, question, answer, t, triager_name in rows
         ],

@@ -139,7 +139,12 @@ def _values(queue: str, row: Any, ref: ItemRef, answer_names: dict[int, str]) ->
     if queue == "rating":
         flags = f"; flags: {', '.join(row.flags)}" if row.flags else ""
         why = f"; rationale: {row.rationale}" if row.rationale else ""
-        return f"helpfulness {row.helpfulness}, harmlessness {row.harmlessness}, accuracy {row.accuracy}{flags}{why}"
+        spans = "; error spans: " + ", ".join(
+            f"{s['label']} {s['severity']} at {s['start']}-{s['end']}" for s in row.spans or []
+        )
+        spans = spans if row.spans else ""
+        scores = f"helpfulness {row.helpfulness}, harmlessness {row.harmlessness}, accuracy {row.accuracy}"
+        return f"{scores}{flags}{spans}{why}"
     if queue == "comparison":
         sides = {"a": row.response_a_id, "b": row.response_b_id}
         chosen = sides.get(row.choice)
@@ -150,7 +155,13 @@ def _values(queue: str, row: Any, ref: ItemRef, answer_names: dict[int, str]) ->
             for name, pick in (row.dimensions or {}).items()
         )
         why = f"; rationale: {row.rationale}" if row.rationale else ""
-        return f"{choice}{strength}{per_dimension}{why}"
+        marked = [
+            f"{s['label']} {s['severity']} in answer {answer_names.get(answer, answer)} at {s['start']}-{s['end']}"
+            for side, answer in (("a", row.response_a_id), ("b", row.response_b_id))
+            for s in (row.spans or {}).get(side, [])
+        ]
+        spans = f"; error spans: {', '.join(marked)}" if marked else ""
+        return f"{choice}{strength}{per_dimension}{spans}{why}"
     if queue == "moderation":
         note = f"; note: {row.note}" if row.note else ""
         return f"{row.label}{'; ' + ', '.join(row.categories) if row.categories else ''}{note}"

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from core import audit
 from core.oversight.history import ItemRef, judgment_view
 from core.reports.judgments import BY_QUEUE, SOURCES
-from core.store.models import AUDIT_VERDICTS, AuditSample, AuditSampleItem, User, utcnow
+from core.store.models import AUDIT_VERDICTS, AuditSample, AuditSampleItem, Rating, Response, User, utcnow
 from core.text import text_problems
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -58,6 +58,7 @@ class SampleItemView:
     verdict: str | None
     reason: str
     auditor: str | None
+    spans: tuple[str, list[dict]] | None = None  # a rating's answer and its error spans, when it has any
 
 
 @dataclass(frozen=True)
@@ -285,9 +286,17 @@ def sample_items(session: Session, sample_id: int, *, to_review_only: bool = Fal
                 item.verdict,
                 item.reason,
                 names.get(item.auditor_id),
+                _rating_spans(session, item) if item.queue == "rating" else None,
             )
         )
     return views
+
+
+def _rating_spans(session: Session, item: AuditSampleItem) -> tuple[str, list[dict]] | None:
+    rating = session.get(Rating, item.judgment_id)
+    if rating is None or not rating.spans:
+        return None
+    return session.get(Response, rating.response_id).text, list(rating.spans)
 
 
 def _rate(group: str, reviewed: int, agreed: int) -> PassRate:

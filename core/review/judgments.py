@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel
 from core import audit
 from core.review import standing
 from core.review.queues import get_config
+from core.review.spans import Span, span_problems, stored_spans
 from core.store import prepared
 from core.store.models import FLAGS, RUBRIC, STRENGTHS, Assignment, Comparison, Rating, Response, WorkItem, utcnow
 from core.text import text_problems
@@ -54,22 +55,31 @@ class RatingIn:
     accuracy: int
     flags: tuple[str, ...] = ()
     rationale: str = ""
+    spans: tuple[Span, ...] = ()  # error spans in the answer; each implies the rating's flag of its label
 
-    def problems(self) -> list[str]:
+    def problems(self, answer: str | None = None) -> list[str]:
+        """What is wrong; with the `answer`'s text, the spans' offsets are checked against it too."""
         found = [
             f"{name} must be a whole number from 1 to 5"
             for name in ("helpfulness", "harmlessness", "accuracy")
             if getattr(self, name) not in (1, 2, 3, 4, 5)
         ]
         found += [f"unknown flag {flag!r}" for flag in self.flags if flag not in FLAGS]
-        if (self.accuracy <= 2 or self.flags) and not self.rationale.strip():
+        found += span_problems(self.spans, answer)
+        if (self.accuracy <= 2 or self.flags or self.spans) and not self.rationale.strip():
             found.append("a rationale is required when accuracy is 2 or less or a flag is set")
         return found + text_problems("rationale", self.rationale)
 
     def values(self) -> dict[str, Any]:
-        return asdict(self) | {"flags": sorted(set(self.flags)), "rationale": self.rationale.strip()}
+        flags = set(self.flags) | {span.label for span in self.spans}
+        return asdict(self) | {
+            "flags": sorted(flags),
+            "rationale": self.rationale.strip(),
+            "spans": stored_spans(self.spans),
+        }
 
 
+ANSWER_SIDES = ("left", "right")  # the two answers of a pair, as shown
 SIDES = ("left", "right", "tie")  # a preference on one rubric dimension, as the reviewer saw the pair
 
 
@@ -82,6 +92,7 @@ class ComparisonIn:
     strength: str | None = None
     rationale: str = ""
     dimensions: dict[str, str] = field(default_factory=dict)
+    spans: tuple[tuple[Span, ...], tuple[Span, ...]] = ((), ())  # error spans in the left and the right answer
 
     def problems(self, per_dimension: bool = False) -> list[str]:
         """What is wrong; `per_dimension`: the queue asks for every dimension (otherwise any given are checked)."""
@@ -94,6 +105,11 @@ class ComparisonIn:
             f"choose left, right or tie for {name}"
             for name in RUBRIC
             if (name in self.dimensions or per_dimension) and self.dimensions.get(name) not in SIDES
+        ]
+        found += [
+            f"{side} answer: {p}"
+            for side, s in zip(ANSWER_SIDES, self.spans, strict=True)
+            for p in span_problems(s, None)
         ]
         return found + text_problems("rationale", self.rationale)
 
@@ -154,6 +170,32 @@ def _pair_statement() -> Select:
         .join_from(answer_a, answer_b, answer_b.c.id == bindparam("b"))
         .where(answer_a.c.id == bindparam("a"))
     )
+
+
+@cache
+def _answer_statement() -> Select:
+    """An answer's text (value: response_id)."""
+    return select(Response.__table__.c.text).where(Response.__table__.c.id == bindparam("response_id"))
+
+
+def check_spans(run: prepared.Runner, rating: RatingIn, response_id: int) -> None:
+    """Refuse spans that do not fit the answer's stored text (the other rules are checked before)."""
+    if rating.spans and (
+        problems := span_problems(rating.spans, run.scalar(_answer_statement(), {"response_id": response_id}))
+    ):
+        raise FeedbackError("; ".join(problems))
+
+
+def check_side_spans(run: prepared.Runner, comparison: ComparisonIn, left_id: int, right_id: int) -> None:
+    """Refuse a comparison's spans that do not fit the texts of the answers shown left and right."""
+    problems = [
+        f"{side} answer: {problem}"
+        for side, spans, answer in zip(ANSWER_SIDES, comparison.spans, (left_id, right_id), strict=True)
+        if spans
+        for problem in span_problems(spans, run.scalar(_answer_statement(), {"response_id": answer}))
+    ]
+    if problems:
+        raise FeedbackError("; ".join(problems))
 
 
 @cache
@@ -313,6 +355,7 @@ def submit_rating(
     claim = claim_assignment(
         run, user_id=user_id, assignment_id=assignment_id, queue="rating", problems=rating.problems(), now=now
     )
+    check_spans(run, rating, claim.subject_id)
     values = rating.values() | {"response_id": claim.subject_id}
     if claim.status == "done":
         return repeated(run, Rating, claim, values)
@@ -336,11 +379,14 @@ def preferred_side(choice: str, left_id: int | None, a_id: int, b_id: int) -> st
 
 def _comparison_values(comparison: ComparisonIn, left_id: int, a_id: int, b_id: int) -> dict[str, Any]:
     dimensions = {name: comparison.dimensions[name] for name in RUBRIC if name in comparison.dimensions}
+    left, right = comparison.spans
+    by_side = dict(zip(("a", "b") if left_id == a_id else ("b", "a"), (left, right), strict=True))
     return {
         "choice": _choice(comparison.preferred, left_id, a_id, b_id),
         "strength": comparison.strength if comparison.preferred in ("left", "right") else None,
         "rationale": comparison.rationale.strip(),
         "dimensions": {name: _choice(side, left_id, a_id, b_id) for name, side in dimensions.items()},
+        "spans": {side: stored_spans(spans) for side, spans in sorted(by_side.items()) if spans},
     }
 
 
@@ -352,6 +398,13 @@ def sides_seen(dimensions: dict[str, str], left_id: int | None, a_id: int, b_id:
 def asks_per_dimension(store: Session | prepared.Runner) -> bool:
     """Whether the comparison queue asks for a preference per rubric dimension (its setting `per_dimension`)."""
     return bool(get_config(store, "comparison").per_dimension)
+
+
+def side_spans(stored: Any) -> tuple[tuple[Span, ...], tuple[Span, ...]]:
+    """A stored comparison's spans as the reviewer saw them: left, right."""
+    spans = {side: tuple(Span.of(s) for s in stored.spans.get(side, [])) for side in ("a", "b")}
+    left_is_a = (stored.left_response_id or stored.response_a_id) == stored.response_a_id
+    return (spans["a"], spans["b"]) if left_is_a else (spans["b"], spans["a"])
 
 
 def submit_comparison(
@@ -370,6 +423,8 @@ def submit_comparison(
         run, user_id=user_id, assignment_id=assignment_id, queue="comparison", problems=problems, now=now
     )
     a_id, b_id = claim.subject_id, claim.subject_b_id
+    right_id = b_id if claim.left_response_id == a_id else a_id
+    check_side_spans(run, comparison, claim.left_response_id, right_id)
     values = _comparison_values(comparison, claim.left_response_id, a_id, b_id)
     if claim.status == "done":
         return repeated(run, Comparison, claim, values)
@@ -395,12 +450,17 @@ def change_rating(store: Session | prepared.Runner, *, user_id: int, rating_id: 
     """A reviewer changes their own rating; the old values stay in the audit trail."""
     if problems := rating.problems():
         raise FeedbackError("; ".join(problems))
+
+    def values(stored: Any) -> dict[str, Any]:
+        check_spans(prepared.on(store), rating, stored.response_id)
+        return rating.values()
+
     change_judgment(
         store,
         Rating,
         judgment_id=rating_id,
         user_id=user_id,
-        values=lambda _stored: rating.values(),
+        values=values,
         refused="You can change only your own ratings.",
     )
 
@@ -414,6 +474,8 @@ def change_comparison(
 
     def values(stored: Any) -> dict[str, Any]:
         left = stored.left_response_id or stored.response_a_id
+        right = stored.response_b_id if left == stored.response_a_id else stored.response_a_id
+        check_side_spans(prepared.on(store), comparison, left, right)
         return _comparison_values(comparison, left, stored.response_a_id, stored.response_b_id)
 
     change_judgment(

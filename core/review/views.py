@@ -10,9 +10,17 @@ from functools import cache
 from sqlalchemy import Select, bindparam, func, select
 
 from core.moderation.labels import LabelIn
-from core.review.judgments import ComparisonIn, RatingIn, asks_per_dimension, preferred_side, sides_seen
+from core.review.judgments import (
+    ComparisonIn,
+    RatingIn,
+    asks_per_dimension,
+    preferred_side,
+    side_spans,
+    sides_seen,
+)
 from core.review.progress import JUDGMENTS
 from core.review.queues import Lease
+from core.review.spans import Span
 from core.store import prepared
 from core.store.models import Assignment, ModerationItem, ModerationLabel, Prompt, Response, User, WorkItem
 
@@ -230,7 +238,12 @@ def last_view(
     if queue == "rating":
         prompt, turns, (answer,) = texts(run, stored.response_id)
         values = RatingIn(
-            stored.helpfulness, stored.harmlessness, stored.accuracy, tuple(stored.flags), stored.rationale
+            stored.helpfulness,
+            stored.harmlessness,
+            stored.accuracy,
+            tuple(stored.flags),
+            stored.rationale,
+            tuple(Span.of(span) for span in stored.spans),
         )
         return LastRating(stored.id, prompt, answer, values, stored.response_id, turns)
     if queue == "comparison":
@@ -238,7 +251,7 @@ def last_view(
         prompt, turns, (left_text, right_text) = texts(run, left, right)
         preferred = preferred_side(stored.choice, left, stored.response_a_id, stored.response_b_id)
         dimensions = sides_seen(stored.dimensions or {}, left, stored.response_a_id, stored.response_b_id)
-        values = ComparisonIn(preferred, stored.strength, stored.rationale, dimensions)
+        values = ComparisonIn(preferred, stored.strength, stored.rationale, dimensions, side_spans(stored))
         per_dimension = bool(dimensions) or asks_per_dimension(run)
         answer_ids = (stored.response_a_id, stored.response_b_id)
         return LastComparison(stored.id, prompt, left_text, right_text, values, answer_ids, turns, per_dimension)

@@ -81,10 +81,12 @@ def export_snapshot(
     with_ratings: bool = False,
     eval_share: float = EVAL_SHARE,
     dimension: str | None = None,
+    with_spans: bool = False,
     engine: Engine | None = None,
 ) -> SnapshotResult:
     """Freeze the usable pairs into a snapshot (an identical one is reused; audited as the actor when new); pairs
-    chosen by one rubric `dimension`'s preferences instead of the overall choice if given."""
+    chosen by one rubric `dimension`'s preferences instead of the overall choice if given; with_spans adds each
+    answer's error spans."""
     return snapshots.export_snapshot(
         _store(engine),
         out=out,
@@ -92,6 +94,7 @@ def export_snapshot(
         eval_share=eval_share,
         actor_id=actor.id,
         dimension=dimension,
+        with_spans=with_spans,
     )
 
 

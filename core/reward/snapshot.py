@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Text, cast, func, select
 from sqlmodel import Session
 
 from core import audit
@@ -22,7 +22,7 @@ from core.config import get_settings
 from core.reward import RewardError
 from core.reward.pairs import DIMENSIONS, PairRow, PairSummary, expert_votes, pair_summary, usable_pairs
 from core.store.db import session_scope
-from core.store.models import DatasetSnapshot
+from core.store.models import Comparison, DatasetSnapshot, Rating, Response
 
 KIND = "reward-pairs"
 FORMAT = 2  # bump when the rows' columns or their meaning change: the hash changes with it (2: conversations)
@@ -44,6 +44,10 @@ TEXT_COLUMNS = (
     "rejected_model",
 )
 COUNT_COLUMNS = ("votes", "winner_votes")
+# --spans: each answer's error spans, from every rating and comparison of it (code points into chosen_text /
+# rejected_text)
+SPAN_COLUMNS = ("chosen_spans", "rejected_spans")
+SPAN_FIELDS = (("start", "int32"), ("end", "int32"), ("label", "string"), ("severity", "string"), ("note", "string"))
 
 
 def split_of(prompt_external_id: str, eval_share: float = EVAL_SHARE) -> str:
@@ -100,15 +104,54 @@ class SnapshotResult:
 
 
 def collect_rows(
-    session: Session, *, with_ratings: bool, eval_share: float, dimension: str | None = None
+    session: Session,
+    *,
+    with_ratings: bool,
+    eval_share: float,
+    dimension: str | None = None,
+    with_spans: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
-    """The snapshot's rows per split, in canonical order (pairs chosen by one rubric `dimension` if given)."""
+    """The snapshot's rows per split, in canonical order (pairs chosen by one rubric `dimension` if given); with_spans:
+    each answer's error spans beside it."""
     rows: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
     for pair in usable_pairs(session, with_ratings=with_ratings, dimension=dimension):
         rows[split_of(pair.prompt_id, eval_share)].append(_row(pair))
     votes = expert_votes(session, dimension)
     rows["expert_votes"] = [_row(v) for v in votes if split_of(v.prompt_id, eval_share) == "eval"]
+    if with_spans:
+        spans = answer_spans(session)
+        for row in (row for split_rows in rows.values() for row in split_rows):
+            row["chosen_spans"], row["rejected_spans"] = (
+                spans.get(row["chosen_id"], []),
+                spans.get(row["rejected_id"], []),
+            )
     return {split: _sorted(split_rows) for split, split_rows in rows.items()}
+
+
+def answer_spans(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """Answer (external id) -> the error spans of every rating and comparison of it, in order of the text, each once."""
+    marked = list(
+        session.execute(
+            select(Response.external_id, Rating.spans)
+            .join(Response, Response.id == Rating.response_id)
+            .where(func.json_array_length(Rating.spans) > 0)
+        )
+    )
+    for side in ("a", "b"):
+        answer = Comparison.response_a_id if side == "a" else Comparison.response_b_id
+        compared = select(Response.external_id, Comparison.spans).join(Response, Response.id == answer)
+        marked += [
+            (name, spans[side])
+            for name, spans in session.execute(compared.where(cast(Comparison.spans, Text) != "{}"))
+            if spans.get(side)
+        ]
+    found: dict[str, set[tuple]] = {}
+    for answer, spans in marked:
+        found.setdefault(answer, set()).update(
+            (s["start"], s["end"], s["label"], s["severity"], s.get("note") or "") for s in spans
+        )
+    names = [name for name, _ in SPAN_FIELDS]
+    return {answer: [dict(zip(names, span, strict=True)) for span in sorted(spans)] for answer, spans in found.items()}
 
 
 def export_snapshot(
@@ -119,9 +162,11 @@ def export_snapshot(
     eval_share: float = EVAL_SHARE,
     actor_id: int | None = None,
     dimension: str | None = None,
+    with_spans: bool = False,
 ) -> SnapshotResult:
     """Snapshot the usable pairs, by the overall choice or by the preferences on one rubric `dimension` (recorded in
-    the snapshot's options and filters); refused (nothing written) when a split would be empty."""
+    the snapshot's options and filters); refused (nothing written) when a split would be empty. with_spans adds each
+    answer's error spans (`chosen_spans`, `rejected_spans`); without it, the rows and the hash are as before."""
     if not 0 < eval_share < 1:
         raise RewardError(f"the evaluation share must be between 0 and 1, not {eval_share}")
     if dimension is not None and dimension not in DIMENSIONS:
@@ -129,9 +174,13 @@ def export_snapshot(
     options: dict[str, Any] = {"with_ratings": with_ratings, "eval_share": eval_share}
     if dimension:  # only then: an overall snapshot keeps the hash it had before dimensions existed
         options["dimension"] = dimension
+    if with_spans:
+        options["with_spans"] = True
     with session_scope(engine) as session:
         summary = pair_summary(session, dimension)
-        rows = collect_rows(session, with_ratings=with_ratings, eval_share=eval_share, dimension=dimension)
+        rows = collect_rows(
+            session, with_ratings=with_ratings, eval_share=eval_share, dimension=dimension, with_spans=with_spans
+        )
     counts = {split: len(split_rows) for split, split_rows in rows.items()}
     _refuse_empty(counts, summary, with_ratings, dimension)
     digest = content_hash(rows, options)
@@ -142,7 +191,8 @@ def export_snapshot(
     folder = Path(existing.path) if existing else Path(out or get_settings().artifacts_dir / "snapshots" / digest[:16])
     if existing is None and out and folder.exists() and any(folder.iterdir()):
         raise RewardError(f"{folder} exists and is not empty: give --out a new or empty folder")
-    _write(folder, rows, {"kind": KIND, "format": FORMAT, "content_hash": digest, "options": options, "rows": counts})
+    card = {"kind": KIND, "format": FORMAT, "content_hash": digest, "options": options, "rows": counts}
+    _write(folder, rows, card, with_spans=with_spans)
     if existing is not None:  # its files had gone: written again, same content
         return SnapshotResult(existing.id, digest, existing.path, counts, True, summary)
     filters = options | {"rows": counts, "left_out": {k: v for k, v in summary.outcomes.items() if k != "usable"}}
@@ -189,16 +239,18 @@ def _complete(folder: Path) -> bool:
     return all((folder / f"{split}.parquet").is_file() for split in SPLITS) and (folder / "snapshot.json").is_file()
 
 
-def _write(folder: Path, rows: dict[str, list[dict[str, Any]]], card: dict[str, Any]) -> None:
+def _write(folder: Path, rows: dict[str, list[dict[str, Any]]], card: dict[str, Any], *, with_spans: bool) -> None:
     """Write into a temporary folder beside the target, then move it in place (no half-written snapshot)."""
     import pyarrow.parquet as pq
     from datasets import Dataset, Features, Value
 
     message = [{"role": Value("string"), "content": Value("string")}]
+    span = [{name: Value(kind) for name, kind in SPAN_FIELDS}]
     features = Features(
         {c: message for c in MESSAGE_COLUMNS}
         | {c: Value("string") for c in TEXT_COLUMNS}
         | {c: Value("int32") for c in COUNT_COLUMNS}
+        | ({c: span for c in SPAN_COLUMNS} if with_spans else {})
     )
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))

@@ -18,6 +18,7 @@ SKIP_REASONS = ("unclear", "specialist", "offensive")  # why a reviewer passed o
 MODERATION_LABELS = ("toxic", "not_toxic")
 RUBRIC = ("helpfulness", "harmlessness", "accuracy")
 FLAGS = ("incorrect", "unsafe", "non_compliant", "hallucinated_source", "personal_data")
+SEVERITIES = ("minor", "major")  # of an error span
 FLAG_STATUSES = ("open", "confirmed", "dismissed")
 AUDIT_VERDICTS = ("agree", "disagree")
 # How a named assignment ended: judged by its reviewer, skipped by them, taken back by a lead, past its due time, or
@@ -142,6 +143,9 @@ class Rating(SQLModel, table=True):
     harmlessness: int
     accuracy: int
     flags: list = _json(list, nullable=False)
+    # error spans: [{"start", "end", "label": <a flag>, "severity": "minor" | "major", "note"?}], code-point offsets
+    # into the answer's text (core.review.spans validates them)
+    spans: list = _json(list, nullable=False)
     rationale: str = ""
     seconds_spent: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -175,6 +179,8 @@ class Comparison(SQLModel, table=True):
         default_factory=dict, sa_type=JSON, nullable=False, sa_column_kwargs={"server_default": text("'{}'")}
     )
     rationale: str = ""
+    # error spans marked on each side, by the stored side: {"a": [...], "b": [...]} (a side without spans left out)
+    spans: dict = _json(dict, nullable=False)
     user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
     seconds_spent: float | None = None
     created_at: datetime = Field(default_factory=utcnow)

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from core.oversight.flags import FlagCount, flag_counts
 from core.oversight.samples import PassRates, SampleSummary, list_samples, pass_rates
 from core.reports.audit.agreement import SECONDS_RULE, AgreementReport, agreement_report
+from core.reports.audit.spans import SpanAgreement, span_agreement
 from core.reports.flat import as_data, long_rows
 
 
@@ -22,6 +23,7 @@ class AuditReport:
     samples: list[SampleSummary]
     pass_rates: PassRates
     flags: list[FlagCount]
+    span_agreement: list[SpanAgreement]
 
 
 def audit_report(session: Session, *, start: datetime | None = None, end: datetime | None = None) -> AuditReport:
@@ -31,6 +33,7 @@ def audit_report(session: Session, *, start: datetime | None = None, end: dateti
         list_samples(session),
         pass_rates(session),
         flag_counts(session),
+        span_agreement(session, start=start, end=end),
     )
 
 
@@ -58,6 +61,10 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
         "audit_samples": as_data(report.samples),
         "pass_rates": as_data(report.pass_rates),
         "flags": {f.flag: {"open": f.open, "confirmed": f.confirmed, "dismissed": f.dismissed} for f in report.flags},
+        "span_agreement": {
+            s.label: {"f1": s.f1, "n_answers": s.n_answers, "n_pairs": s.n_pairs, "n_spans": s.n_spans}
+            for s in report.span_agreement
+        },
     }
 
 
@@ -72,3 +79,4 @@ def audit_csv_rows(report: AuditReport) -> Iterator[tuple[Any, ...]]:
     yield from long_rows("pass_rate_by_queue", report.pass_rates.by_queue)
     yield from long_rows("pass_rate_by_reviewer", report.pass_rates.by_reviewer)
     yield from long_rows("flags", report.flags)
+    yield from long_rows("span_agreement", report.span_agreement)
