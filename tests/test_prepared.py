@@ -117,7 +117,7 @@ def test_the_page_path_stores_one_comparison_with_its_audit_event(any_engine, tm
     [
         (select(WorkItem.id).where(WorkItem.id.in_(bindparam("ids", expanding=True))), "expanding"),
         # SQLAlchemy computes such defaults at each execution: a statement run once compiled would store NULL
-        (insert(Rating.__table__).values(key=bindparam("key")).returning(Rating.id), "source, flags, rationale"),
+        (insert(Rating.__table__).values(key=bindparam("key")).returning(Rating.id), "source, flags, spans, rationale"),
     ],
 )
 def test_a_statement_that_cannot_run_as_compiled_once_is_refused(engine, statement, refusal):
