@@ -14,7 +14,7 @@ from sqlalchemy import Insert, Select, Update, bindparam, func, insert, select, 
 from sqlmodel import Session, SQLModel
 
 from core import audit
-from core.review import standing
+from core.review import qualification, standing
 from core.review.queues import get_config
 from core.review.spans import Span, span_problems, stored_spans
 from core.store import prepared
@@ -273,8 +273,9 @@ def store_judgment(
 ) -> int:
     """Insert the judgment, close the assignment, count it on the item, end a named assignment of it to the reviewer
     (core.review.standing) and append the `<table>.create` audit event
-    (`audited`: what it records); returns the judgment's id. Time spent runs from the lease to now, less the seconds
-    the reviewer's tab was hidden."""
+    (`audited`: what it records), then on a queue with a qualification gate hold it provisional where the reviewer is
+    not qualified (core.review.qualification); returns the judgment's id. Time spent runs from the lease to now,
+    less the seconds the reviewer's tab was hidden."""
     run = prepared.on(session)
     seconds = max(0.0, (now - claim.started_at).total_seconds() - max(0.0, hidden_seconds))
     row = values | {"user_id": claim.user_id, "seconds_spent": seconds, "created_at": now}
@@ -287,6 +288,9 @@ def store_judgment(
     entity = model.__tablename__
     audit.record(
         run, actor_id=claim.user_id, action=f"{entity}.create", entity=entity, entity_id=judgment_id, after=audited
+    )
+    qualification.judged(
+        run, queue=claim.queue, claim=claim, assignment_id=assignment_id, judgment_id=judgment_id, values=row, now=now
     )
     return judgment_id
 
