@@ -271,6 +271,7 @@ CASES: dict[str, Case] = {
     "core.review.service.mark_gold": Case(lambda s, a: {"work_item_id": _an_item(s.engine), "answer": {"accuracy": 4}}),
     "core.review.service.configure_gate": Case(lambda s, a: {"queue": "rating", "qualify": 0, "pass_share": 0.9}),
     "core.review.service.qualification_standings": Case(),
+    "core.review.service.qualification_gates": Case(),
     "core.review.service.allow_retry": Case(
         lambda s, a: {"queue": "rating", "user": "expert"}, stub="core.review.qualification.allow_retry"
     ),

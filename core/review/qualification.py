@@ -318,6 +318,30 @@ def standings(run: prepared.Runner, queue: str | None = None, user_id: int | Non
     return [Standing(*row) for row in run.execute(statement)]
 
 
+@dataclass(frozen=True)
+class Gate:
+    queue: str
+    qualify: int  # 0: no gate
+    pass_share: float
+    gold_items: int  # the most an attempt can take
+
+
+def gates(run: prepared.Runner) -> list[Gate]:
+    """Each queue with gold items: its gate and how many gold items it has."""
+    gold = dict(run.execute(select(W.c.queue, func.count()).where(W.c.is_gold).group_by(W.c.queue)))
+    saved = {row.name: row for row in run.execute(select(C.c.name, C.c.qualify, C.c.pass_share))}
+    default = QueueConfig(name="")
+    return [
+        Gate(
+            queue,
+            saved[queue].qualify if queue in saved else default.qualify,
+            saved[queue].pass_share if queue in saved else default.pass_share,
+            gold.get(queue, 0),
+        )
+        for queue in JUDGMENTS
+    ]
+
+
 def held_counts(run: prepared.Runner) -> dict[str, int]:
     """Per queue, the judgments held provisional."""
     statement = select(P.c.queue, func.count()).where(P.c.status == "held").group_by(P.c.queue)

@@ -18,7 +18,7 @@ from core.review.assignee_progress import AssignChoices, AssigneeProgress
 from core.review.assignment import Assigned, TakenBack
 from core.review.judgments import ComparisonIn, RatingIn
 from core.review.progress import Progress
-from core.review.qualification import GoldFeedback, Standing
+from core.review.qualification import Gate, GoldFeedback, Standing
 from core.review.queues import QUEUE_ACTIONS, QueueError
 from core.review.settings import QueueOverview, QueueSettings
 from core.review.views import ItemView, LastComparison, LastLabel, LastRating
@@ -277,6 +277,13 @@ def qualification_standings(
     """Per gated queue and reviewer: their standing (qualifying, qualified, failed, paused) and judgments held."""
     with session_scope(engine) as session:
         return qualification.standings(prepared.on(session), queue)
+
+
+@guarded("queue.qualify")
+def qualification_gates(*, actor: UserPublic, engine: Engine | None = None) -> list[Gate]:
+    """Each queue with gold items: its qualification gate and how many gold items it has."""
+    with session_scope(engine) as session:
+        return qualification.gates(prepared.on(session))
 
 
 def _decide(action, actor: UserPublic, queue: str, user: str, engine: Engine | None) -> int:
