@@ -13,7 +13,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core import audit
 from core.review import provisional
@@ -113,9 +115,9 @@ def gate(run: prepared.Runner, *, queue: str, user_id: int, now: datetime) -> st
     state = run.first(_state_statement(), key)
     if state is None:
         status = "qualified" if run.scalar(_veteran_statement(), key) else "qualifying"
-        run.execute(
-            insert(Q).values(key | {"status": status, "attempt": 1, "judged": 0, "passed": 0, "updated_at": now})
-        )
+        values = key | {"status": status, "attempt": 1, "judged": 0, "passed": 0, "updated_at": now}
+        insert = sqlite_insert if run.dialect.name == "sqlite" else pg_insert
+        run.execute(insert(Q).values(values).on_conflict_do_nothing())  # another tab of theirs may start it too
         _audit(run, None, f"qualification.{'start' if status == 'qualifying' else 'grandfather'}", key, status)
     else:
         status = state.status
@@ -128,8 +130,10 @@ def judged(
     """After a judgment is stored (core.review.judgments.store_judgment): on a gated queue, hold it while the
     reviewer is not qualified and score a qualifying gold item; score a qualified reviewer's gold item against the
     pause rule. Returns whether the judgment was held."""
+    if queue not in JUDGMENTS:
+        return False  # adjudication has no gold items, so no gate
     gate_row = run.first(_gate_statement(), {"queue": queue})
-    if queue not in JUDGMENTS or gate_row is None or not gate_row.qualify:
+    if gate_row is None or not gate_row.qualify:
         return False
     key = {"queue": queue, "user_id": claim.user_id}
     state = run.first(_state_statement(), key)
@@ -179,12 +183,12 @@ def _gold_judgments(run: prepared.Runner, queue: str, user_id: int) -> list[tupl
     model = JUDGMENTS[queue]
     table = model.__table__
     rows = run.execute(
-        select(W.c.gold_answer, A.c.updated_at, *table.c)
+        select(W.c.gold_answer, A.c.updated_at.label("judged_at"), *table.c)
         .select_from(A.join(W, W.c.id == A.c.work_item_id).join(table, table.c.id == A.c.judgment_id))
         .where(A.c.user_id == user_id, W.c.queue == queue, W.c.is_gold, A.c.status == "done")
         .order_by(A.c.updated_at.desc(), A.c.id.desc())
     )
-    return [(row.updated_at, gold_passed(row.gold_answer, row._asdict())) for row in rows]
+    return [(row.judged_at, gold_passed(row.gold_answer, row._asdict())) for row in rows]
 
 
 def _check_window(run: prepared.Runner, queue: str, state: Any, pass_share: float, now: datetime) -> None:
