@@ -14,7 +14,7 @@ from core.auth import Forbidden
 from core.cli.main import main
 from core.review import queues
 from core.review import service as review
-from core.review.judgments import RatingIn, submit_rating
+from core.review.judgments import FeedbackError, RatingIn, submit_rating
 from core.review.qualification import QualificationError
 from core.review.queues import QueueError
 from core.review.settings import mark_gold
@@ -104,6 +104,16 @@ def test_a_new_reviewer_qualifies_on_gold_items_with_feedback_after_each(any_eng
     assert not is_gold(any_engine, lease.work_item_id)
     assert ratings_by(any_engine, team["expert0"]) == 4
     assert actions(any_engine) == ["qualification.start", "qualification.pass"]
+
+
+def test_a_held_judgment_submitted_twice_is_kept_once(engine, tmp_path):
+    users = gated(engine, tmp_path)
+    lease = judge(engine, users["expert0"], RIGHT)
+    with session_scope(engine, write=True) as s, pytest.raises(FeedbackError, match="kept as provisional"):
+        submit_rating(s, user_id=users["expert0"], assignment_id=lease.assignment_id, rating=RIGHT)
+    assert held(engine, users["expert0"]) == 1
+    state, _ = review.my_qualification(actor=actor(engine, users["expert0"]), queue="rating", engine=engine)
+    assert state.judged == 1
 
 
 def test_a_reviewer_who_fails_gets_nothing_until_a_lead_allows_a_retry(any_engine, team):

@@ -248,6 +248,8 @@ def claim_assignment(
 def repeated(run: prepared.Runner, model: type[SQLModel], claim: tuple, values: dict[str, Any]) -> int:
     """A submission for an assignment already done. The same values again (a double click, a retry) are the stored
     judgment; other values come from a second tab or window on the same item, and are refused, never dropped."""
+    if claim.judgment_id is None:  # held provisional by the qualification gate: kept once, out of this table
+        raise FeedbackError(f"You {MADE[claim.queue]} already; it is kept as provisional. Here is your next item.")
     stored = run.first(_judgment_statement(model), {"judgment_id": claim.judgment_id})
     if stored is not None and all(getattr(stored, name) == value for name, value in values.items()):
         return claim.judgment_id
