@@ -11,6 +11,7 @@ import streamlit as st
 
 from app import hotkeys
 from app.comment_widgets import comment_thread, thread_of
+from app.qualification_widgets import closed_notice, gold_feedback, progress_caption
 from app.review_forms import COMMON_KEYS, FORMS, LABELS, REFUSAL_KEY, Incomplete, refusal
 from app.session import require_page
 from core.auth import Forbidden, UserPublic
@@ -20,6 +21,7 @@ from core.review import service as review
 from core.review.guidelines import guidelines, rubric
 from core.review.judgments import AlreadyJudged, ComparisonIn, FeedbackError, LeaseLost
 from core.review.progress import Progress
+from core.review.qualification import Standing
 from core.review.queues import QueueError
 from core.review.skips import SKIP_LABELS
 from core.review.views import ItemView, LastComparison, LastLabel, LastRating
@@ -103,10 +105,12 @@ def _judge(judging: Judging, user: UserPublic) -> None:
     held = st.session_state.get(HELD_KEY)
     _, view, judged, wanted = held if held and held[0] == judging.queue else (None, None, None, None)
     view = view or review.next_item(actor=user, queue=judging.queue)
+    standing, feedback = review.my_qualification(actor=user, queue=judging.queue)
+    gold_feedback(standing, feedback)
     last = review.last_judgment(actor=user, queue=judging.queue, judgment_id=judged) if judging.change else None
     if last is not None and wanted is not None:
         last = replace(last, values=wanted)
-    _header(judging, review.progress_in(actor=user, queue=judging.queue), last, user, view)
+    _header(judging, review.progress_in(actor=user, queue=judging.queue), last, user, view, standing)
     prefix = None if view is None else f"{judging.queue}-{view.assignment_id}"
     refused = st.session_state.get(REFUSAL_KEY)
     if refused and refused[0].startswith(f"{judging.queue}-") and refused[0] != prefix:
@@ -116,7 +120,10 @@ def _judge(judging: Judging, user: UserPublic) -> None:
         level, text = notice
         st.toast(text, icon=":material/warning:" if level == "warning" else ":material/check_circle:")
     if view is None:
-        st.info(judging.empty, icon=":material/done_all:")
+        if closed := closed_notice(standing):
+            st.warning(closed, icon=":material/pause_circle:")
+        else:
+            st.info(judging.empty, icon=":material/done_all:")
         return
     st.html(f'<span data-wb-item="{prefix}" data-wb-kind="{judging.queue}"></span>')  # for app/hotkeys.js
     texts, form = st.columns(judging.layout, gap="medium")
@@ -152,11 +159,21 @@ def _judge(judging: Judging, user: UserPublic) -> None:
         )
 
 
-def _header(judging: Judging, progress: Progress, last: Last | None, user: UserPublic, view: ItemView | None) -> None:
+def _header(
+    judging: Judging,
+    progress: Progress,
+    last: Last | None,
+    user: UserPublic,
+    view: ItemView | None,
+    standing: Standing | None,
+) -> None:
     title, tools = st.columns([1, 1.4], vertical_alignment="center")
     with title:
         st.title(judging.title, anchor=False)
-        st.caption(f"Done today **{progress.done_today:,}** · Left in the queue **{progress.left:,}**")
+        st.caption(
+            f"Done today **{progress.done_today:,}** · Left in the queue **{progress.left:,}**"
+            + progress_caption(standing)
+        )
     with tools, st.container(horizontal=True, horizontal_alignment="right", gap="small"):
         with st.popover("Guidelines", icon=":material/menu_book:"):
             _guidelines(judging.guidelines)

@@ -45,6 +45,7 @@ RULES: dict[str, Rule] = {
     "queue.gold": Rule(ADMIN, "make gold items"),
     "queue.assign": Rule(LEADS, "assign review items to named reviewers"),
     "queue.progress": Rule(LEADS, "follow the assigned reviewers' progress"),
+    "queue.qualify": Rule(LEADS, "set a queue's qualification gate and decide on reviewers' provisional judgments"),
     "data.read": Rule(ADMIN, "see what the store holds"),
     "data.import": Rule(ADMIN, "import files"),
     "store.backup": Rule(ADMIN, "back up the store"),

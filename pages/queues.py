@@ -1,8 +1,9 @@
-"""Review queues: named assignment and each assigned reviewer's progress (expert leads and admins); what each queue
-holds, and which model versions, overlap and gold share it works with (admins)."""
+"""Review queues: named assignment, each assigned reviewer's progress and the qualification gate (expert leads and
+admins); what each queue holds, and which model versions, overlap and gold share it works with (admins)."""
 
 import streamlit as st
 
+from app.qualification_widgets import qualification_section
 from app.review_widgets import show_text
 from app.session import require_page
 from app.widgets import page_header
@@ -149,6 +150,8 @@ def assignment_section() -> None:
 
 if not admin:
     assignment_section()
+    st.divider()
+    qualification_section(user, "queues_notice")
     st.stop()
 
 overview = review.queue_overview(actor=user)
@@ -161,6 +164,7 @@ st.dataframe(
             "Finished": s.done,
             "Gold items": s.gold_items,
             "Gold share": s.gold_share,
+            "Provisional": s.provisional,
         }
         for s in overview.status
     ],
@@ -170,6 +174,9 @@ st.dataframe(
         "Leased now": st.column_config.NumberColumn(format="localized", help="Items a reviewer has open right now"),
         "Finished": st.column_config.NumberColumn(format="localized", help="Items with all the judgments they need"),
         "Gold share": st.column_config.NumberColumn(format="percent", help="Share of gold items mixed in"),
+        "Provisional": st.column_config.NumberColumn(
+            format="localized", help="Judgments held out of every count by the qualification gate"
+        ),
     },
 )
 if overview.skipped:
@@ -241,6 +248,8 @@ def settings_form(current: QueueSettings) -> None:
 
 
 assignment_section()
+st.divider()
+qualification_section(user, "queues_notice")
 st.divider()
 if not overview.chatbot_versions:
     st.info("No chatbot versions yet: import a conversations file on the data page.", icon=":material/info:")

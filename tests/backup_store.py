@@ -43,6 +43,8 @@ from core.store.models import (
     ModerationScore,
     NamedAssignment,
     Prompt,
+    ProvisionalJudgment,
+    Qualification,
     QueueConfig,
     QueueCursor,
     Rating,
@@ -122,10 +124,28 @@ def fill_every_table(engine: Engine, tmp_path: Path) -> None:
         add(RewardScore(run_id=run.id, response_id=a.id, score=-1.5e-300, created_at=WHEN))
         experiment = add(Experiment(name="exp-ü", variant_a="a\n", variant_b="ב", planned_split={"a": 0.5}))
         add(ExperimentEvent(experiment_id=experiment.id, unit_id="u-ü", variant="a", metric="m", value=-0.0, at=WHEN))
-        add(QueueConfig(name="legacy ü", versions=["bot-ü\n"], per_dimension=True, updated_at=WHEN))
+        add(
+            QueueConfig(
+                name="legacy ü", versions=["bot-ü\n"], per_dimension=True, qualify=2, pass_share=0.75, updated_at=WHEN
+            )
+        )
         work = add(WorkItem(queue="rating", subject_id=a.id, priority=-3, is_gold=True, gold_answer={"note": AWKWARD}))
         add(Assignment(work_item_id=work.id, user_id=locked.id, status="skipped", expires_at=WHEN))
         add(QueueCursor(queue="legacy ü", user_id=locked.id, generation=2**31 - 1, priority=-(2**31), item_id=0))
+        add(Qualification(queue="legacy ü", user_id=locked.id, status="paused", attempt=3, counted_from=WHEN))
+        add(
+            ProvisionalJudgment(
+                queue="rating",
+                work_item_id=work.id,
+                user_id=locked.id,
+                judgment={"key": AWKWARD, "created_at": "2026-03-01T00:00:00+00:00", "flags": NESTED},
+                why="paused",
+                gold_passed=False,
+                status="discarded",
+                decided_by=user.id,
+                decided_at=WHEN,
+            )
+        )
         add(
             NamedAssignment(
                 work_item_id=work.id,

@@ -269,6 +269,19 @@ CASES: dict[str, Case] = {
     "core.review.service.assign_choices": Case(lambda s, a: {"queue": "rating"}),
     "core.review.service.assignee_progress": Case(),
     "core.review.service.mark_gold": Case(lambda s, a: {"work_item_id": _an_item(s.engine), "answer": {"accuracy": 4}}),
+    "core.review.service.configure_gate": Case(lambda s, a: {"queue": "rating", "qualify": 0, "pass_share": 0.9}),
+    "core.review.service.qualification_standings": Case(),
+    "core.review.service.qualification_gates": Case(),
+    "core.review.service.allow_retry": Case(
+        lambda s, a: {"queue": "rating", "user": "expert"}, stub="core.review.qualification.allow_retry"
+    ),
+    "core.review.service.release_held": Case(
+        lambda s, a: {"queue": "rating", "user": "expert"}, stub="core.review.qualification.release"
+    ),
+    "core.review.service.discard_held": Case(
+        lambda s, a: {"queue": "rating", "user": "expert"}, stub="core.review.qualification.discard"
+    ),
+    "core.review.service.my_qualification": Case(queues=("rating", "comparison", "moderation", "adjudication")),
     "core.reward.service.dataset_summary": Case(),
     "core.reward.service.list_snapshots": Case(),
     "core.reward.service.list_runs": Case(),
@@ -337,6 +350,7 @@ EXPECTED = {
     "queue.gold": "admin",
     "queue.assign": "admin lead",
     "queue.progress": "admin lead",
+    "queue.qualify": "admin lead",
     "data.read": "admin",
     "data.import": "admin",
     "store.backup": "admin",

@@ -22,6 +22,7 @@ from core.oversight.flags import FlagError
 from core.oversight.samples import SampleError
 from core.reports.filters import ReportError
 from core.review.judgments import FeedbackError
+from core.review.qualification import QualificationError
 from core.review.queues import QueueError
 from core.reward import RewardError
 from core.store.backup import BackupError
@@ -33,6 +34,7 @@ REFUSALS = (
     AuthError,
     StoreError,
     QueueError,
+    QualificationError,
     FeedbackError,
     ModerationError,
     LabelStudioError,

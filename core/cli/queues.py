@@ -16,7 +16,9 @@ from core.review.queues import DEFAULT_K
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     group = add_group(commands, "queue", "review queues")
-    status = add_command(group, "status", _status, "per queue: waiting, leased, done, gold items and share")
+    status = add_command(
+        group, "status", _status, "per queue: waiting, leased, done, gold items and share, provisional judgments"
+    )
     status.add_argument(
         "--by-assignee",
         action="store_true",
@@ -34,6 +36,26 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         choices=("on", "off"),
         help="comparison: also ask left/right/tie for helpfulness, harmlessness and accuracy",
     )
+    conf.add_argument(
+        "--qualify",
+        type=int,
+        metavar="N",
+        help="qualification gate: gold items a reviewer new to the queue judges first (0: no gate; leads too)",
+    )
+    conf.add_argument("--pass-share", type=float, metavar="X", help="share of them to get right, above 0 up to 1")
+    qualification = add_command(
+        group, "qualification", _qualification, "per gated queue and reviewer: standing and provisional judgments"
+    )
+    qualification.add_argument("queue", nargs="?", choices=list(DEFAULT_K))
+    qualification.add_argument("--format", choices=("table", "json"), default="table")
+    for name, run, what in (
+        ("allow-retry", _allow_retry, "let a reviewer who failed a queue's qualification try again"),
+        ("release", _release, "count a paused reviewer's held judgments and qualify them again"),
+        ("discard", _discard, "discard a paused reviewer's held judgments (kept for the audit trail); they requalify"),
+    ):
+        lead = add_command(group, name, run, what)
+        lead.add_argument("queue", choices=list(DEFAULT_K))
+        lead.add_argument("user", help="the reviewer's username")
     gold = add_command(group, "gold", _gold, "make a work item a gold item with a known answer (JSON)")
     gold.add_argument("work_item_id", type=int)
     gold.add_argument("answer", help='e.g. \'{"choice": "b"}\' or \'{"accuracy": 2}\'')
@@ -81,12 +103,27 @@ def _status(args: argparse.Namespace) -> None:
     if args.format == "json":
         print(json.dumps([asdict(q) for q in rows], indent=2))
         return
-    print(f"{'queue':<12} {'waiting':>9} {'leased':>7} {'done':>9} {'gold items':>10} {'gold share':>10}")
+    print(
+        f"{'queue':<12} {'waiting':>9} {'leased':>7} {'done':>9} {'gold items':>10} {'gold share':>10} "
+        f"{'provisional':>11}"
+    )
     for q in rows:
-        print(f"{q.queue:<12} {q.waiting:>9,} {q.leased:>7,} {q.done:>9,} {q.gold_items:>10,} {q.gold_share:>10.0%}")
+        print(
+            f"{q.queue:<12} {q.waiting:>9,} {q.leased:>7,} {q.done:>9,} {q.gold_items:>10,} {q.gold_share:>10.0%} "
+            f"{q.provisional:>11,}"
+        )
 
 
 def _configure(args: argparse.Namespace) -> None:
+    settings = (args.versions, args.k, args.gold_share, args.lease_minutes, args.per_dimension)
+    if args.qualify is not None or args.pass_share is not None:
+        saved = review.configure_gate(
+            actor=actor(args), queue=args.queue, qualify=args.qualify, pass_share=args.pass_share
+        )
+        gate = f"{saved.qualify} gold items at {saved.pass_share:.0%} right" if saved.qualify else "off"
+        print(f"{saved.queue}: qualification gate {gate}")
+        if all(value is None for value in settings):
+            return
     saved = review.configure_queue(
         actor=actor(args),
         queue=args.queue,
@@ -101,6 +138,32 @@ def _configure(args: argparse.Namespace) -> None:
         f"gold share {saved.gold_share:.0%}; leases of {saved.lease_minutes} min"
         + ("; per-dimension preferences on" if saved.per_dimension else "")
     )
+
+
+def _qualification(args: argparse.Namespace) -> None:
+    rows = review.qualification_standings(actor=actor(args), queue=args.queue)
+    if args.format == "json":
+        print(json.dumps([asdict(s) for s in rows], indent=2))
+        return
+    print(f"{'queue':<12} {'user':<16} {'status':<10} {'attempt':>7} {'right':>9} {'provisional':>11}")
+    for s in rows:
+        right = f"{s.passed}/{s.judged}" if s.status in ("qualifying", "failed") else ""
+        print(f"{s.queue:<12} {s.user:<16} {s.status:<10} {s.attempt:>7} {right:>9} {s.held:>11,}")
+
+
+def _allow_retry(args: argparse.Namespace) -> None:
+    review.allow_retry(actor=actor(args), queue=args.queue, user=args.user)
+    print(f"{args.user} may qualify again on the {args.queue} queue")
+
+
+def _release(args: argparse.Namespace) -> None:
+    n = review.release_held(actor=actor(args), queue=args.queue, user=args.user)
+    print(f"released {n:,} held judgments of {args.user} on the {args.queue} queue; {args.user} is qualified again")
+
+
+def _discard(args: argparse.Namespace) -> None:
+    n = review.discard_held(actor=actor(args), queue=args.queue, user=args.user)
+    print(f"discarded {n:,} held judgments of {args.user} on the {args.queue} queue; {args.user} qualifies again")
 
 
 def _gold(args: argparse.Namespace) -> None:

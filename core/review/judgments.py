@@ -14,7 +14,7 @@ from sqlalchemy import Insert, Select, Update, bindparam, func, insert, select, 
 from sqlmodel import Session, SQLModel
 
 from core import audit
-from core.review import standing
+from core.review import qualification, standing
 from core.review.queues import get_config
 from core.review.spans import Span, span_problems, stored_spans
 from core.store import prepared
@@ -248,6 +248,8 @@ def claim_assignment(
 def repeated(run: prepared.Runner, model: type[SQLModel], claim: tuple, values: dict[str, Any]) -> int:
     """A submission for an assignment already done. The same values again (a double click, a retry) are the stored
     judgment; other values come from a second tab or window on the same item, and are refused, never dropped."""
+    if claim.judgment_id is None:  # held provisional by the qualification gate: kept once, out of this table
+        raise FeedbackError(f"You {MADE[claim.queue]} already; it is kept as provisional. Here is your next item.")
     stored = run.first(_judgment_statement(model), {"judgment_id": claim.judgment_id})
     if stored is not None and all(getattr(stored, name) == value for name, value in values.items()):
         return claim.judgment_id
@@ -273,8 +275,9 @@ def store_judgment(
 ) -> int:
     """Insert the judgment, close the assignment, count it on the item, end a named assignment of it to the reviewer
     (core.review.standing) and append the `<table>.create` audit event
-    (`audited`: what it records); returns the judgment's id. Time spent runs from the lease to now, less the seconds
-    the reviewer's tab was hidden."""
+    (`audited`: what it records), then on a queue with a qualification gate hold it provisional where the reviewer is
+    not qualified (core.review.qualification); returns the judgment's id. Time spent runs from the lease to now,
+    less the seconds the reviewer's tab was hidden."""
     run = prepared.on(session)
     seconds = max(0.0, (now - claim.started_at).total_seconds() - max(0.0, hidden_seconds))
     row = values | {"user_id": claim.user_id, "seconds_spent": seconds, "created_at": now}
@@ -287,6 +290,9 @@ def store_judgment(
     entity = model.__tablename__
     audit.record(
         run, actor_id=claim.user_id, action=f"{entity}.create", entity=entity, entity_id=judgment_id, after=audited
+    )
+    qualification.judged(
+        run, queue=claim.queue, claim=claim, assignment_id=assignment_id, judgment_id=judgment_id, values=row, now=now
     )
     return judgment_id
 

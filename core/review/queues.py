@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from core.review import cursors, standing
+from core.review import cursors, qualification, standing
 from core.review.cursors import band, seen_by
 from core.store import prepared
 from core.store.models import SKIP_REASONS, Assignment, NamedAssignment, QueueConfig, WorkItem, utcnow
@@ -99,10 +99,18 @@ def next_item(
     if held:
         return Lease(*held)
     config = run.first(_config_statement(), {"queue": queue}) or DEFAULTS  # a row: no model to validate per call
+    length = timedelta(minutes=config.lease_minutes)
+    if config.qualify:  # a qualification gate (core.review.qualification)
+        served = qualification.gate(run, queue=queue, user_id=user_id, now=now)
+        if served == "closed":
+            return None
+        if served == "practice":
+            item = run.first(qualification.practice_statement(), {"queue": queue, "user_id": user_id})
+            return None if item is None else _lease(run, queue, item, user_id, now, length, rng)
     for gold in (True, False) if rng.random() < config.gold_share else (False,):
         item = _take(run, queue, user_id, now, gold)
         if item is not None:
-            return _lease(run, queue, item, user_id, now, timedelta(minutes=config.lease_minutes), rng)
+            return _lease(run, queue, item, user_id, now, length, rng)
     return None
 
 
@@ -305,10 +313,12 @@ class QueueStatus:
     done: int
     gold_items: int
     gold_share: float
+    provisional: int = 0  # judgments held out of the counts (core.review.qualification)
 
 
 def queue_status(session: Session, now: datetime | None = None) -> list[QueueStatus]:
-    """Per queue: open items, live leases, finished items, gold items and the configured gold share."""
+    """Per queue: open items, live leases, finished items, gold items, the configured gold share and the judgments
+    held provisional."""
     now = now or utcnow()
     counts = {
         row.queue: row
@@ -329,6 +339,7 @@ def queue_status(session: Session, now: datetime | None = None) -> list[QueueSta
             .group_by(WorkItem.queue)
         ).all()
     )
+    held = qualification.held_counts(prepared.on(session))
     result = []
     for queue in DEFAULT_K:
         row = counts.get(queue)
@@ -340,6 +351,7 @@ def queue_status(session: Session, now: datetime | None = None) -> list[QueueSta
                 row.done if row else 0,
                 row.gold if row else 0,
                 get_config(session, queue).gold_share,
+                held.get(queue, 0),
             )
         )
     return result

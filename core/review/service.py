@@ -13,15 +13,18 @@ from core.auth import UserPublic, guarded
 from core.moderation import labels
 from core.moderation.labels import AdjudicationIn, LabelIn
 from core.review import assignee_progress as assignees
-from core.review import assignment, gold, judgments, progress, queues, settings, views
+from core.review import assignment, gold, judgments, progress, qualification, queues, settings, views
 from core.review.assignee_progress import AssignChoices, AssigneeProgress
 from core.review.assignment import Assigned, TakenBack
 from core.review.judgments import ComparisonIn, RatingIn
 from core.review.progress import Progress
+from core.review.qualification import Gate, GoldFeedback, Standing
 from core.review.queues import QUEUE_ACTIONS, QueueError
 from core.review.settings import QueueOverview, QueueSettings
 from core.review.views import ItemView, LastComparison, LastLabel, LastRating
+from core.store import prepared
 from core.store.db import session_scope, write_scope
+from core.store.models import utcnow
 
 
 @guarded(QUEUE_ACTIONS)
@@ -249,3 +252,73 @@ def assignee_progress(*, actor: UserPublic, engine: Engine | None = None) -> lis
     """Per queue and assigned reviewer: assigned, open, done, skipped, overdue, median seconds per item done."""
     with session_scope(engine) as session:
         return assignees.assignee_progress(session)
+
+
+@guarded("queue.qualify")
+def configure_gate(
+    *,
+    actor: UserPublic,
+    queue: str,
+    qualify: int | None = None,
+    pass_share: float | None = None,
+    engine: Engine | None = None,
+) -> QueueSettings:
+    """Set a queue's qualification gate: gold items a new reviewer judges first (0: no gate) and the share of them
+    to get right (audited); raises QueueError, nothing changed, when refused."""
+    with session_scope(engine, write=True) as session:
+        config = settings.configure(session, queue=queue, actor_id=actor.id, qualify=qualify, pass_share=pass_share)
+        return settings.settings_of(config)
+
+
+@guarded("queue.qualify")
+def qualification_standings(
+    *, actor: UserPublic, queue: str | None = None, engine: Engine | None = None
+) -> list[Standing]:
+    """Per gated queue and reviewer: their standing (qualifying, qualified, failed, paused) and judgments held."""
+    with session_scope(engine) as session:
+        return qualification.standings(prepared.on(session), queue)
+
+
+@guarded("queue.qualify")
+def qualification_gates(*, actor: UserPublic, engine: Engine | None = None) -> list[Gate]:
+    """Each queue with gold items: its qualification gate and how many gold items it has."""
+    with session_scope(engine) as session:
+        return qualification.gates(prepared.on(session))
+
+
+def _decide(action, actor: UserPublic, queue: str, user: str, engine: Engine | None) -> int:
+    with session_scope(engine, write=True) as session:
+        run = prepared.on(session)
+        user_id = qualification.user_id_of(run, user)
+        return action(run, queue=queue, user_id=user_id, actor_id=actor.id, now=utcnow()) or 0
+
+
+@guarded("queue.qualify")
+def allow_retry(*, actor: UserPublic, queue: str, user: str, engine: Engine | None = None) -> None:
+    """Let a reviewer who failed the queue's qualification try again (audited)."""
+    _decide(qualification.allow_retry, actor, queue, user, engine)
+
+
+@guarded("queue.qualify")
+def release_held(*, actor: UserPublic, queue: str, user: str, engine: Engine | None = None) -> int:
+    """Release a paused reviewer's held judgments (they count) and qualify them again; returns how many."""
+    return _decide(qualification.release, actor, queue, user, engine)
+
+
+@guarded("queue.qualify")
+def discard_held(*, actor: UserPublic, queue: str, user: str, engine: Engine | None = None) -> int:
+    """Discard a paused reviewer's held judgments (kept for the audit trail); they qualify again. Returns how many."""
+    return _decide(qualification.discard, actor, queue, user, engine)
+
+
+@guarded(QUEUE_ACTIONS)
+def my_qualification(
+    *, actor: UserPublic, queue: str, engine: Engine | None = None
+) -> tuple[Standing | None, GoldFeedback | None]:
+    """The reviewer's standing on the queue's qualification gate (None: no gate, or not yet visited) and the
+    feedback on their latest qualifying gold item."""
+    with write_scope(engine, write=False) as run:
+        if not queues.get_config(run, queue).qualify:
+            return None, None
+        found = qualification.standings(run, queue, actor.id)
+        return (found[0] if found else None), qualification.last_feedback(run, queue=queue, user_id=actor.id)

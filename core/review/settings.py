@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from core import audit
-from core.review.gold import answer_problems
+from core.review.gold import GOLD_FIELDS, answer_problems
 from core.review.queues import DEFAULT_K, WITHOUT_VERSIONS, QueueError, QueueStatus, get_config, queue_status
 from core.review.skips import SkippedItem, most_skipped
 from core.review.sync import sync_queue
 from core.store.models import ModelVersion, QueueConfig, WorkItem, utcnow
 from core.store.versions import newest_first
 
-SETTINGS = {"versions", "k", "gold_share", "lease_minutes", "per_dimension"}  # what configure changes and audits
+SETTINGS = {
+    "versions",
+    "k",
+    "gold_share",
+    "lease_minutes",
+    "per_dimension",
+    "qualify",
+    "pass_share",
+}  # what configure changes and audits
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,8 @@ class QueueSettings:
     gold_share: float
     lease_minutes: int
     per_dimension: bool = False  # comparison: asks left/right/tie per rubric dimension too
+    qualify: int = 0  # the qualification gate's gold items per attempt; 0: no gate
+    pass_share: float = 0.8  # the share of them a reviewer must get right, and keep getting right
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,14 @@ def queue_overview(session: Session) -> QueueOverview:
 
 def settings_of(config: QueueConfig) -> QueueSettings:
     return QueueSettings(
-        config.name, tuple(config.versions), config.k, config.gold_share, config.lease_minutes, config.per_dimension
+        config.name,
+        tuple(config.versions),
+        config.k,
+        config.gold_share,
+        config.lease_minutes,
+        config.per_dimension,
+        config.qualify,
+        config.pass_share,
     )
 
 
@@ -66,6 +83,8 @@ def configure(
     gold_share: float | None = None,
     lease_minutes: int | None = None,
     per_dimension: bool | None = None,
+    qualify: int | None = None,
+    pass_share: float | None = None,
 ) -> QueueConfig:
     """Change a queue's settings (an audit event), then bring its items in line with them."""
     config = get_config(session, queue)
@@ -78,6 +97,7 @@ def configure(
         raise QueueError("a lease lasts between 1 minute and 24 hours")
     if per_dimension and queue != "comparison":
         raise QueueError(f"only the comparison queue asks a preference per dimension, not the {queue} queue")
+    _check_gate(session, queue, qualify, pass_share)
     if versions and queue in WITHOUT_VERSIONS:
         raise QueueError(f"the {queue} queue serves items whose labels disagree, not model versions: drop --versions")
     if versions:
@@ -90,6 +110,8 @@ def configure(
         "gold_share": gold_share,
         "lease_minutes": lease_minutes,
         "per_dimension": per_dimension,
+        "qualify": qualify,
+        "pass_share": pass_share,
     }
     for name, value in changes.items():
         if value is not None:
@@ -110,6 +132,24 @@ def configure(
     )
     sync_queue(session, queue)
     return config
+
+
+def _check_gate(session: Session, queue: str, qualify: int | None, pass_share: float | None) -> None:
+    """Refuse a qualification gate the queue cannot hold: more gold items than it has, or a share outside (0, 1]."""
+    if pass_share is not None and not 0 < pass_share <= 1:
+        raise QueueError("the pass share must be above 0 and at most 1 (e.g. 0.8)")
+    if qualify is not None and qualify < 0:
+        raise QueueError("--qualify takes a number of gold items, or 0 to turn the gate off")
+    if not qualify:
+        return
+    if queue not in GOLD_FIELDS:
+        raise QueueError(f"the {queue} queue has no gold items, so it cannot have a qualification gate")
+    gold = session.execute(select(func.count()).where(WorkItem.queue == queue, WorkItem.is_gold)).scalar_one()
+    if qualify > gold:
+        raise QueueError(
+            f"the {queue} queue has {gold} gold items, so a qualification can take 1 to {gold} of them, not {qualify}; "
+            "make more gold items first"
+        )
 
 
 def mark_gold(session: Session, *, work_item_id: int, answer: dict, actor_id: int | None) -> None:

@@ -395,6 +395,10 @@ class QueueConfig(SQLModel, table=True):
     versions: list = _json(list, nullable=False)
     # comparison: also ask left/right/tie for each rubric dimension
     per_dimension: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    # the qualification gate (core.review.qualification): gold items a reviewer new to the queue judges first (0: no
+    # gate), and the share of them they must get right
+    qualify: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    pass_share: float = Field(default=0.8, sa_column_kwargs={"server_default": text("0.8")})
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -471,6 +475,52 @@ class Assignment(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+QUALIFICATION_STATUSES = ("qualifying", "qualified", "failed", "paused")
+PROVISIONAL_STATUSES = ("held", "released", "discarded")
+
+
+class Qualification(SQLModel, table=True):
+    """A reviewer's standing on a queue with a qualification gate: `judged` and `passed` count the gold items of the
+    current `attempt`; `counted_from` starts the window of gold items the auto-pause reads (None: all of them)."""
+
+    __table_args__ = (CheckConstraint(_in("status", QUALIFICATION_STATUSES), name="ck_qualification_status"),)
+
+    queue: str = Field(primary_key=True)
+    user_id: int = Field(primary_key=True, foreign_key="user_account.id")
+    status: str = "qualifying"
+    attempt: int = 1
+    judged: int = 0
+    passed: int = 0
+    counted_from: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ProvisionalJudgment(SQLModel, table=True):
+    """A judgment held out of the judgment tables (so out of k, the reports, agreement, KPIs, snapshots and
+    retraining): made while qualifying, or since the last gold item passed before an auto-pause. `judgment` is the
+    row as it was (its id, key, created_at and seconds_spent too); released rows went back into their table,
+    discarded ones stay here for the audit trail."""
+
+    __tablename__ = "provisional_judgment"
+    __table_args__ = (
+        CheckConstraint(_in("status", PROVISIONAL_STATUSES), name="ck_provisional_judgment_status"),
+        CheckConstraint(_in("why", ("qualifying", "paused")), name="ck_provisional_judgment_why"),
+        Index("ix_provisional_judgment_user", "queue", "user_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    queue: str
+    work_item_id: int = Field(foreign_key="work_item.id")
+    user_id: int = Field(foreign_key="user_account.id")
+    judgment: dict = _json(dict, nullable=False)
+    why: str
+    gold_passed: bool | None = None  # a gold item: whether the judgment matched its answer
+    status: str = "held"
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_by: int | None = Field(default=None, foreign_key="user_account.id")
+    decided_at: datetime | None = None
 
 
 class NamedAssignment(SQLModel, table=True):

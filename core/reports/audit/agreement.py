@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from core.reports.judgments import SOURCES, Source
 from core.reports.sql import dialect, month_number, month_text, rank_of, whole
+from core.review.qualification import gold_passed
 from core.stats.agreement import (
     cohen_kappa,
     confusion_tables,
@@ -260,12 +261,11 @@ def _gold(session: Session, source: Source, start, end) -> dict[int, tuple[int, 
     ).all()
     out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for user_id, item_id, *values, n in rows:
-        answer = {k: v for k, v in (golds[item_id] or {}).items() if k in fields}
-        if not answer:
+        passed = gold_passed(golds[item_id], dict(zip(fields, values, strict=True)))
+        if passed is None:
             continue
-        given = dict(zip(fields, values, strict=True))
         out[user_id][0] += n
-        out[user_id][1] += n if all(given[k] == v for k, v in answer.items()) else 0
+        out[user_id][1] += n if passed else 0
     return {user_id: (judged, correct) for user_id, (judged, correct) in out.items()}
 
 
