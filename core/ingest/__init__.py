@@ -156,6 +156,18 @@ KINDS: dict[str, ImporterSpec] = {
 }
 
 
+LABELSTUDIO_RATINGS = ImporterSpec(  # `import labelstudio` of a rating project's export
+    schemas.RatingRow,
+    write.write_ratings,
+    Rating,
+    "ratings",
+    "Label Studio JSON export of a rating project (data/labelstudio/rating.xml)",
+    (".json",),
+    feeds_queues=True,
+    read=labelstudio.read_rating_export,
+)
+
+
 @dataclass(frozen=True)
 class ImportSummary:
     kind: str
@@ -235,6 +247,8 @@ def import_file(
     if kind not in KINDS:
         raise ValueError(f"unknown import kind {kind!r}; choose one of: {', '.join(KINDS)}")
     spec, path = KINDS[kind], Path(path)
+    if kind == "labelstudio" and path.is_file() and labelstudio.rates_answers(path):
+        spec = LABELSTUDIO_RATINGS
     file_name = file_name or path.name
     problems = ProblemLog()
     suffix = Path(file_name).suffix.lower()
