@@ -17,7 +17,7 @@ from core.labelstudio.ratings import rating_task
 from core.labelstudio.tasks import write_import_file
 from core.review import settings
 from core.store.db import session_scope
-from core.store.models import LabelStudioProject, Rating, Response
+from core.store.models import AuditEvent, LabelStudioProject, Rating, Response
 from tests.app_helpers import PASSWORD
 from tests.fake_labelstudio import FakeLabelStudio
 from tests.test_spans import EMOJI, RTL, rating_row, write
@@ -155,25 +155,37 @@ def fake(monkeypatch) -> FakeLabelStudio:
     return fake
 
 
-def test_push_and_pull_of_the_rating_queue(engine, tmp_path, fake):
-    conversation(tmp_path, engine)
-    pushed = sync.push(queue="rating", title="Ratings", engine=engine)
+def test_push_and_pull_of_the_rating_queue(any_engine, tmp_path, fake):
+    conversation(tmp_path, any_engine)
+    pushed = sync.push(queue="rating", title="Ratings", engine=any_engine)
     assert (pushed.open_items, pushed.imported) == (1, 1)
     ((task_id, task),) = fake.task_rows.items()
     assert task["data"]["turns"][-1] == {"role": "user", "text": QUESTION}
     assert "secret-bot" not in json.dumps(task["data"])
-    assert sync.push(queue="rating", title="Ratings", engine=engine).imported == 0  # the project holds the answer
-    with session_scope(engine) as s:
+    assert sync.push(queue="rating", title="Ratings", engine=any_engine).imported == 0  # the project holds the answer
+    with session_scope(any_engine) as s:
         assert s.execute(select(LabelStudioProject.queue)).scalars().all() == ["rating"]
 
     fake.annotate(task_id, 1, annotation(judged()))
-    pulled = sync.pull(title="Ratings", engine=engine)
+    pulled = sync.pull(title="Ratings", engine=any_engine)
     assert (pulled.labels.unit, pulled.labels.added) == ("ratings", 1)
-    ((response, _, _, spans, _),) = stored_ratings(engine)
+    ((response, _, _, spans, _),) = stored_ratings(any_engine)
     assert (response, [s["start"] for s in spans]) == ("r1", [AFTER_EMOJI, SPANS[1]["start"]])
-    assert sync.pull(title="Ratings", engine=engine).labels.added == 0  # pulling twice adds nothing
-    with session_scope(engine) as s:
+    again = sync.pull(title="Ratings", engine=any_engine).labels  # pulling twice adds nothing
+    assert (again.added, again.updated) == (0, 0)
+    with session_scope(any_engine) as s:
         assert s.execute(select(func.count()).select_from(Rating)).scalar_one() == 1
+        assert s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).first() is None
+
+    # the annotator changes their annotation in Label Studio: the rating follows, with an audit event
+    fake.task_rows[task_id]["annotations"][0]["result"] = annotation(judged(SPANS[:1]) | {"accuracy": 4})
+    changed = sync.pull(title="Ratings", engine=any_engine).labels
+    assert (changed.added, changed.updated) == (0, 1)
+    ((_, accuracy, _, spans, _),) = stored_ratings(any_engine)
+    assert (accuracy, [s["start"] for s in spans]) == (4, [AFTER_EMOJI])
+    with session_scope(any_engine) as s:
+        (event,) = s.execute(select(AuditEvent).where(AuditEvent.action == "rating.update")).scalars()
+        assert (event.before["accuracy"], event.after["accuracy"], len(event.before["spans"])) == (2, 4, 2)
 
 
 def test_a_pull_with_a_bad_span_is_refused_and_writes_nothing(engine, tmp_path, fake):

@@ -158,7 +158,7 @@ KINDS: dict[str, ImporterSpec] = {
 
 LABELSTUDIO_RATINGS = ImporterSpec(  # `import labelstudio` of a rating project's export
     schemas.RatingRow,
-    write.write_ratings,
+    labelstudio.write_ratings,
     Rating,
     "ratings",
     "Label Studio JSON export of a rating project (data/labelstudio/rating.xml)",

@@ -24,14 +24,16 @@ from core import audit
 from core.ingest.context import Context, Numbered, table
 from core.ingest.read import Problem, Progress, nul_field
 from core.ingest.schemas import Id, RatingRow, Row, Text, When
-from core.ingest.write import moderation_item_ids
+from core.ingest.write import moderation_item_ids, rating_records
 from core.labelstudio import label_config
 from core.labelstudio.ratings import is_rating_task, task_rows
-from core.store.models import CATEGORIES, MODERATION_LABELS, ModerationLabel, User
+from core.review.judgments import change_judgment
+from core.store.models import CATEGORIES, MODERATION_LABELS, ModerationLabel, Rating, User
 from core.text import NUL_MESSAGE
 
 SOURCE = "labelstudio"
 VALUES = ("label", "categories", "note")  # what an annotation sets on its label
+RATING_VALUES = ("helpfulness", "harmlessness", "accuracy", "flags", "spans", "rationale")
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,36 @@ def read_export(path: Path, problems: Any, progress: Progress | None = None) -> 
             progress(total * index // len(tasks), total)
     if progress:
         progress(total, total)
+
+
+def write_ratings(ctx: Context, batch: Numbered) -> int:
+    """Ratings as a `ratings` file writes them (same key: the same judgment); a rating whose annotation changed in
+    Label Studio since takes the annotation's values, with a `rating.update` audit event as its reviewer."""
+    records = rating_records(ctx, batch)
+    t = table(Rating)
+    stored = {
+        row.key: row
+        for row in ctx.conn.execute(
+            select(t.c.key, t.c.id, t.c.user_id, *(t.c[n] for n in RATING_VALUES)).where(
+                t.c.key.in_([r["key"] for r in records])
+            )
+        )
+    }
+    ctx.insert_ignore(Rating, [r for r in records if r["key"] not in stored])
+    for record in records:
+        before = stored.get(record["key"])
+        after = {n: record[n] for n in RATING_VALUES}
+        if before is not None and any(getattr(before, n) != value for n, value in after.items()):
+            change_judgment(
+                ctx.session,
+                Rating,
+                judgment_id=before.id,
+                user_id=before.user_id,
+                values=lambda _, after=after: after,
+                refused="",
+            )
+            ctx.updated += 1
+    return len(batch)
 
 
 def write_labels(ctx: Context, batch: Numbered) -> int:
