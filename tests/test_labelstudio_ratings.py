@@ -13,6 +13,7 @@ from core.accounts.users import create_user
 from core.cli.main import main
 from core.ingest import ImportRefused, import_file
 from core.labelstudio import sync
+from core.labelstudio.client import LabelStudioError
 from core.labelstudio.ratings import rating_task
 from core.labelstudio.tasks import write_import_file
 from core.review import settings
@@ -39,7 +40,7 @@ def conversation(tmp_path, engine) -> None:
     path.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
     import_file(path, "conversations", engine=engine)
     with session_scope(engine, write=True) as s:
-        admin = create_user(s, username="admin", role="admin", password=PASSWORD).id
+        admin = create_user(s, username="queue-admin", role="admin", password=PASSWORD).id
         settings.configure(s, queue="rating", actor_id=admin, versions=["secret-bot-v7"], k=1, gold_share=0.0)
 
 
@@ -198,3 +199,11 @@ def test_a_pull_with_a_bad_span_is_refused_and_writes_nothing(engine, tmp_path, 
     (line,) = refused.value.lines()
     assert line.startswith("task 1 (id ") and "field spans: span 1" in line and "beyond the answer" in line
     assert stored_ratings(engine) == []
+
+
+def test_a_queue_is_not_pushed_into_the_project_of_another(engine, tmp_path, fake):
+    conversation(tmp_path, engine)
+    sync.push(queue="moderation", title="Shared", engine=engine)
+    with pytest.raises(LabelStudioError, match="'Shared' holds the moderation queue: give the rating queue a project"):
+        sync.push(queue="rating", title="Shared", engine=engine)
+    assert fake.task_rows == {}

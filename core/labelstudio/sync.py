@@ -86,6 +86,11 @@ def push(
     client = connect()
     with talking_to(url):
         project, created = _project(engine, client, url, queue, title, create=True)
+        if project.queue != queue:
+            raise LabelStudioError(
+                f"the Label Studio project {title!r} holds the {project.queue} queue: "
+                f"give the {queue} queue a project of its own (another title)"
+            )
         with session_scope(engine) as session:
             items = open_items(session, queue)
         if queue == "rating":
