@@ -138,7 +138,8 @@ KINDS: dict[str, ImporterSpec] = {
         ModerationLabel,
         "labels",
         'Label Studio JSON export: [{"id", "data": {"item_id", "text"}, "annotations": [{"completed_by", '
-        '"result": [{"from_name", "to_name", "type", "value"}]}]}], labelled with data/labelstudio/moderation.xml',
+        '"result": [{"from_name", "to_name", "type", "value"}]}]}], labelled with data/labelstudio/moderation.xml '
+        "(labels) or rating.xml (ratings with spans)",
         (".json",),
         feeds_queues=True,
         read=labelstudio.read_export,
