@@ -122,4 +122,7 @@ def test_the_rating_queue_is_pushed_and_pulled_as_ratings_from_the_page(engine, 
     fake.annotate(task_id, 1, annotation(judged()))
     button(at, "labelstudio_pull").click().run()
     assert not at.exception and not at.error
+    assert texts(at.success)[-1] == (
+        "Label Studio project 'Ratings' (#1): 1 tasks read, ratings: 1 added, 0 already present, 0 updated"
+    )
     assert [response for response, *_ in stored_ratings(engine)] == ["r1"]

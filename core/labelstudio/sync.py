@@ -59,16 +59,17 @@ class PullSummary:
     project_id: int
     tasks: int  # annotated tasks read
     skipped: int  # skipped (cancelled) annotations: not labels
-    labels: ImportSummary | None  # None when no task has an annotation yet
+    labels: ImportSummary | None  # labels or ratings; None when no task has an annotation yet
 
     def line(self) -> str:
         added, present, updated = (
             (self.labels.added, self.labels.present, self.labels.updated) if self.labels else (0, 0, 0)
         )
+        unit = self.labels.unit if self.labels else "labels"
         return (
             f"Label Studio project {self.title!r} (#{self.project_id}): {self.tasks:,} tasks read, "
-            f"labels: {added:,} added, {present:,} already present, {updated:,} updated"
-            + (f"; {self.skipped:,} skipped (not labels)" if self.skipped else "")
+            f"{unit}: {added:,} added, {present:,} already present, {updated:,} updated"
+            + (f"; {self.skipped:,} skipped (not {unit})" if self.skipped else "")
         )
 
 
