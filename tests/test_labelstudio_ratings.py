@@ -207,3 +207,22 @@ def test_a_queue_is_not_pushed_into_the_project_of_another(engine, tmp_path, fak
     with pytest.raises(LabelStudioError, match="'Shared' holds the moderation queue: give the rating queue a project"):
         sync.push(queue="rating", title="Shared", engine=engine)
     assert fake.task_rows == {}
+
+
+@pytest.mark.parametrize(
+    ("turns", "field", "reason"),
+    [
+        ([{"role": "user", "text": "something else"}], "data.turns", "the last turn must be the user's question"),
+        ([{"role": "bot", "text": QUESTION}], "data.turns.0.role", "Input should be 'user' or 'assistant'"),
+    ],
+)
+def test_turns_that_do_not_end_with_the_question_refuse_the_export(engine, tmp_path, turns, field, reason):
+    task = rating_task(judged(), 4)
+    task["data"]["turns"] = turns
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps([task], ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ImportRefused) as refused:
+        import_file(export, "labelstudio", engine=engine)
+    (line,) = refused.value.lines()
+    assert line.startswith(f"task 1 (id 4), field {field}: ") and reason in line
+    assert stored_ratings(engine) == []

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from core.ingest.schemas import RatingRow
+from core.ingest.schemas import RatingRow, Turn, turns_problem
 from core.store.models import RUBRIC
 
 ANSWER = "answer"  # the <Text> tag the spans and scores are on
@@ -79,8 +79,9 @@ def rating_rows(tasks: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]
 
 
 def task_rows(task: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """One task's annotations that were not skipped as `ratings` rows, and its problems as (field, message)."""
-    rows, problems = [], []
+    """One task's annotations that were not skipped as `ratings` rows, and its problems as (field, message): its
+    `turns` are checked as a conversation's are."""
+    rows, problems = [], _turn_problems(task.get("data") or {})
     for annotation in task.get("annotations") or []:
         if annotation.get("was_cancelled"):
             continue
@@ -91,7 +92,18 @@ def task_rows(task: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[tuple
             problems += [(".".join(map(str, e["loc"])), e["msg"]) for e in error.errors(include_url=False)]
             continue
         rows.append(row)
-    return rows, problems
+    return ([] if problems else rows), problems
+
+
+def _turn_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if data.get(TURNS) is None:
+        return []
+    try:
+        turns = TypeAdapter(list[Turn]).validate_python(data[TURNS])
+    except ValidationError as error:
+        return [(".".join(map(str, ("data", TURNS, *e["loc"]))), e["msg"]) for e in error.errors(include_url=False)]
+    problem = turns_problem(turns, data.get("prompt"))
+    return [(f"data.{TURNS}", problem)] if problem else []
 
 
 def _row(task: Mapping[str, Any], annotation: Mapping[str, Any]) -> dict[str, Any]:
