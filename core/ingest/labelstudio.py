@@ -161,9 +161,14 @@ def _load(path: Path, problems: Any) -> tuple[str, list[Any]] | None:
 
 
 def rates_answers(path: Path) -> bool:
-    """Whether the export is of a rating project (data/labelstudio/rating.xml): its first task has an answer."""
-    loaded = _load(path, [])
-    return bool(loaded and loaded[1] and is_rating_task(loaded[1][0]))
+    """Whether the export is of a rating project (data/labelstudio/rating.xml): its first task (the only one parsed
+    here) has an answer. A file that is not a list of tasks is not: the export's reader says why."""
+    try:
+        body = path.read_bytes().decode("utf-8").lstrip()
+        first, _ = json.JSONDecoder().raw_decode(body[1:].lstrip()) if body.startswith("[") else (None, 0)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return is_rating_task(first)
 
 
 def read_rating_export(path: Path, problems: Any, progress: Progress | None = None) -> Iterator[tuple[int, RatingRow]]:

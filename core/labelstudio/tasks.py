@@ -96,8 +96,15 @@ def open_items(session: Session, queue: str) -> list[QueueItem] | list[AnswerIte
 
 def _open_answers(session: Session) -> list[AnswerItem]:
     rows = session.execute(
-        select(Response.id, Response.external_id, Response.text, Prompt.external_id, Prompt.text, Prompt.turns)
-        .add_columns(ModelVersion.name)
+        select(
+            Response.id,
+            Response.external_id,
+            Response.text,
+            Prompt.external_id,
+            Prompt.text,
+            Prompt.turns,
+            ModelVersion.name,
+        )
         .join(WorkItem, and_(WorkItem.subject_id == Response.id, WorkItem.queue == "rating"))
         .join(Prompt, Prompt.id == Response.prompt_id)
         .join(ModelVersion, ModelVersion.id == Response.model_version_id)
