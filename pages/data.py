@@ -2,6 +2,7 @@
 
 import shutil
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -14,6 +15,7 @@ from core.ingest.service import import_data
 from core.labelstudio import service as labelstudio
 from core.labelstudio.client import LabelStudioError
 from core.labelstudio.sync import DEFAULT_TITLE
+from core.labelstudio.tasks import QUEUES
 from core.store import service as store
 
 user = require_page("data")
@@ -48,20 +50,24 @@ def run_import(uploaded, kind: str, mask_pii: bool) -> None:
 
 
 def labelstudio_section() -> None:
-    """Push the moderation queue to a Label Studio project and pull its annotations back as labels."""
+    """Push a queue to a Label Studio project and pull its annotations back as labels or ratings."""
     st.subheader("Label Studio", anchor=False)
     problem = labelstudio.configuration_problem()
     if problem:
         st.info(problem, icon=":material/link_off:")
         return
     st.caption(
-        "Push sends the moderation queue's open items as tasks, with the classifier's prediction as a pre-annotation "
-        "(never twice). Pull brings the annotations back as labels (never counted twice; a changed one updates)."
+        "Push sends the queue's open items as tasks (never twice): moderation items with the classifier's prediction "
+        "as a pre-annotation, or answers to rate with their conversation (never the model). Pull brings the "
+        "annotations back as labels, or ratings with their error spans (never counted twice; a changed one updates). "
+        "Each queue needs a project of its own."
     )
-    title = st.text_input("Project title", value=DEFAULT_TITLE, key="labelstudio_project")
+    queue_column, title_column = st.columns([1, 2])
+    queue = queue_column.selectbox("Queue", QUEUES, key="labelstudio_queue")
+    title = title_column.text_input("Project title", value=DEFAULT_TITLE, key="labelstudio_project")
     push_column, pull_column = st.columns(2)
     if push_column.button("Push", icon=":material/cloud_upload:", key="labelstudio_push", width="stretch"):
-        run_labelstudio(labelstudio.push, title, "Pushing the moderation queue", "tasks")
+        run_labelstudio(partial(labelstudio.push, queue=queue), title, f"Pushing the {queue} queue", "tasks")
     if pull_column.button("Pull", icon=":material/cloud_download:", key="labelstudio_pull", width="stretch"):
         run_labelstudio(labelstudio.pull, title, "Pulling annotations", "bytes")
 
@@ -81,7 +87,7 @@ def run_labelstudio(action, title: str, doing: str, unit: str) -> None:
             return
         except ImportRefused as refused:
             status.update(label=f"{doing}: refused", state="error")
-            header = "Refused: no label was imported. Fix these annotations in Label Studio, then pull again."
+            header = "Refused: nothing was imported. Fix these annotations in Label Studio, then pull again."
             st.error(bullet_message(header, refused.lines()), icon=":material/block:")
             return
         status.update(label=f"{doing}: done", state="complete")

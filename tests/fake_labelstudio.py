@@ -14,7 +14,7 @@ from label_studio_sdk.core.api_error import ApiError
 class FakeLabelStudio:
     def __init__(self) -> None:
         self.project_rows: dict[int, Obj] = {}
-        self.task_rows: dict[int, dict[str, Any]] = {}  # task id -> {"project", "data", "annotations"}
+        self.task_rows: dict[int, dict[str, Any]] = {}  # task id -> {"project", "data", "meta", "annotations"}
         self.user_rows = [Obj(id=1, email="admin@example.com", username="", first_name="", last_name="")]
         self._ids = count(1)
         self.projects = Obj(
@@ -47,7 +47,12 @@ class FakeLabelStudio:
         ids = []
         for task in request:
             ids.append(next(self._ids))
-            self.task_rows[ids[-1]] = {"project": id, "data": task["data"], "annotations": []}
+            self.task_rows[ids[-1]] = {
+                "project": id,
+                "data": task["data"],
+                "meta": task.get("meta", {}),
+                "annotations": [],
+            }
         return Obj(task_ids=ids)
 
     def _tasks(self, project: int, fields: str = "task_only") -> list[Obj]:
@@ -55,7 +60,7 @@ class FakeLabelStudio:
 
     def _export(self, id: int, export_type: str):
         tasks = [
-            {"id": i, "data": t["data"], "annotations": t["annotations"]}
+            {"id": i, "data": t["data"], "meta": t["meta"], "annotations": t["annotations"]}
             for i, t in self.task_rows.items()
             if t["project"] == id and t["annotations"]
         ]

@@ -99,7 +99,30 @@ def test_a_bad_annotation_refuses_the_pull_with_the_task_to_fix(engine, tmp_path
     button(at, "labelstudio_pull").click().run()
     assert not at.exception and not at.success
     (message,) = texts(at.error)
-    assert message.startswith("**Refused: no label was imported. Fix these annotations in Label Studio")
+    assert message.startswith("**Refused: nothing was imported. Fix these annotations in Label Studio")
     assert "unknown label value(s) maybe" in message
     with session_scope(engine) as s:
         assert s.execute(select(ModerationLabel)).first() is None
+
+
+def test_the_rating_queue_is_pushed_and_pulled_as_ratings_from_the_page(engine, tmp_path, fake):
+    from tests.test_labelstudio_ratings import annotation, conversation, judged, stored_ratings
+
+    at = data_page(engine)
+    conversation(tmp_path, engine)
+    at.selectbox(key="labelstudio_queue").select("rating").run()
+    at.text_input(key="labelstudio_project").input("Ratings").run()
+    button(at, "labelstudio_push").click().run()
+    assert not at.exception and not at.error
+    assert texts(at.success) == [
+        "Label Studio project 'Ratings' (#1, created): 1 open items: 1 tasks imported, 0 already there"
+    ]
+    ((task_id, task),) = fake.task_rows.items()
+    assert "answer" in task["data"] and "secret-bot" not in str(task["data"])
+    fake.annotate(task_id, 1, annotation(judged()))
+    button(at, "labelstudio_pull").click().run()
+    assert not at.exception and not at.error
+    assert texts(at.success)[-1] == (
+        "Label Studio project 'Ratings' (#1): 1 tasks read, ratings: 1 added, 0 already present, 0 updated"
+    )
+    assert [response for response, *_ in stored_ratings(engine)] == ["r1"]

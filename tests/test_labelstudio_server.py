@@ -166,3 +166,21 @@ def test_a_refused_token_names_the_variable_to_check(server, engine, monkeypatch
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", "not-the-token")
     with pytest.raises(LabelStudioError, match=r"refused the token .*check LABEL_STUDIO_API_KEY"):
         push(engine=engine)
+
+
+def test_the_rating_queue_goes_to_label_studio_and_comes_back_as_ratings_with_spans(server, engine, tmp_path, title):
+    from tests.test_labelstudio_ratings import ANSWER, SPANS, annotation, conversation, judged, stored_ratings
+
+    conversation(tmp_path, engine)
+    summary = push(queue="rating", title=title, engine=engine)
+    assert (summary.created, summary.imported) == (True, 1)
+    (task,) = server.client().tasks.list(project=summary.project_id, fields="all")
+    assert task.data["answer"] == ANSWER and task.data["turns"][-1]["role"] == "user"
+    assert "secret-bot" not in str(task.data)  # annotators never see which model wrote the answer
+    server.client().annotations.create(id=task.id, result=annotation(judged()))
+
+    first = pull(title=title, engine=engine)
+    assert (first.labels.unit, first.labels.added) == ("ratings", 1)
+    ((response, _, _, spans, _),) = stored_ratings(engine)
+    assert (response, [(s["start"], s["end"]) for s in spans]) == ("r1", [(s["start"], s["end"]) for s in SPANS])
+    assert pull(title=title, engine=engine).labels.added == 0

@@ -43,7 +43,7 @@ def _pull(args: argparse.Namespace) -> int:
             summary = labelstudio.pull(actor=who, title=args.project, progress=progress)
     except ImportRefused as refused:
         print(
-            f"refused {refused.file_name}: no label was imported; fix these annotations in Label Studio",
+            f"refused {refused.file_name}: nothing was imported; fix these annotations in Label Studio",
             file=sys.stderr,
         )
         for line in refused.lines():

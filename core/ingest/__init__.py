@@ -138,7 +138,8 @@ KINDS: dict[str, ImporterSpec] = {
         ModerationLabel,
         "labels",
         'Label Studio JSON export: [{"id", "data": {"item_id", "text"}, "annotations": [{"completed_by", '
-        '"result": [{"from_name", "to_name", "type", "value"}]}]}], labelled with data/labelstudio/moderation.xml',
+        '"result": [{"from_name", "to_name", "type", "value"}]}]}], labelled with data/labelstudio/moderation.xml '
+        "(labels) or rating.xml (ratings with spans)",
         (".json",),
         feeds_queues=True,
         read=labelstudio.read_export,
@@ -154,6 +155,18 @@ KINDS: dict[str, ImporterSpec] = {
         experiment_csv,
     ),
 }
+
+
+LABELSTUDIO_RATINGS = ImporterSpec(  # `import labelstudio` of a rating project's export
+    schemas.RatingRow,
+    labelstudio.write_ratings,
+    Rating,
+    "ratings",
+    "Label Studio JSON export of a rating project (data/labelstudio/rating.xml)",
+    (".json",),
+    feeds_queues=True,
+    read=labelstudio.read_rating_export,
+)
 
 
 @dataclass(frozen=True)
@@ -235,6 +248,8 @@ def import_file(
     if kind not in KINDS:
         raise ValueError(f"unknown import kind {kind!r}; choose one of: {', '.join(KINDS)}")
     spec, path = KINDS[kind], Path(path)
+    if kind == "labelstudio" and path.is_file() and labelstudio.rates_answers(path):
+        spec = LABELSTUDIO_RATINGS
     file_name = file_name or path.name
     problems = ProblemLog()
     suffix = Path(file_name).suffix.lower()

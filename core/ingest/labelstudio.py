@@ -1,4 +1,6 @@
-"""Label Studio's JSON export (a list of tasks with `id`, `data` and `annotations[]`) read into moderation labels.
+"""Label Studio's JSON export (a list of tasks with `id`, `data` and `annotations[]`) read into moderation labels, or,
+for a rating project (tasks with an `answer`), into ratings with their spans through the ratings importer's checks and
+writer (`read_rating_export`: the same judgment as a `ratings` row, so a round trip adds nothing).
 
 Every task is validated; one bad task refuses the whole export (task index, id and field). Each annotation that was
 not skipped is one label of its annotator: key `labelstudio:<user id>:<item id>`, so an annotation is never counted
@@ -21,14 +23,17 @@ from sqlalchemy import bindparam, func, select, update
 from core import audit
 from core.ingest.context import Context, Numbered, table
 from core.ingest.read import Problem, Progress, nul_field
-from core.ingest.schemas import Id, Row, Text, When
-from core.ingest.write import moderation_item_ids
+from core.ingest.schemas import Id, RatingRow, Row, Text, When
+from core.ingest.write import moderation_item_ids, rating_records
 from core.labelstudio import label_config
-from core.store.models import CATEGORIES, MODERATION_LABELS, ModerationLabel, User
+from core.labelstudio.ratings import is_rating_task, task_rows
+from core.review.judgments import change_judgment
+from core.store.models import CATEGORIES, MODERATION_LABELS, ModerationLabel, Rating, User
 from core.text import NUL_MESSAGE
 
 SOURCE = "labelstudio"
 VALUES = ("label", "categories", "note")  # what an annotation sets on its label
+RATING_VALUES = ("helpfulness", "harmlessness", "accuracy", "flags", "spans", "rationale")
 
 
 @dataclass(frozen=True)
@@ -137,22 +142,62 @@ class TaskIn(Row):
     annotations: list[AnnotationIn] = Field(default_factory=list)
 
 
-def read_export(path: Path, problems: Any, progress: Progress | None = None) -> Iterator[tuple[int, TaskIn]]:
-    """Yield (task index, task) for each valid task; append a TaskProblem for each invalid one."""
-    total = path.stat().st_size
+def _load(path: Path, problems: Any) -> tuple[str, list[Any]] | None:
+    """The export's text and its list of tasks, or None with a Problem appended."""
     try:
         text = path.read_bytes().decode("utf-8")
         tasks = json.loads(text)
     except UnicodeDecodeError as error:
         problems.append(Problem(0, None, f"not valid UTF-8 (byte at offset {error.start}); save the file as UTF-8"))
-        return
+        return None
     except json.JSONDecodeError as error:
         problems.append(Problem(error.lineno, None, f"not valid JSON ({error.msg}, column {error.colno})"))
-        return
+        return None
     if not isinstance(tasks, list):
         found = type(tasks).__name__
         problems.append(Problem(0, None, f"a Label Studio export is a JSON list of tasks, not a {found}"))
+        return None
+    return text, tasks
+
+
+def rates_answers(path: Path) -> bool:
+    """Whether the export is of a rating project (data/labelstudio/rating.xml): its first task (the only one parsed
+    here) has an answer. A file that is not a list of tasks is not: the export's reader says why."""
+    try:
+        body = path.read_bytes().decode("utf-8").lstrip()
+        first, _ = json.JSONDecoder().raw_decode(body[1:].lstrip()) if body.startswith("[") else (None, 0)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return is_rating_task(first)
+
+
+def read_rating_export(path: Path, problems: Any, progress: Progress | None = None) -> Iterator[tuple[int, RatingRow]]:
+    """Yield (task index, `ratings` row) for each annotation of a rating project's export (core/labelstudio/ratings.py);
+    append a TaskProblem for each problem, naming the task and field."""
+    if (loaded := _load(path, problems)) is None:
         return
+    for index, raw in enumerate(loaded[1], 1):
+        task_id = raw.get("id") if isinstance(raw, dict) else None
+        if not is_rating_task(raw):
+            problems.append(
+                TaskProblem(index, "data.answer", "missing: every task of a rating project has one", task_id)
+            )
+            continue
+        rows, wrong = task_rows(raw)
+        for field, message in wrong:
+            problems.append(TaskProblem(index, field, message.removeprefix("Value error, "), task_id))
+        for row in rows:
+            yield index, RatingRow.model_validate(row)
+    if progress:
+        progress(path.stat().st_size, path.stat().st_size)
+
+
+def read_export(path: Path, problems: Any, progress: Progress | None = None) -> Iterator[tuple[int, TaskIn]]:
+    """Yield (task index, task) for each valid task; append a TaskProblem for each invalid one."""
+    total = path.stat().st_size
+    if (loaded := _load(path, problems)) is None:
+        return
+    text, tasks = loaded
     escaped_nul = "\\u0000" in text
     for index, raw in enumerate(tasks, 1):
         if escaped_nul and (where := nul_field(raw)) is not None:
@@ -170,6 +215,36 @@ def read_export(path: Path, problems: Any, progress: Progress | None = None) -> 
             progress(total * index // len(tasks), total)
     if progress:
         progress(total, total)
+
+
+def write_ratings(ctx: Context, batch: Numbered) -> int:
+    """Ratings as a `ratings` file writes them (same key: the same judgment); a rating whose annotation changed in
+    Label Studio since takes the annotation's values, with a `rating.update` audit event as its reviewer."""
+    records = rating_records(ctx, batch)
+    t = table(Rating)
+    stored = {
+        row.key: row
+        for row in ctx.conn.execute(
+            select(t.c.key, t.c.id, t.c.user_id, *(t.c[n] for n in RATING_VALUES)).where(
+                t.c.key.in_([r["key"] for r in records])
+            )
+        )
+    }
+    ctx.insert_ignore(Rating, [r for r in records if r["key"] not in stored])
+    for record in records:
+        before = stored.get(record["key"])
+        after = {n: record[n] for n in RATING_VALUES}
+        if before is not None and any(getattr(before, n) != value for n, value in after.items()):
+            change_judgment(
+                ctx.session,
+                Rating,
+                judgment_id=before.id,
+                user_id=before.user_id,
+                values=lambda _, after=after: after,
+                refused="",
+            )
+            ctx.updated += 1
+    return len(batch)
 
 
 def write_labels(ctx: Context, batch: Numbered) -> int:

@@ -83,6 +83,17 @@ class Turn(Row):
     text: Text
 
 
+def turns_problem(turns: list[Turn] | None, prompt: str) -> str | None:
+    """Why `turns` (None: a one-turn conversation) do not end with the user's question that `prompt` holds."""
+    last = turns[-1] if turns else None
+    if turns is not None and (last is None or last.role != "user" or last.text != prompt):
+        return (
+            "the last turn must be the user's question that `prompt` holds "
+            '({"role": "user", "text": <the prompt>}); leave turns out for a one-turn conversation'
+        )
+    return None
+
+
 class ConversationRow(Row):
     prompt_id: Id
     prompt: Text
@@ -93,13 +104,8 @@ class ConversationRow(Row):
 
     @model_validator(mode="after")
     def _turns_end_with_the_prompt(self) -> ConversationRow:
-        if self.turns is not None:
-            last = self.turns[-1] if self.turns else None
-            if last is None or last.role != "user" or last.text != self.prompt:
-                raise ValueError(
-                    "turns: the last turn must be the user's question that `prompt` holds "
-                    '({"role": "user", "text": <the prompt>}); leave turns out for a one-turn conversation'
-                )
+        if problem := turns_problem(self.turns, self.prompt):
+            raise ValueError(f"turns: {problem}")
         return self
 
     def earlier_turns(self) -> list[dict[str, str]]:

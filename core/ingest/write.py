@@ -147,6 +147,12 @@ def _answers(ctx: Context, batch: Numbered, pairs: list[tuple[str, str]]) -> tup
 
 
 def write_ratings(ctx: Context, batch: Numbered) -> int:
+    ctx.insert_ignore(Rating, rating_records(ctx, batch))
+    return len(batch)
+
+
+def rating_records(ctx: Context, batch: Numbered) -> list[dict[str, Any]]:
+    """The Rating rows of `ratings` rows (their answers, prompts, versions and reviewers stored if new)."""
     prompts, versions, responses = _answers(ctx, batch, [("model", "response")])
     users = ctx.user_ids((row.reviewer for _, row in batch), "expert")
     rows = []
@@ -167,8 +173,7 @@ def write_ratings(ctx: Context, batch: Numbered) -> int:
                 "created_at": row.created_at or ctx.now,
             }
         )
-    ctx.insert_ignore(Rating, rows)
-    return len(batch)
+    return rows
 
 
 def write_comparisons(ctx: Context, batch: Numbered) -> int:

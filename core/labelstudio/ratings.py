@@ -2,26 +2,36 @@
 format, ../shared/FORMATS.md) as a task with its annotation, and such tasks read back into `ratings` rows. A span is a
 `labels` result on the answer (`start`, `end`: code points, as Label Studio stores them since 1.6), with its severity
 and note as per-region results of the same region id. What comes back is checked by the ratings importer's schema,
-so a span is held to the same rules as one made in the app.
-
-Not wired into a command yet: `import labelstudio` and `labelstudio push`/`pull` still serve moderation only."""
+so a span is held to the same rules as one made in the app. The task's `turns` are the conversation up to the answer
+(ending with the question), shown as a dialogue; the model is in the task's `meta`, which annotators do not see.
+`export labelstudio --queue rating`, `labelstudio push`/`pull` and `import labelstudio` come through here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from core.ingest.schemas import RatingRow
+from core.ingest.schemas import RatingRow, Turn, turns_problem
 from core.store.models import RUBRIC
 
 ANSWER = "answer"  # the <Text> tag the spans and scores are on
+TURNS = "turns"  # the <Paragraphs> dialogue: the conversation up to the answer
 SPANS, SEVERITY, NOTE, FLAGS, RATIONALE = "spans", "severity", "note", "flags", "rationale"
 
 
 def _region(number: int) -> str:
     return f"span-{number}"
+
+
+def task_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The task of an answer to rate (no annotation): `row` as a `ratings` row, with the earlier `turns` if any."""
+    turns = [*(row.get("turns") or []), {"role": "user", "text": row["prompt"]}]
+    data = {"prompt_id": row["prompt_id"], "prompt": row["prompt"], TURNS: turns, ANSWER: row["response"]}
+    if row.get("response_id"):
+        data["response_id"] = row["response_id"]  # our answer's id: how a push knows the tasks a project holds
+    return {"data": data, "meta": {"model": row["model"]}}
 
 
 def rating_task(row: Mapping[str, Any], task_id: int) -> dict[str, Any]:
@@ -44,8 +54,7 @@ def rating_task(row: Mapping[str, Any], task_id: int) -> dict[str, Any]:
             result.append(region | _result(NOTE, "textarea", where | {"text": [span["note"]]}))
     return {
         "id": task_id,
-        "data": {"prompt_id": row["prompt_id"], "prompt": row["prompt"], ANSWER: answer},
-        "meta": {"model": row["model"]},
+        **task_of(row),
         "annotations": [{"completed_by": {"username": row["reviewer"]}, "result": result}],
     }
 
@@ -54,25 +63,47 @@ def _result(name: str, kind: str, value: dict[str, Any]) -> dict[str, Any]:
     return {"from_name": name, "to_name": ANSWER, "type": kind, "value": value}
 
 
+def is_rating_task(task: Any) -> bool:
+    return isinstance(task, Mapping) and isinstance(task.get("data"), Mapping) and ANSWER in task["data"]
+
+
 def rating_rows(tasks: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """Tasks back into `ratings` rows, one per annotation that was not skipped; the problems name the task and field
     (a task with a problem gives no row)."""
     rows, problems = [], []
     for index, task in enumerate(tasks, start=1):
-        for annotation in task.get("annotations") or []:
-            if annotation.get("was_cancelled"):
-                continue
-            row = _row(task, annotation)
-            try:
-                RatingRow.model_validate(row)
-            except ValidationError as error:
-                problems += [
-                    f"task {index} (id {task.get('id')}), field {'.'.join(map(str, e['loc']))}: {e['msg']}"
-                    for e in error.errors(include_url=False)
-                ]
-                continue
-            rows.append(row)
+        found, wrong = task_rows(task)
+        rows += found
+        problems += [f"task {index} (id {task.get('id')}), field {field}: {message}" for field, message in wrong]
     return rows, problems
+
+
+def task_rows(task: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """One task's annotations that were not skipped as `ratings` rows, and its problems as (field, message): its
+    `turns` are checked as a conversation's are."""
+    rows, problems = [], _turn_problems(task.get("data") or {})
+    for annotation in task.get("annotations") or []:
+        if annotation.get("was_cancelled"):
+            continue
+        row = _row(task, annotation)
+        try:
+            RatingRow.model_validate(row)
+        except ValidationError as error:
+            problems += [(".".join(map(str, e["loc"])), e["msg"]) for e in error.errors(include_url=False)]
+            continue
+        rows.append(row)
+    return ([] if problems else rows), problems
+
+
+def _turn_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if data.get(TURNS) is None:
+        return []
+    try:
+        turns = TypeAdapter(list[Turn]).validate_python(data[TURNS])
+    except ValidationError as error:
+        return [(".".join(map(str, ("data", TURNS, *e["loc"]))), e["msg"]) for e in error.errors(include_url=False)]
+    problem = turns_problem(turns, data.get("prompt"))
+    return [(f"data.{TURNS}", problem)] if problem else []
 
 
 def _row(task: Mapping[str, Any], annotation: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 A push creates the project (label config from data/labelstudio/) or reuses it, found by the project id stored here or
 by its title on the server, and imports the queue's open items that the project does not hold yet: the task of each
 item is remembered, and tasks the store does not know of (after a crash, or with a fresh store) are looked up by our
-item id in their data first, so a task is never imported twice. A pull reads the project's export and imports it
-like a file (core/ingest/labelstudio.py), with each annotator's e-mail and username filled in from the server."""
+item id in their data first, so a task is never imported twice (a rating project's tasks are matched by the
+answer's id in their data). A pull reads the project's export and imports it
+like a file (core/ingest/labelstudio.py: labels, or ratings with their spans for a rating project), with each
+annotator's e-mail and username filled in from the server."""
 
 from __future__ import annotations
 
@@ -57,16 +59,17 @@ class PullSummary:
     project_id: int
     tasks: int  # annotated tasks read
     skipped: int  # skipped (cancelled) annotations: not labels
-    labels: ImportSummary | None  # None when no task has an annotation yet
+    labels: ImportSummary | None  # labels or ratings; None when no task has an annotation yet
 
     def line(self) -> str:
         added, present, updated = (
             (self.labels.added, self.labels.present, self.labels.updated) if self.labels else (0, 0, 0)
         )
+        unit = self.labels.unit if self.labels else "labels"
         return (
             f"Label Studio project {self.title!r} (#{self.project_id}): {self.tasks:,} tasks read, "
-            f"labels: {added:,} added, {present:,} already present, {updated:,} updated"
-            + (f"; {self.skipped:,} skipped (not labels)" if self.skipped else "")
+            f"{unit}: {added:,} added, {present:,} already present, {updated:,} updated"
+            + (f"; {self.skipped:,} skipped (not {unit})" if self.skipped else "")
         )
 
 
@@ -84,10 +87,19 @@ def push(
     client = connect()
     with talking_to(url):
         project, created = _project(engine, client, url, queue, title, create=True)
+        if project.queue != queue:
+            raise LabelStudioError(
+                f"the Label Studio project {title!r} holds the {project.queue} queue: "
+                f"give the {queue} queue a project of its own (another title)"
+            )
         with session_scope(engine) as session:
             items = open_items(session, queue)
-        known = _known_tasks(engine, client, project)
-        todo = [item for item in items if item.item_id not in known]
+        if queue == "rating":
+            held = _held_answers(client, project)
+            todo = [item for item in items if item.external_id not in held]
+        else:
+            known = _known_tasks(engine, client, project)
+            todo = [item for item in items if item.item_id not in known]
         if progress and todo:
             progress(0, len(todo))
         for start in range(0, len(todo), IMPORT_BATCH):
@@ -100,7 +112,8 @@ def push(
                     f"Label Studio created {len(answer.task_ids or [])} tasks for {len(batch)} items; "
                     f"check project #{project.project_id} and push again (tasks are matched by item id)"
                 )
-            _remember(engine, project.id, zip((item.item_id for item in batch), answer.task_ids, strict=True))
+            if queue == "moderation":
+                _remember(engine, project.id, zip((item.item_id for item in batch), answer.task_ids, strict=True))
             if progress:
                 progress(start + len(batch), len(todo))
     summary = PushSummary(title, project.project_id, created, len(items), len(todo))
@@ -238,6 +251,12 @@ def _known_tasks(engine: Engine | None, client: Any, project: LabelStudioProject
     found = {ids[ext]: task_id for ext, task_id in by_external.items() if ext in ids and ids[ext] not in known}
     _remember(engine, project.id, found.items())
     return known | set(found)
+
+
+def _held_answers(client: Any, project: LabelStudioProject) -> set[str]:
+    """The answers (our response ids) a rating project holds, read from its tasks' data."""
+    tasks = client.tasks.list(project=project.project_id, fields="task_only")
+    return {(task.data or {}).get("response_id") for task in tasks} - {None}
 
 
 def _remember(engine: Engine | None, project_id: int, pairs: Iterable[tuple[int, int]]) -> None:

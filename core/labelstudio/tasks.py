@@ -1,5 +1,6 @@
-"""The tasks of a queue for Label Studio: each open item's text and our item id as data (never a model name), and
-the classifier's newest score of it as a pre-annotation (a prediction). Used by a push and by the import file."""
+"""The tasks of a queue for Label Studio, used by a push and by the import file. Moderation: each open item's text
+and our item id as data (never a model name), and the classifier's newest score of it as a pre-annotation (a
+prediction). Rating: each open answer with its conversation (core/labelstudio/ratings.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from sqlmodel import Session
 
 from core.labelstudio import label_config
 from core.labelstudio.client import LabelStudioError
+from core.labelstudio.ratings import task_of
 from core.store.db import session_scope
-from core.store.models import ModelVersion, ModerationItem, ModerationScore, WorkItem
+from core.store.models import ModelVersion, ModerationItem, ModerationScore, Prompt, Response, WorkItem
 
-QUEUES = ("moderation",)  # the queues whose items Label Studio can label (a label config in data/labelstudio/)
+QUEUES = ("moderation", "rating")  # the queues whose items Label Studio can label (a label config in data/labelstudio/)
 
 
 @dataclass(frozen=True)
@@ -43,15 +45,29 @@ class QueueItem:
         return task
 
 
+@dataclass(frozen=True)
+class AnswerItem:
+    """An answer of the rating queue: its task shows the conversation and the answer, the model only in `meta`."""
+
+    item_id: int  # the response's id
+    external_id: str
+    row: dict[str, Any]  # the `ratings` row fields the task needs
+
+    def task(self) -> dict[str, Any]:
+        return task_of(self.row)
+
+
 def check_queue(queue: str) -> None:
     if queue not in QUEUES:
         raise LabelStudioError(f"the {queue!r} queue cannot go to Label Studio; queues: {', '.join(QUEUES)}")
 
 
-def open_items(session: Session, queue: str) -> list[QueueItem]:
-    """The queue's open items (not gold items: their answer is known), in the queue's order, with each item's
-    newest classifier score."""
+def open_items(session: Session, queue: str) -> list[QueueItem] | list[AnswerItem]:
+    """The queue's open items (not gold items: their answer is known), in the queue's order, with each moderation
+    item's newest classifier score."""
     check_queue(queue)
+    if queue == "rating":
+        return _open_answers(session)
     in_queue = select(WorkItem.subject_id).where(WorkItem.queue == queue, WorkItem.open, ~WorkItem.is_gold)
     rank = func.row_number().over(
         partition_by=ModerationScore.item_id, order_by=(ModerationScore.created_at.desc(), ModerationScore.id.desc())
@@ -76,6 +92,34 @@ def open_items(session: Session, queue: str) -> list[QueueItem]:
         .order_by(WorkItem.priority.desc(), WorkItem.id)
     )
     return [QueueItem(*row[:5], row[5] or [], row[6]) for row in rows]
+
+
+def _open_answers(session: Session) -> list[AnswerItem]:
+    rows = session.execute(
+        select(
+            Response.id,
+            Response.external_id,
+            Response.text,
+            Prompt.external_id,
+            Prompt.text,
+            Prompt.turns,
+            ModelVersion.name,
+        )
+        .join(WorkItem, and_(WorkItem.subject_id == Response.id, WorkItem.queue == "rating"))
+        .join(Prompt, Prompt.id == Response.prompt_id)
+        .join(ModelVersion, ModelVersion.id == Response.model_version_id)
+        .where(WorkItem.open, ~WorkItem.is_gold)
+        .order_by(WorkItem.priority.desc(), WorkItem.id)
+    )
+    return [
+        AnswerItem(
+            answer_id,
+            external,
+            {"response_id": external, "response": text, "prompt_id": prompt_id, "prompt": prompt}
+            | {"turns": turns, "model": model},
+        )
+        for answer_id, external, text, prompt_id, prompt, turns, model in rows
+    ]
 
 
 def write_import_file(engine: Engine | None, queue: str, out: TextIO | Path) -> int:
