@@ -171,7 +171,15 @@ def rates_answers(path: Path) -> bool:
     return is_rating_task(first)
 
 
-def read_rating_export(path: Path, problems: Any, progress: Progress | None = None) -> Iterator[tuple[int, RatingRow]]:
+class RatedAnnotation(RatingRow):
+    """A `ratings` row read from a Label Studio annotation, with when the annotator last changed it."""
+
+    updated_at: When = None
+
+
+def read_rating_export(
+    path: Path, problems: Any, progress: Progress | None = None
+) -> Iterator[tuple[int, RatedAnnotation]]:
     """Yield (task index, `ratings` row) for each annotation of a rating project's export (core/labelstudio/ratings.py);
     append a TaskProblem for each problem, naming the task and field."""
     if (loaded := _load(path, problems)) is None:
@@ -187,7 +195,7 @@ def read_rating_export(path: Path, problems: Any, progress: Progress | None = No
         for field, message in wrong:
             problems.append(TaskProblem(index, field, message.removeprefix("Value error, "), task_id))
         for row in rows:
-            yield index, RatingRow.model_validate(row)
+            yield index, RatedAnnotation.model_validate(row)
     if progress:
         progress(path.stat().st_size, path.stat().st_size)
 
@@ -219,22 +227,28 @@ def read_export(path: Path, problems: Any, progress: Progress | None = None) -> 
 
 def write_ratings(ctx: Context, batch: Numbered) -> int:
     """Ratings as a `ratings` file writes them (same key: the same judgment); a rating whose annotation changed in
-    Label Studio since takes the annotation's values, with a `rating.update` audit event as its reviewer."""
+    Label Studio after the rating was last written takes the annotation's values, with a `rating.update` audit event
+    as its reviewer (so an older export changes nothing)."""
     records = rating_records(ctx, batch)
     t = table(Rating)
     stored = {
         row.key: row
         for row in ctx.conn.execute(
-            select(t.c.key, t.c.id, t.c.user_id, *(t.c[n] for n in RATING_VALUES)).where(
-                t.c.key.in_([r["key"] for r in records])
-            )
+            select(
+                t.c.key, t.c.id, t.c.user_id, t.c.created_at, t.c.updated_at, *(t.c[n] for n in RATING_VALUES)
+            ).where(t.c.key.in_([r["key"] for r in records]))
         )
     }
     ctx.insert_ignore(Rating, [r for r in records if r["key"] not in stored])
-    for record in records:
+    for (_, row), record in zip(batch, records, strict=True):
         before = stored.get(record["key"])
         after = {n: record[n] for n in RATING_VALUES}
-        if before is not None and any(getattr(before, n) != value for n, value in after.items()):
+        changed = row.updated_at or row.created_at or ctx.now
+        if (
+            before is not None
+            and any(getattr(before, n) != value for n, value in after.items())
+            and changed > (before.updated_at or before.created_at)
+        ):
             change_judgment(
                 ctx.session,
                 Rating,

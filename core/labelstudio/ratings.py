@@ -116,6 +116,8 @@ def _row(task: Mapping[str, Any], annotation: Mapping[str, Any]) -> dict[str, An
         "reviewer": who.get("username")
         or who.get("email")
         or (f"labelstudio-user-{who['id']}" if "id" in who else None),
+        "created_at": annotation.get("created_at"),
+        "updated_at": annotation.get("updated_at"),  # read by the importer: an older export changes nothing
     }
     regions: dict[str, dict[str, Any]] = {}
     for result in annotation.get("result") or []:
