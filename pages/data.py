@@ -14,7 +14,7 @@ from core.ingest import KINDS, ImportRefused
 from core.ingest.service import import_data
 from core.labelstudio import service as labelstudio
 from core.labelstudio.client import LabelStudioError
-from core.labelstudio.sync import DEFAULT_TITLE
+from core.labelstudio.sync import TITLES
 from core.labelstudio.tasks import QUEUES
 from core.store import service as store
 
@@ -64,7 +64,7 @@ def labelstudio_section() -> None:
     )
     queue_column, title_column = st.columns([1, 2])
     queue = queue_column.selectbox("Queue", QUEUES, key="labelstudio_queue")
-    title = title_column.text_input("Project title", value=DEFAULT_TITLE, key="labelstudio_project")
+    title = title_column.text_input("Project title", value=TITLES[queue], key=f"labelstudio_project_{queue}")
     push_column, pull_column = st.columns(2)
     if push_column.button("Push", icon=":material/cloud_upload:", key="labelstudio_push", width="stretch"):
         run_labelstudio(partial(labelstudio.push, queue=queue), title, f"Pushing the {queue} queue", "tasks")

@@ -52,7 +52,7 @@ def test_without_settings_the_section_says_which_variables_to_set_and_offers_no_
 def test_push_then_pull_shows_their_summaries_and_stores_the_labels(engine, tmp_path, fake):
     moderation_queue(engine, tmp_path, [("m1", "you idiot", 0.6, "toxic"), ("m2", "hello", 0.4, "not_toxic")])
     at = data_page(engine)
-    at.text_input(key="labelstudio_project").input("Spring review").run()
+    at.text_input(key="labelstudio_project_moderation").input("Spring review").run()
     button(at, "labelstudio_push").click().run()
     assert not at.exception and not at.error
     assert texts(at.success) == [
@@ -111,11 +111,11 @@ def test_the_rating_queue_is_pushed_and_pulled_as_ratings_from_the_page(engine, 
     at = data_page(engine)
     conversation(tmp_path, engine)
     at.selectbox(key="labelstudio_queue").select("rating").run()
-    at.text_input(key="labelstudio_project").input("Ratings").run()
+    assert at.text_input(key="labelstudio_project_rating").value == "Workbench ratings"  # each queue its project
     button(at, "labelstudio_push").click().run()
     assert not at.exception and not at.error
     assert texts(at.success) == [
-        "Label Studio project 'Ratings' (#1, created): 1 open items: 1 tasks imported, 0 already there"
+        "Label Studio project 'Workbench ratings' (#1, created): 1 open items: 1 tasks imported, 0 already there"
     ]
     ((task_id, task),) = fake.task_rows.items()
     assert "answer" in task["data"] and "secret-bot" not in str(task["data"])
@@ -123,6 +123,6 @@ def test_the_rating_queue_is_pushed_and_pulled_as_ratings_from_the_page(engine, 
     button(at, "labelstudio_pull").click().run()
     assert not at.exception and not at.error
     assert texts(at.success)[-1] == (
-        "Label Studio project 'Ratings' (#1): 1 tasks read, ratings: 1 added, 0 already present, 0 updated"
+        "Label Studio project 'Workbench ratings' (#1): 1 tasks read, ratings: 1 added, 0 already present, 0 updated"
     )
     assert [response for response, *_ in stored_ratings(engine)] == ["r1"]

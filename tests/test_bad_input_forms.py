@@ -336,7 +336,7 @@ def test_the_label_studio_project_title_takes_anything(admin, title, monkeypatch
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", "key")
     at = open_page("data", user.id, user.username, "admin")
     before = row_counts(engine)
-    at.text_input(key="labelstudio_project").input(title).run()
+    at.text_input(key="labelstudio_project_moderation").input(title).run()
     for key in ("labelstudio_push", "labelstudio_pull"):
         at.button(key=key).click().run()
         assert not at.exception and at.error

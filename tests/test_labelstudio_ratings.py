@@ -226,3 +226,45 @@ def test_turns_that_do_not_end_with_the_question_refuse_the_export(engine, tmp_p
     (line,) = refused.value.lines()
     assert line.startswith(f"task 1 (id 4), field {field}: ") and reason in line
     assert stored_ratings(engine) == []
+
+
+def test_an_older_export_does_not_undo_a_later_change_of_the_annotation(engine, tmp_path):
+    conversation(tmp_path, engine)
+    (task,) = json.loads(_import_file_text(engine, tmp_path))
+
+    def export(accuracy: int, updated_at: str):
+        work = annotation(judged() | {"accuracy": accuracy})
+        made = {"completed_by": {"username": "rev"}, "result": work, "created_at": "2026-01-01T09:00:00Z"}
+        path = tmp_path / f"export-{updated_at[:10]}.json"
+        tasks = [task | {"id": 41, "annotations": [made | {"updated_at": updated_at}]}]
+        path.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
+        return path
+
+    first, older, newest = (
+        export(2, "2026-01-01T09:00:00Z"),
+        export(4, "2026-01-02T09:00:00Z"),
+        export(5, "2026-01-03T09:00:00Z"),
+    )
+    assert import_file(first, "labelstudio", engine=engine).added == 1
+    assert import_file(newest, "labelstudio", engine=engine).updated == 1
+    assert import_file(older, "labelstudio", engine=engine).updated == 0  # an export taken before the last change
+    ((_, accuracy, *_),) = stored_ratings(engine)
+    assert accuracy == 5
+    with session_scope(engine) as s:
+        events = s.execute(select(AuditEvent.after).where(AuditEvent.action == "rating.update")).scalars().all()
+    assert [event["accuracy"] for event in events] == [5]
+
+
+def _import_file_text(engine, tmp_path) -> str:
+    out = tmp_path / "tasks.json"
+    write_import_file(engine, "rating", out)
+    return out.read_text(encoding="utf-8")
+
+
+def test_the_rating_queue_has_a_project_of_its_own_by_default(engine, tmp_path, fake, capsys):
+    conversation(tmp_path, engine)  # also adds the admin "queue-admin"
+    assert main(["labelstudio", "push", "--queue", "rating", "--as", "queue-admin"]) == 0
+    assert "Label Studio project 'Workbench ratings' (#1, created): 1 open items" in capsys.readouterr().out
+    fake.annotate(next(iter(fake.task_rows)), 1, annotation(judged()))
+    assert main(["labelstudio", "pull", "--queue", "rating", "--as", "queue-admin"]) == 0
+    assert "'Workbench ratings' (#1): 1 tasks read, ratings: 1 added" in capsys.readouterr().out

@@ -28,7 +28,7 @@ from core.labelstudio.tasks import check_queue, open_items
 from core.store.db import session_scope
 from core.store.models import LabelStudioProject, LabelStudioTask, ModerationItem
 
-DEFAULT_TITLE = "Workbench moderation"
+TITLES = {"moderation": "Workbench moderation", "rating": "Workbench ratings"}  # each queue's default project
 IMPORT_BATCH = 500  # tasks per import request
 LOOKUP_CHUNK = 10_000
 Progress = Callable[[int, int], None]  # (done, total)
@@ -76,7 +76,7 @@ class PullSummary:
 def push(
     *,
     queue: str = "moderation",
-    title: str = DEFAULT_TITLE,
+    title: str = TITLES["moderation"],
     engine: Engine | None = None,
     actor_id: int | None = None,
     progress: Progress | None = None,
@@ -131,7 +131,7 @@ def push(
 
 def pull(
     *,
-    title: str = DEFAULT_TITLE,
+    title: str = TITLES["moderation"],
     engine: Engine | None = None,
     actor_id: int | None = None,
     progress: Progress | None = None,
