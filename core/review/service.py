@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from core.auth import UserPublic, guarded
 from core.moderation import labels
 from core.moderation.labels import AdjudicationIn, LabelIn
+from core.review import active, assignment, gold, judgments, progress, queues, settings, views
 from core.review import assignee_progress as assignees
-from core.review import assignment, gold, judgments, progress, queues, settings, views
 from core.review.assignee_progress import AssignChoices, AssigneeProgress
 from core.review.assignment import Assigned, TakenBack
 from core.review.judgments import ComparisonIn, RatingIn
@@ -54,10 +54,16 @@ def compare(
     hidden_seconds: float = 0,
     engine: Engine | None = None,
 ) -> int:
+    """Store the preference for the leased pair; returns its id. Every active.EVERY-th comparison re-plans the
+    queue's order (core.review.active) in a transaction of its own, after this one."""
     with write_scope(engine) as run:
-        return judgments.submit_comparison(
+        judgment_id = judgments.submit_comparison(
             run, user_id=actor.id, assignment_id=assignment_id, comparison=comparison, hidden_seconds=hidden_seconds
         )
+    if active.due(judgment_id):
+        with session_scope(engine, write=True) as session:
+            active.refresh(session)
+    return judgment_id
 
 
 @guarded("review.label")
@@ -158,6 +164,8 @@ def configure_queue(
     gold_share: float | None = None,
     lease_minutes: int | None = None,
     per_dimension: bool | None = None,
+    strategy: str | None = None,
+    prefer_uncertain: bool | None = None,
     engine: Engine | None = None,
 ) -> QueueSettings:
     """Save a queue's settings (audited) and bring its work items in line; raises QueueError when refused."""
@@ -171,6 +179,8 @@ def configure_queue(
             gold_share=gold_share,
             lease_minutes=lease_minutes,
             per_dimension=per_dimension,
+            strategy=strategy,
+            prefer_uncertain=prefer_uncertain,
         )
         return settings.settings_of(config)
 

@@ -8,6 +8,8 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from core import audit
+from core.review import active
+from core.review.active import STRATEGIES
 from core.review.gold import answer_problems
 from core.review.queues import DEFAULT_K, WITHOUT_VERSIONS, QueueError, QueueStatus, get_config, queue_status
 from core.review.skips import SkippedItem, most_skipped
@@ -15,7 +17,15 @@ from core.review.sync import sync_queue
 from core.store.models import ModelVersion, QueueConfig, WorkItem, utcnow
 from core.store.versions import newest_first
 
-SETTINGS = {"versions", "k", "gold_share", "lease_minutes", "per_dimension"}  # what configure changes and audits
+SETTINGS = {
+    "versions",
+    "k",
+    "gold_share",
+    "lease_minutes",
+    "per_dimension",
+    "strategy",
+    "prefer_uncertain",
+}  # what configure changes and audits
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,8 @@ class QueueSettings:
     gold_share: float
     lease_minutes: int
     per_dimension: bool = False  # comparison: asks left/right/tie per rubric dimension too
+    strategy: str = "random"  # comparison: random (every pair alike) or active (core.review.active)
+    prefer_uncertain: bool = False  # comparison, active: the reward model's least sure prompts first
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,14 @@ def queue_overview(session: Session) -> QueueOverview:
 
 def settings_of(config: QueueConfig) -> QueueSettings:
     return QueueSettings(
-        config.name, tuple(config.versions), config.k, config.gold_share, config.lease_minutes, config.per_dimension
+        config.name,
+        tuple(config.versions),
+        config.k,
+        config.gold_share,
+        config.lease_minutes,
+        config.per_dimension,
+        config.strategy,
+        config.prefer_uncertain,
     )
 
 
@@ -66,6 +85,8 @@ def configure(
     gold_share: float | None = None,
     lease_minutes: int | None = None,
     per_dimension: bool | None = None,
+    strategy: str | None = None,
+    prefer_uncertain: bool | None = None,
 ) -> QueueConfig:
     """Change a queue's settings (an audit event), then bring its items in line with them."""
     config = get_config(session, queue)
@@ -78,6 +99,10 @@ def configure(
         raise QueueError("a lease lasts between 1 minute and 24 hours")
     if per_dimension and queue != "comparison":
         raise QueueError(f"only the comparison queue asks a preference per dimension, not the {queue} queue")
+    if strategy is not None and strategy not in STRATEGIES:
+        raise QueueError(f"unknown strategy {strategy!r}: choose {' or '.join(STRATEGIES)}")
+    if (strategy is not None or prefer_uncertain is not None) and queue != "comparison":
+        raise QueueError(f"only the comparison queue chooses its pairs by a strategy, not the {queue} queue")
     if versions and queue in WITHOUT_VERSIONS:
         raise QueueError(f"the {queue} queue serves items whose labels disagree, not model versions: drop --versions")
     if versions:
@@ -90,6 +115,8 @@ def configure(
         "gold_share": gold_share,
         "lease_minutes": lease_minutes,
         "per_dimension": per_dimension,
+        "strategy": strategy,
+        "prefer_uncertain": prefer_uncertain,
     }
     for name, value in changes.items():
         if value is not None:
@@ -109,6 +136,8 @@ def configure(
         after={"queue": queue, **after},
     )
     sync_queue(session, queue)
+    if queue == "comparison":
+        active.refresh(session)
     return config
 
 
