@@ -4,6 +4,7 @@ model's least sure prompts first, and a small simulation in which active settles
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from core.accounts.users import create_user
 from core.auth import Forbidden, UserPublic
 from core.cli.main import main
 from core.ingest import import_file
-from core.review import queues, service, settings
+from core.review import active, queues, service, settings
 from core.review.queues import QueueError
 from core.store.db import session_scope
 from core.store.models import (
@@ -219,3 +220,26 @@ def test_in_a_small_simulation_active_settles_the_leaderboard_with_fewer_judgmen
     counts = {strategy: [judgments(strategy, seed) for seed in (0, 1)] for strategy in ("random", "active")}
     assert None not in counts["random"] + counts["active"], counts  # both settled
     assert sum(counts["active"]) < sum(counts["random"]), counts
+
+
+@pytest.mark.postgres
+def test_two_refreshes_at_once_leave_one_plan(pg_engine, tmp_path):
+    users = build(pg_engine, tmp_path, prompts=30)
+    service.configure_queue(actor=users["admin"], queue="comparison", strategy="active", engine=pg_engine)
+    with session_scope(pg_engine) as s:
+        alone = set(s.execute(select(WorkItem.id).where(WorkItem.priority > 0)).scalars())
+    second = threading.Thread(target=lambda: _refresh(pg_engine))
+    with session_scope(pg_engine, write=True) as s:
+        active.refresh(s)
+        second.start()
+        second.join(timeout=1)
+        assert second.is_alive()  # it waits for the first to commit
+    second.join()
+    with session_scope(pg_engine) as s:
+        raised = set(s.execute(select(WorkItem.id).where(WorkItem.priority > 0)).scalars())
+    assert raised == alone and 0 < len(raised) <= active.EVERY
+
+
+def _refresh(engine: Engine) -> None:
+    with session_scope(engine, write=True) as s:
+        active.refresh(s)
