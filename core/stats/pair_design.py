@@ -18,7 +18,7 @@ import numpy as np
 
 from core.stats.bradley_terry import Battles, fit
 
-EMPHASIS = 6  # how much the widest intervals count over the others (1: every variance alike)
+EMPHASIS = 3  # how much the widest intervals count over the others (1: every variance alike)
 PRIOR_GAMES = 1.0  # per model against the pool, at p = 1/2: keeps the covariance finite before any battle
 
 
