@@ -1,7 +1,7 @@
 """Active comparison benchmark: how many judgments the leaderboard needs to settle, pairs served alike (random)
 against pairs chosen by their information (active, core.review.active).
 
-    python -m benchmarks.active [--versions V] [--seeds S] [--prompts P] [--latency-judgments N]
+    python -m benchmarks.active [--versions V] [--seeds S] [--prompts P] [--spacing D] [--latency-judgments N]
 
 - store: V chatbot versions (default 15) and P prompts (default 1,000) each answered by every version, loaded by
   bulk Core inserts with three experts and an admin; the comparison queue serves all versions' pairs with k = 1 and
@@ -9,11 +9,14 @@ against pairs chosen by their information (active, core.review.active).
 - run (per seed, per strategy): the admin sets the strategy (`core.review.service.configure_queue`), then the three
   experts take turns: `service.next_item` -> answer -> `service.compare`, as the compare page does. An expert sees
   two texts, left and right (the side drawn by the queue), and answers from known Bradley-Terry strengths: true
-  ratings SPACING points apart (v01 best), except one answer in ten, picked at random (RANDOM_ANSWERS);
+  ratings --spacing points apart (default 50; v01 best), except one answer in ten, picked at random (RANDOM_ANSWERS);
 - stopping rule: every CHECK judgments the leaderboard is read as the A/B page shows it
   (`core.reports.ab.leaderboard`: Bradley-Terry with 200-round bootstrap 95% intervals); the run stops when every
   version's interval lies within +-HALF_WIDTH points of its rating and the versions' order is the true one, or at
   the cap (MAX_JUDGMENTS, counted as not settled);
+- at best (`bound`): the same count with the fit's strengths known and analytic intervals, every pair alike against
+  the plan (core.stats.pair_design) made with them: the saving the plan reaches without estimating anything, beside
+  the saving the queue reached;
 - latency (with --latency-judgments N > 0): a store of V versions whose comparison table holds N judgments (bulk
   loaded, imported ones: the items stay open), the queue set to active; then one expert's next item (timed) and
   submission, CALLS times, each EVERY-th submission re-planning the order (its time reported apart).
@@ -33,6 +36,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, func, insert, select
 
 from benchmarks.common import (
@@ -51,7 +55,8 @@ from core.reports.ab.leaderboard import leaderboard
 from core.reports.filters import Filters
 from core.review import active, service
 from core.review.judgments import ComparisonIn
-from core.stats.bradley_terry import SCALE
+from core.stats.bradley_terry import SCALE, Battles, fit
+from core.stats.pair_design import covariance, extend
 from core.store.db import get_engine, session_scope
 from core.store.models import Comparison, ModelVersion, Prompt, Response, User, utcnow
 
@@ -76,6 +81,12 @@ def _options(parser: argparse.ArgumentParser) -> None:
         "--prompts", type=int, default=PROMPTS, help=f"prompts, each answered by every version (default {PROMPTS:,})"
     )
     parser.add_argument(
+        "--spacing",
+        type=float,
+        default=SPACING,
+        help=f"points between neighbouring true ratings (default {SPACING:.0f})",
+    )
+    parser.add_argument(
         "--latency-judgments",
         type=int,
         default=0,
@@ -94,6 +105,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--seeds must be between 1 and 1,000")
     if args.prompts < 1 or args.latency_judgments < 0:
         parser.error("--prompts must be at least 1 and --latency-judgments at least 0")
+    if not 1 <= args.spacing <= 400:
+        parser.error("--spacing must be between 1 and 400 points")
     return args
 
 
@@ -148,13 +161,15 @@ def _user(engine: Engine, username: str) -> UserPublic:
         return UserPublic.of(user)
 
 
-def simulate(url: str, truth: dict[str, int], versions: int, strategy: str, seed: int) -> dict[str, Any]:
+def simulate(
+    url: str, truth: dict[str, int], versions: int, strategy: str, seed: int, spacing: float = SPACING
+) -> dict[str, Any]:
     """One run on the store at `url`: judgments until the stopping rule holds (see the module's docstring)."""
     engine = get_engine(url)
     service.configure_queue(actor=_user(engine, "admin"), queue="comparison", strategy=strategy, engine=engine)
     experts = [_user(engine, f"expert{n}") for n in range(EXPERTS)]
     rng = random.Random(seed)
-    strength = [-v * SPACING / SCALE for v in range(versions)]  # natural-log scale, v01 best
+    strength = [-v * spacing / SCALE for v in range(versions)]  # natural-log scale, v01 best
     judged, settled, widest = 0, False, math.inf
     started = perf_counter()
     while judged < MAX_JUDGMENTS:
@@ -197,6 +212,34 @@ def settles(engine: Engine, versions: int) -> tuple[bool, float]:
     widest = max(max(row.rating - row.ci_low, row.ci_high - row.rating) for row in board)
     ordered = [row.model for row in board] == names(versions)
     return widest <= HALF_WIDTH and ordered, widest
+
+
+def bound(versions: int, spacing: float) -> dict[str, Any]:
+    """The same count, at best: the fit's strengths known (what it converges to with RANDOM_ANSWERS), the analytic
+    intervals (1.96 standard errors from the Fisher information, no sampling), the order taken as right. Every pair
+    alike against core.stats.pair_design's plan made with those strengths, in steps of CHECK."""
+    models = names(versions)
+    true = np.array([-v * spacing / SCALE for v in range(versions)])
+    beats = RANDOM_ANSWERS / 2 + (1 - RANDOM_ANSWERS) / (1 + np.exp(true[None, :] - true[:, None]))
+    np.fill_diagonal(beats, 0)
+    strengths = fit(beats[None] * 1e4)[0]
+    target = (HALF_WIDTH / 1.96 / SCALE) ** 2
+    pairs = [(a, b) for k, a in enumerate(models) for b in models[k + 1 :]]
+    alike = 0
+    while (
+        covariance(Battles.of(models, [(a, b, alike / 2, alike / 2, 0) for a, b in pairs]), strengths).diagonal().max()
+        > target
+    ):
+        alike += 1
+    cov, planned = covariance(Battles.of(models, []), strengths), 0
+    while cov.diagonal().max() > target:
+        _, cov = extend(cov, strengths, CHECK)
+        planned += CHECK
+    return {
+        "bound_random": alike * len(pairs),
+        "bound_active": planned,
+        "bound_saving": round(1 - planned / (alike * len(pairs)), 3),
+    }
 
 
 def latency(folder: Path, versions: int, judgments: int) -> dict[str, Any]:
@@ -265,6 +308,7 @@ def _load_comparisons(engine: Engine, count: int) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(argv)
     figures: dict[str, Any] = {"versions": args.versions, "seeds": args.seeds, "prompts": args.prompts}
+    figures["spacing"] = args.spacing
     results = []
     with temp_folder("active") as folder:
         template = fresh_sqlite(folder, "template.db")
@@ -275,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             for strategy in ("random", "active"):
                 path = folder / f"{strategy}-{seed}.db"
                 shutil.copyfile(Path(template.removeprefix("sqlite:///")), path)
-                result = simulate(f"sqlite:///{path}", truth, args.versions, strategy, seed)
+                result = simulate(f"sqlite:///{path}", truth, args.versions, strategy, seed, args.spacing)
                 get_engine(f"sqlite:///{path}").dispose()
                 path.unlink()
                 say(f"seed {seed} {strategy}: {result}")
@@ -297,11 +341,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     random_median, active_median = figures["random_median"], figures["active_median"]
     saving = None if not (random_median and active_median) else round(1 - active_median / random_median, 3)
     figures |= {"saving": saving, "meets_goal": saving is not None and saving >= GOAL_SAVING}
+    figures |= bound(args.versions, args.spacing)
     if "next_p95_ms" in figures:
         figures["meets_target_next"] = figures["next_p95_ms"] <= TARGET_NEXT_P95_MS
     print(
         f"median judgments until every rating is within +-{HALF_WIDTH:.0f} points and the order is right: random "
-        f"{random_median}, active {active_median}; saving {saving} (goal >= {GOAL_SAVING:.0%})"
+        f"{random_median}, active {active_median}; saving {saving} (goal >= {GOAL_SAVING:.0%}); at best (strengths "
+        f"known, analytic intervals): random {figures['bound_random']}, active {figures['bound_active']}, saving "
+        f"{figures['bound_saving']}"
     )
     print_figures(figures | {"machine": machine()})
 

@@ -207,7 +207,6 @@ def test_with_prefer_uncertain_the_reward_models_least_sure_prompt_comes_first(a
 @pytest.mark.slow
 def test_in_a_small_simulation_active_settles_the_leaderboard_with_fewer_judgments(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "HALF_WIDTH", 40.0)  # 8 versions 100 points apart, settled to +-40 points
-    monkeypatch.setattr(bench, "SPACING", 100.0)
     template = tmp_path / "template.db"
     truth = bench.build(bench.get_engine(bench.fresh_sqlite(tmp_path, template.name)), 8, 200)
     bench.get_engine(f"sqlite:///{template}").dispose()
@@ -215,7 +214,7 @@ def test_in_a_small_simulation_active_settles_the_leaderboard_with_fewer_judgmen
     def judgments(strategy: str, seed: int) -> int | None:
         copy = tmp_path / f"{strategy}-{seed}.db"
         copy.write_bytes(template.read_bytes())
-        return bench.simulate(f"sqlite:///{copy}", truth, 8, strategy, seed)["judgments"]
+        return bench.simulate(f"sqlite:///{copy}", truth, 8, strategy, seed, spacing=100.0)["judgments"]
 
     counts = {strategy: [judgments(strategy, seed) for seed in (0, 1)] for strategy in ("random", "active")}
     assert None not in counts["random"] + counts["active"], counts  # both settled

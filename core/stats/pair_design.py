@@ -36,24 +36,28 @@ def covariance(battles: Battles, strengths: np.ndarray) -> np.ndarray:
 
 def plan(battles: Battles, size: int) -> Counter[tuple[str, str]]:
     """How many of the next `size` battles each pair of models (a, b; a before b in `battles.models`) should get."""
-    n = len(battles.models)
-    if n < 2:
+    if len(battles.models) < 2:
         return Counter()
     strengths = fit(battles.matrix())[0]
-    cov = covariance(battles, strengths)
+    chosen, _ = extend(covariance(battles, strengths), strengths, size)
+    return Counter({(battles.models[i], battles.models[j]): count for (i, j), count in chosen.items()})
+
+
+def extend(cov: np.ndarray, strengths: np.ndarray, size: int) -> tuple[Counter[tuple[int, int]], np.ndarray]:
+    """The greedy batch: `size` battles, one at a time, each the pair (by index) that most reduces the weighted sum
+    of variances; and the covariance after them."""
+    n = len(strengths)
     first, second = np.triu_indices(n, 1)
+    columns = np.arange(len(first))
     p = 1 / (1 + np.exp(strengths[second] - strengths[first]))
     weight = p * (1 - p)
-    chosen: Counter[tuple[str, str]] = Counter()
+    chosen: Counter[tuple[int, int]] = Counter()
     for _ in range(size):
-        variance = np.diag(cov)
-        focus = variance ** (EMPHASIS - 1)
+        focus = np.diag(cov) ** (EMPHASIS - 1)
         d = cov[:, first] - cov[:, second]  # column per pair: cov (e_i - e_j)
-        spread = d[first, np.arange(len(first))] - d[second, np.arange(len(first))]  # (e_i - e_j)^T cov (e_i - e_j)
+        spread = d[first, columns] - d[second, columns]  # (e_i - e_j)^T cov (e_i - e_j)
         gain = weight * (focus[:, None] * d**2).sum(axis=0) / (1 + weight * spread)
         best = int(np.argmax(gain))
-        i, j = first[best], second[best]
-        column = d[:, best]
-        cov = cov - weight[best] * np.outer(column, column) / (1 + weight[best] * spread[best])
-        chosen[battles.models[i], battles.models[j]] += 1
-    return chosen
+        cov = cov - weight[best] * np.outer(d[:, best], d[:, best]) / (1 + weight[best] * spread[best])
+        chosen[int(first[best]), int(second[best])] += 1
+    return chosen, cov
