@@ -43,18 +43,13 @@ def due(judgment_id: int) -> bool:
 
 
 def refresh(session: Session) -> int:
-    """Plan the next comparisons and raise their items (in the caller's write transaction); with the random strategy,
-    put back any raised item. Returns how many items are raised now."""
+    """Plan the next comparisons and raise their items in place of those raised before (in the caller's write
+    transaction), when the queue's strategy is active; returns how many items are raised."""
     config = get_config(session, QUEUE)
-    active = config.strategy == "active" and len(config.versions) >= 2
-    run = prepared.on(session)
-    if active:
-        order_changed(run, QUEUE)  # first: the lock that serialises refreshes on PostgreSQL
-    lowered = session.execute(update(W).where(*_open(), W.c.priority > 0).values(priority=0)).rowcount
-    if not active:
-        if lowered:
-            order_changed(run, QUEUE)
+    if config.strategy != "active":
         return 0
+    order_changed(prepared.on(session), QUEUE)  # first: the lock that serialises refreshes on PostgreSQL
+    session.execute(_lower_statement())
     ids = dict(
         session.execute(select(ModelVersion.name, ModelVersion.id).where(ModelVersion.name.in_(config.versions))).all()
     )
@@ -74,6 +69,16 @@ def refresh(session: Session) -> int:
             [{"item": item, "level": level} for item, level in raised.items()],
         )
     return len(raised)
+
+
+def lower(session: Session) -> None:
+    """Put every raised item back to priority 0: the queue left the active strategy."""
+    if session.execute(_lower_statement()).rowcount:
+        order_changed(prepared.on(session), QUEUE)
+
+
+def _lower_statement():
+    return update(W).where(*_open(), W.c.priority > 0).values(priority=0)
 
 
 def _least_sure_first(row) -> tuple:

@@ -136,8 +136,10 @@ def configure(
         after={"queue": queue, **after},
     )
     sync_queue(session, queue)
-    if queue == "comparison":
+    if config.strategy == "active":
         active.refresh(session)
+    elif before["strategy"] == "active":
+        active.lower(session)
     return config
 
 
