@@ -142,6 +142,17 @@ def test_active_serves_the_unsettled_pairs_first_and_random_the_oldest(any_engin
         assert s.execute(select(WorkItem.id).where(WorkItem.priority > 0)).first() is None  # back to every pair alike
 
 
+def test_under_random_a_refresh_leaves_priorities_set_by_hand(engine, tmp_path):
+    build(engine, tmp_path)
+    with session_scope(engine, write=True) as s:
+        item = s.execute(select(WorkItem).where(WorkItem.queue == "comparison").order_by(WorkItem.id.desc())).scalar()
+        item.priority = 5
+    with session_scope(engine, write=True) as s:
+        assert active.refresh(s) == 0
+    with session_scope(engine) as s:
+        assert s.execute(select(WorkItem.priority).where(WorkItem.priority > 0)).scalars().all() == [5]
+
+
 def test_k_leases_and_gold_work_as_before_with_active(any_engine, tmp_path):
     users = build(any_engine, tmp_path, prompts=3, k=1, gold_share=0.5)
     service.configure_queue(actor=users["admin"], queue="comparison", strategy="active", engine=any_engine)
