@@ -215,7 +215,6 @@ def test_with_prefer_uncertain_the_reward_models_least_sure_prompt_comes_first(a
     assert "bot-c" in pair_of(any_engine, least_sure)
 
 
-@pytest.mark.slow
 def test_in_a_small_simulation_active_settles_the_leaderboard_with_fewer_judgments(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "HALF_WIDTH", 40.0)  # 8 versions 100 points apart, settled to +-40 points
     template = tmp_path / "template.db"
