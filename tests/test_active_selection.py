@@ -16,6 +16,7 @@ from core.auth import Forbidden, UserPublic
 from core.cli.main import main
 from core.ingest import import_file
 from core.review import active, queues, service, settings
+from core.review.judgments import ComparisonIn
 from core.review.queues import QueueError
 from core.store.db import session_scope
 from core.store.models import (
@@ -151,6 +152,28 @@ def test_under_random_a_refresh_leaves_priorities_set_by_hand(engine, tmp_path):
         assert active.refresh(s) == 0
     with session_scope(engine) as s:
         assert s.execute(select(WorkItem.priority).where(WorkItem.priority > 0)).scalars().all() == [5]
+
+
+def test_a_failed_re_plan_after_a_comparison_keeps_it_and_shows_no_error(engine, tmp_path, monkeypatch, caplog):
+    users = build(engine, tmp_path)
+    service.configure_queue(actor=users["admin"], queue="comparison", strategy="active", engine=engine)
+
+    def broken_plan(battles, size):
+        raise ValueError("singular information matrix")
+
+    monkeypatch.setattr(active, "plan", broken_plan)
+    monkeypatch.setattr(active, "EVERY", 1)  # this comparison is one after which the order is planned again
+    view = service.next_item(actor=users["ada"], queue="comparison", engine=engine)
+    judgment_id = service.compare(
+        actor=users["ada"],
+        assignment_id=view.assignment_id,
+        comparison=ComparisonIn(preferred="left", strength="clear"),
+        engine=engine,
+    )
+    with session_scope(engine) as s:
+        assert s.get(Comparison, judgment_id) is not None
+    assert "singular information matrix" in caplog.text
+    assert service.next_item(actor=users["ada"], queue="comparison", engine=engine) is not None  # the queue serves on
 
 
 def test_k_leases_and_gold_work_as_before_with_active(any_engine, tmp_path):

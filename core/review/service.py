@@ -3,6 +3,7 @@ its own transaction. Every judgment goes through the one write path (core.review
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
@@ -22,6 +23,8 @@ from core.review.queues import QUEUE_ACTIONS, QueueError
 from core.review.settings import QueueOverview, QueueSettings
 from core.review.views import ItemView, LastComparison, LastLabel, LastRating
 from core.store.db import session_scope, write_scope
+
+log = logging.getLogger("core.review.service")
 
 
 @guarded(QUEUE_ACTIONS)
@@ -55,14 +58,18 @@ def compare(
     engine: Engine | None = None,
 ) -> int:
     """Store the preference for the leased pair; returns its id. Every active.EVERY-th comparison re-plans the
-    queue's order (core.review.active) in a transaction of its own, after this one."""
+    queue's order (core.review.active) in a transaction of its own, after this one: should that fail, the reviewer
+    sees no error for a comparison that was stored; it is logged and the next due refresh plans again."""
     with write_scope(engine) as run:
         judgment_id = judgments.submit_comparison(
             run, user_id=actor.id, assignment_id=assignment_id, comparison=comparison, hidden_seconds=hidden_seconds
         )
     if active.due(judgment_id):
-        with session_scope(engine, write=True) as session:
-            active.refresh(session)
+        try:
+            with session_scope(engine, write=True) as session:
+                active.refresh(session)
+        except Exception:  # whatever failed, the old order serves until the next refresh
+            log.exception("comparison %d is stored, but re-planning the comparison queue failed", judgment_id)
     return judgment_id
 
 
