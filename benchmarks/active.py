@@ -1,28 +1,32 @@
 """Active comparison benchmark: how many judgments the leaderboard needs to settle, pairs served alike (random)
 against pairs chosen by their information (active, core.review.active).
 
-    python -m benchmarks.active [--versions V] [--seeds S] [--prompts P] [--spacing D] [--latency-judgments N]
+    python -m benchmarks.active [--versions V] [--seeds S] [--prompts P] [--strengths even|drawn] [--spacing D]
+        [--latency-judgments N]
 
 - store: V chatbot versions (default 15) and P prompts (default 1,000) each answered by every version, loaded by
   bulk Core inserts with three experts and an admin; the comparison queue serves all versions' pairs with k = 1 and
   no gold (P pairs of answers per pair of versions). It is built once and copied for each run;
 - run (per seed, per strategy): the admin sets the strategy (`core.review.service.configure_queue`), then the three
   experts take turns: `service.next_item` -> answer -> `service.compare`, as the compare page does. An expert sees
-  two texts, left and right (the side drawn by the queue), and answers from known Bradley-Terry strengths: true
-  ratings --spacing points apart (default 50; v01 best), except one answer in ten, picked at random (RANDOM_ANSWERS);
+  two texts, left and right (the side drawn by the queue), and answers from known Bradley-Terry strengths, except
+  one answer in ten, picked at random (RANDOM_ANSWERS). The true ratings (v01 best) are, with --strengths drawn (the
+  default), drawn per seed from a normal distribution of sd SPREAD points, neighbours pushed at least MIN_GAP
+  apart; with --strengths even, --spacing points apart (default 50);
 - stopping rule: every CHECK judgments the leaderboard is read as the A/B page shows it
   (`core.reports.ab.leaderboard`: Bradley-Terry with 200-round bootstrap 95% intervals); the run stops when every
   version's interval lies within +-HALF_WIDTH points of its rating and the versions' order is the true one, or at
   the cap (MAX_JUDGMENTS, counted as not settled);
 - at best (`bound`): the same count with the fit's strengths known and analytic intervals, every pair alike against
   the plan (core.stats.pair_design) made with them: the saving the plan reaches without estimating anything, beside
-  the saving the queue reached;
+  the saving the queue reached (medians over the seeds: drawn ratings differ per seed);
 - latency (with --latency-judgments N > 0): a store of V versions whose comparison table holds N judgments (bulk
   loaded, imported ones: the items stay open), the queue set to active; then one expert's next item (timed) and
   submission, CALLS times, each EVERY-th submission re-planning the order (its time reported apart).
 
-Prints a table per run and ends with one JSON line: {"versions", "seeds", "random_median", "active_median",
-"saving", ...}. Goal (the issue): active needs at least 40% fewer judgments than random; next item p95 <= 5 ms."""
+Prints a table per run and ends with one JSON line: {"versions", "seeds", "strengths", "random_median",
+"active_median", "saving", ...}. Goal (the issue): active needs at least 40% fewer judgments than random; next item
+p95 <= 5 ms."""
 
 from __future__ import annotations
 
@@ -64,7 +68,10 @@ VERSIONS = 15
 SEEDS = 20
 PROMPTS = 1_000
 EXPERTS = 3
-SPACING = 50.0  # points between neighbouring true ratings
+SCENARIOS = ("drawn", "even")
+SPREAD = 100.0  # sd of drawn true ratings: 15 models picked across Chatbot Arena's board spread about that much
+MIN_GAP = 10.0  # points between drawn neighbours at least: a tie of two versions would never settle their order
+SPACING = 50.0  # points between neighbouring true ratings, evenly spaced
 RANDOM_ANSWERS = 0.1
 HALF_WIDTH = 25.0
 CHECK = 50  # judgments between two readings of the leaderboard
@@ -81,10 +88,16 @@ def _options(parser: argparse.ArgumentParser) -> None:
         "--prompts", type=int, default=PROMPTS, help=f"prompts, each answered by every version (default {PROMPTS:,})"
     )
     parser.add_argument(
+        "--strengths",
+        choices=SCENARIOS,
+        default=SCENARIOS[0],
+        help=f"true ratings drawn per seed (sd {SPREAD:.0f} points) or evenly spaced (default {SCENARIOS[0]})",
+    )
+    parser.add_argument(
         "--spacing",
         type=float,
         default=SPACING,
-        help=f"points between neighbouring true ratings (default {SPACING:.0f})",
+        help=f"with --strengths even: points between neighbouring true ratings (default {SPACING:.0f})",
     )
     parser.add_argument(
         "--latency-judgments",
@@ -108,6 +121,15 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if not 1 <= args.spacing <= 400:
         parser.error("--spacing must be between 1 and 400 points")
     return args
+
+
+def ratings(versions: int, strengths: str, seed: int, spacing: float = SPACING) -> list[float]:
+    """The true ratings in points, best (v01) first: evenly spaced, or drawn for this seed (see the docstring)."""
+    if strengths == "even":
+        return [-v * spacing for v in range(versions)]
+    drawn = sorted(np.random.default_rng(seed).normal(0, SPREAD, versions), reverse=True)
+    gaps = np.maximum(-np.diff(drawn), MIN_GAP)
+    return [0.0, *(-np.cumsum(gaps)).tolist()]
 
 
 def names(versions: int) -> list[str]:
@@ -161,15 +183,14 @@ def _user(engine: Engine, username: str) -> UserPublic:
         return UserPublic.of(user)
 
 
-def simulate(
-    url: str, truth: dict[str, int], versions: int, strategy: str, seed: int, spacing: float = SPACING
-) -> dict[str, Any]:
-    """One run on the store at `url`: judgments until the stopping rule holds (see the module's docstring)."""
+def simulate(url: str, truth: dict[str, int], true: list[float], strategy: str, seed: int) -> dict[str, Any]:
+    """One run on the store at `url`, the versions' true ratings `true` (points, best first): judgments until the
+    stopping rule holds (see the module's docstring)."""
     engine = get_engine(url)
     service.configure_queue(actor=_user(engine, "admin"), queue="comparison", strategy=strategy, engine=engine)
     experts = [_user(engine, f"expert{n}") for n in range(EXPERTS)]
     rng = random.Random(seed)
-    strength = [-v * spacing / SCALE for v in range(versions)]  # natural-log scale, v01 best
+    versions, strength = len(true), [r / SCALE for r in true]  # natural-log scale, v01 best
     judged, settled, widest = 0, False, math.inf
     started = perf_counter()
     while judged < MAX_JUDGMENTS:
@@ -214,13 +235,13 @@ def settles(engine: Engine, versions: int) -> tuple[bool, float]:
     return widest <= HALF_WIDTH and ordered, widest
 
 
-def bound(versions: int, spacing: float) -> dict[str, Any]:
+def bound(true: list[float]) -> dict[str, Any]:
     """The same count, at best: the fit's strengths known (what it converges to with RANDOM_ANSWERS), the analytic
     intervals (1.96 standard errors from the Fisher information, no sampling), the order taken as right. Every pair
     alike against core.stats.pair_design's plan made with those strengths, in steps of CHECK."""
-    models = names(versions)
-    true = np.array([-v * spacing / SCALE for v in range(versions)])
-    beats = RANDOM_ANSWERS / 2 + (1 - RANDOM_ANSWERS) / (1 + np.exp(true[None, :] - true[:, None]))
+    models = names(len(true))
+    strength = np.array(true) / SCALE
+    beats = RANDOM_ANSWERS / 2 + (1 - RANDOM_ANSWERS) / (1 + np.exp(strength[None, :] - strength[:, None]))
     np.fill_diagonal(beats, 0)
     strengths = fit(beats[None] * 1e4)[0]
     target = (HALF_WIDTH / 1.96 / SCALE) ** 2
@@ -235,11 +256,7 @@ def bound(versions: int, spacing: float) -> dict[str, Any]:
     while cov.diagonal().max() > target:
         _, cov = extend(cov, strengths, CHECK)
         planned += CHECK
-    return {
-        "bound_random": alike * len(pairs),
-        "bound_active": planned,
-        "bound_saving": round(1 - planned / (alike * len(pairs)), 3),
-    }
+    return {"bound_random": alike * len(pairs), "bound_active": planned}
 
 
 def latency(folder: Path, versions: int, judgments: int) -> dict[str, Any]:
@@ -308,18 +325,22 @@ def _load_comparisons(engine: Engine, count: int) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parse(argv)
     figures: dict[str, Any] = {"versions": args.versions, "seeds": args.seeds, "prompts": args.prompts}
-    figures["spacing"] = args.spacing
-    results = []
+    figures |= {"strengths": args.strengths} | (
+        {"spacing": args.spacing} if args.strengths == "even" else {"spread": SPREAD, "min_gap": MIN_GAP}
+    )
+    results, bounds = [], []
     with temp_folder("active") as folder:
         template = fresh_sqlite(folder, "template.db")
         say(f"building the store: {args.versions} versions, {args.prompts:,} prompts")
         truth = build(get_engine(template), args.versions, args.prompts)
         get_engine(template).dispose()
         for seed in range(args.seeds):
+            true = ratings(args.versions, args.strengths, seed, args.spacing)
+            bounds.append(bound(true))
             for strategy in ("random", "active"):
                 path = folder / f"{strategy}-{seed}.db"
                 shutil.copyfile(Path(template.removeprefix("sqlite:///")), path)
-                result = simulate(f"sqlite:///{path}", truth, args.versions, strategy, seed, args.spacing)
+                result = simulate(f"sqlite:///{path}", truth, true, strategy, seed)
                 get_engine(f"sqlite:///{path}").dispose()
                 path.unlink()
                 say(f"seed {seed} {strategy}: {result}")
@@ -341,7 +362,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     random_median, active_median = figures["random_median"], figures["active_median"]
     saving = None if not (random_median and active_median) else round(1 - active_median / random_median, 3)
     figures |= {"saving": saving, "meets_goal": saving is not None and saving >= GOAL_SAVING}
-    figures |= bound(args.versions, args.spacing)
+    figures |= {key: statistics.median(b[key] for b in bounds) for key in ("bound_random", "bound_active")}
+    figures["bound_saving"] = round(1 - figures["bound_active"] / figures["bound_random"], 3)
     if "next_p95_ms" in figures:
         figures["meets_target_next"] = figures["next_p95_ms"] <= TARGET_NEXT_P95_MS
     print(

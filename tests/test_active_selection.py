@@ -247,7 +247,9 @@ def test_in_a_small_simulation_active_settles_the_leaderboard_with_fewer_judgmen
     def judgments(strategy: str, seed: int) -> int | None:
         copy = tmp_path / f"{strategy}-{seed}.db"
         copy.write_bytes(template.read_bytes())
-        return bench.simulate(f"sqlite:///{copy}", truth, 8, strategy, seed, spacing=100.0)["judgments"]
+        return bench.simulate(f"sqlite:///{copy}", truth, bench.ratings(8, "even", seed, 100.0), strategy, seed)[
+            "judgments"
+        ]
 
     counts = {strategy: [judgments(strategy, seed) for seed in (0, 1)] for strategy in ("random", "active")}
     assert None not in counts["random"] + counts["active"], counts  # both settled
