@@ -254,7 +254,7 @@ def bound(true: list[float]) -> dict[str, Any]:
         alike += 1
     cov, planned = covariance(Battles.of(models, []), strengths), 0
     while cov.diagonal().max() > target:
-        _, cov = extend(cov, strengths, CHECK)
+        _, cov = extend(cov, strengths, CHECK, order=0)  # the order taken as right: intervals alone
         planned += CHECK
     return {"bound_random": alike * len(pairs), "bound_active": planned}
 

@@ -18,6 +18,8 @@ from core.ingest import import_file
 from core.review import active, queues, service, settings
 from core.review.judgments import ComparisonIn
 from core.review.queues import QueueError
+from core.stats import pair_design
+from core.stats.bradley_terry import Battles, fit
 from core.store.db import session_scope
 from core.store.models import (
     AuditEvent,
@@ -277,3 +279,16 @@ def test_two_refreshes_at_once_leave_one_plan(pg_engine, tmp_path):
 def _refresh(engine: Engine) -> None:
     with session_scope(engine, write=True) as s:
         active.refresh(s)
+
+
+def test_the_plan_spends_more_on_two_versions_whose_order_is_unsure_than_intervals_alone_would():
+    models = ["a", "b", "c", "d"]
+    outcomes = [("a", "b", 52, 48), ("a", "c", 150, 50), ("b", "c", 140, 60), ("c", "d", 150, 50)]
+    outcomes += [("a", "d", 190, 10), ("b", "d", 185, 15)]  # (a, b, a's wins, b's wins)
+    battles = Battles.of(models, [(*row, 0) for row in outcomes])
+    strengths = fit(battles.matrix())[0]
+    cov = pair_design.covariance(battles, strengths)
+    with_order, _ = pair_design.extend(cov, strengths, 50)
+    intervals_only, _ = pair_design.extend(cov, strengths, 50, order=0)
+    assert with_order[0, 1] > intervals_only[0, 1]  # a and b: neighbours, their order least sure
+    assert pair_design.plan(battles, 50)[("a", "b")] == with_order[0, 1]
