@@ -228,7 +228,8 @@ def settings_form(current: QueueSettings) -> None:
                 index=list(STRATEGY_LABELS).index(current.strategy),
                 format_func=STRATEGY_LABELS.get,
                 help="Random serves every pair of versions alike. Active serves first the pairs whose comparison "
-                "narrows the leaderboard's intervals most, so it settles with fewer judgments",
+                "narrows the leaderboard's intervals most or settles the order of close versions, so it settles with "
+                "fewer judgments",
                 key="comparison-strategy",
             )
             prefer_uncertain = uncertain_column.toggle(
