@@ -8,7 +8,7 @@ PORT ?= 8501
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 QUIET_PIP := 2>&1 | { grep -v "^WARNING: Location" || true; }
 
-.PHONY: install init demo run test test-slow check lint screenshots bench-imports bench-moderation bench-labelstudio bench-reports bench-reward bench-queues bench-backup bench-load bench-browser clean
+.PHONY: install init demo run test test-slow check lint screenshots bench-imports bench-moderation bench-labelstudio bench-reports bench-reward bench-queues bench-active bench-backup bench-load bench-browser clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -63,6 +63,9 @@ bench-reward: install
 
 bench-queues: install
 	$(PY) -m benchmarks.queues
+
+bench-active: install
+	$(PY) -m benchmarks.active
 
 bench-backup: install
 	$(PY) -m benchmarks.backup

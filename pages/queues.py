@@ -28,6 +28,7 @@ VERSION_HELP = {
     "moderation": "The newest of these decides which items are borderline (its band around its threshold); items "
     "another one labels differently are borderline too. None chosen: the two newest classifier versions.",
 }
+STRATEGY_LABELS = {"random": "Every pair alike (random)", "active": "Most informative first (active)"}
 
 user = require_page("queues")
 admin = may(user, "queue.configure")
@@ -218,7 +219,7 @@ def settings_form(current: QueueSettings) -> None:
         lease = lease_column.number_input(
             "Lease (minutes)", 1, 24 * 60, current.lease_minutes, help="How long a reviewer holds an opened item"
         )
-        per_dimension = None
+        per_dimension = strategy = prefer_uncertain = None
         if current.queue == "comparison":
             per_dimension = st.toggle(
                 "Ask per dimension",
@@ -226,6 +227,24 @@ def settings_form(current: QueueSettings) -> None:
                 help="Also ask left, right or tie for helpfulness, harmlessness and accuracy: the A/B report then "
                 "gives a win rate per dimension, and a reward snapshot can be built from one dimension",
                 key="comparison-per_dimension",
+            )
+            strategy_column, uncertain_column = st.columns(2)
+            strategy = strategy_column.selectbox(
+                "Which pairs first",
+                options=list(STRATEGY_LABELS),
+                index=list(STRATEGY_LABELS).index(current.strategy),
+                format_func=STRATEGY_LABELS.get,
+                help="Random serves every pair of versions alike. Active serves first the pairs whose comparison "
+                "narrows the leaderboard's intervals most or settles the order of close versions, so it settles with "
+                "fewer judgments",
+                key="comparison-strategy",
+            )
+            prefer_uncertain = uncertain_column.toggle(
+                "Least sure prompts first",
+                value=current.prefer_uncertain,
+                help="Active: within a pair, the prompts on which the active reward model's two rewards are closest "
+                "come first; they teach the next reward model most",
+                key="comparison-prefer_uncertain",
             )
         if st.form_submit_button("Save", type="primary"):
             try:
@@ -237,12 +256,15 @@ def settings_form(current: QueueSettings) -> None:
                     gold_share=gold,
                     lease_minutes=lease,
                     per_dimension=per_dimension,
+                    strategy=strategy,
+                    prefer_uncertain=prefer_uncertain,
                 )
             except QueueError as error:
                 st.error(str(error))
             else:
                 shown = ", ".join(saved.versions) or "no versions"
                 asks = "; asks per dimension" if saved.per_dimension else ""
+                asks += "; active pairs" if saved.strategy == "active" else ""
                 st.session_state["queues_notice"] = f"{saved.queue}: saved ({shown}; k = {saved.k}{asks})."
                 st.rerun()
 

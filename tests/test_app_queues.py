@@ -52,7 +52,7 @@ def test_taking_a_version_out_of_the_comparison_queue_closes_its_pairs(engine, t
 def test_the_admin_turns_on_per_dimension_questions_for_the_comparison_queue_only(engine, tmp_path):
     at = queue_page(engine, tmp_path, prompts=3)
     toggles = {t.key for t in at.toggle}
-    assert toggles == {"comparison-per_dimension"}  # the other queues have no such setting
+    assert toggles == {"comparison-per_dimension", "comparison-prefer_uncertain"}  # the other queues have none
     at.toggle(key="comparison-per_dimension").set_value(True)
     next(b for b in at.button if b.label == "Save" and b.key.startswith("FormSubmitter:queue-comparison")).click()
     at.run()
@@ -67,6 +67,25 @@ def test_the_admin_turns_on_per_dimension_questions_for_the_comparison_queue_onl
         False,
         True,
     )
+
+
+def test_the_admin_sets_the_comparison_queue_to_active_pairs(engine, tmp_path):
+    at = queue_page(engine, tmp_path, prompts=3)
+    strategy = at.selectbox(key="comparison-strategy")
+    assert strategy.value == "random" and strategy.options == [
+        "Every pair alike (random)",
+        "Most informative first (active)",
+    ]
+    strategy.set_value("active")
+    next(b for b in at.button if b.label == "Save" and b.key.startswith("FormSubmitter:queue-comparison")).click()
+    at.run()
+    assert not at.exception and not at.error
+    assert texts(at.success) == ["comparison: saved (bot-v1, bot-v2; k = 2; active pairs)."]
+    assert at.selectbox(key="comparison-strategy").value == "active"
+    with session_scope(engine) as s:
+        assert s.get(QueueConfig, "comparison").strategy == "active"
+        event = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
+    assert (event.before["strategy"], event.after["strategy"]) == ("random", "active")
 
 
 def test_the_moderation_queue_offers_classifier_versions_and_adjudication_none(engine, tmp_path):

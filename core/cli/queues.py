@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.cli.common import actor, add_command, add_group
 from core.review import service as review
+from core.review.active import STRATEGIES
 from core.review.assignment import read_ids
 from core.review.queues import DEFAULT_K
 
@@ -35,6 +36,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "--per-dimension",
         choices=("on", "off"),
         help="comparison: also ask left/right/tie for helpfulness, harmlessness and accuracy",
+    )
+    conf.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        help="comparison: random serves every pair of versions alike (the default); active serves first the pairs "
+        "that settle the leaderboard fastest",
+    )
+    conf.add_argument(
+        "--prefer-uncertain",
+        choices=("on", "off"),
+        help="comparison, active: within a pair, the prompts the active reward model is least sure of come first",
     )
     conf.add_argument(
         "--qualify",
@@ -132,11 +144,15 @@ def _configure(args: argparse.Namespace) -> None:
         gold_share=args.gold_share,
         lease_minutes=args.lease_minutes,
         per_dimension=None if args.per_dimension is None else args.per_dimension == "on",
+        strategy=args.strategy,
+        prefer_uncertain=None if args.prefer_uncertain is None else args.prefer_uncertain == "on",
     )
     print(
         f"{saved.queue}: versions {', '.join(saved.versions) or '(none)'}; k={saved.k}; "
         f"gold share {saved.gold_share:.0%}; leases of {saved.lease_minutes} min"
         + ("; per-dimension preferences on" if saved.per_dimension else "")
+        + (f"; {saved.strategy} pairs" if saved.queue == "comparison" else "")
+        + ("; least sure prompts first" if saved.prefer_uncertain else "")
     )
 
 

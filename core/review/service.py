@@ -3,6 +3,7 @@ its own transaction. Every judgment goes through the one write path (core.review
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any
 
@@ -12,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from core.auth import UserPublic, guarded
 from core.moderation import labels
 from core.moderation.labels import AdjudicationIn, LabelIn
+from core.review import active, assignment, gold, judgments, progress, qualification, queues, settings, views
 from core.review import assignee_progress as assignees
-from core.review import assignment, gold, judgments, progress, qualification, queues, settings, views
 from core.review.assignee_progress import AssignChoices, AssigneeProgress
 from core.review.assignment import Assigned, TakenBack
 from core.review.judgments import ComparisonIn, RatingIn
@@ -25,6 +26,8 @@ from core.review.views import ItemView, LastComparison, LastLabel, LastRating
 from core.store import prepared
 from core.store.db import session_scope, write_scope
 from core.store.models import utcnow
+
+log = logging.getLogger("core.review.service")
 
 
 @guarded(QUEUE_ACTIONS)
@@ -57,10 +60,20 @@ def compare(
     hidden_seconds: float = 0,
     engine: Engine | None = None,
 ) -> int:
+    """Store the preference for the leased pair; returns its id. Every active.EVERY-th comparison re-plans the
+    queue's order (core.review.active) in a transaction of its own, after this one: should that fail, the reviewer
+    sees no error for a comparison that was stored; it is logged and the next due refresh plans again."""
     with write_scope(engine) as run:
-        return judgments.submit_comparison(
+        judgment_id = judgments.submit_comparison(
             run, user_id=actor.id, assignment_id=assignment_id, comparison=comparison, hidden_seconds=hidden_seconds
         )
+    if active.due(judgment_id):
+        try:
+            with session_scope(engine, write=True) as session:
+                active.refresh(session)
+        except Exception:  # whatever failed, the old order serves until the next refresh
+            log.exception("comparison %d is stored, but re-planning the comparison queue failed", judgment_id)
+    return judgment_id
 
 
 @guarded("review.label")
@@ -161,6 +174,8 @@ def configure_queue(
     gold_share: float | None = None,
     lease_minutes: int | None = None,
     per_dimension: bool | None = None,
+    strategy: str | None = None,
+    prefer_uncertain: bool | None = None,
     engine: Engine | None = None,
 ) -> QueueSettings:
     """Save a queue's settings (audited) and bring its work items in line; raises QueueError when refused."""
@@ -174,6 +189,8 @@ def configure_queue(
             gold_share=gold_share,
             lease_minutes=lease_minutes,
             per_dimension=per_dimension,
+            strategy=strategy,
+            prefer_uncertain=prefer_uncertain,
         )
         return settings.settings_of(config)
 

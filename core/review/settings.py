@@ -8,6 +8,8 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from core import audit
+from core.review import active
+from core.review.active import STRATEGIES
 from core.review.gold import GOLD_FIELDS, answer_problems
 from core.review.queues import DEFAULT_K, WITHOUT_VERSIONS, QueueError, QueueStatus, get_config, queue_status
 from core.review.skips import SkippedItem, most_skipped
@@ -23,6 +25,8 @@ SETTINGS = {
     "per_dimension",
     "qualify",
     "pass_share",
+    "strategy",
+    "prefer_uncertain",
 }  # what configure changes and audits
 
 
@@ -36,6 +40,8 @@ class QueueSettings:
     per_dimension: bool = False  # comparison: asks left/right/tie per rubric dimension too
     qualify: int = 0  # the qualification gate's gold items per attempt; 0: no gate
     pass_share: float = 0.8  # the share of them a reviewer must get right, and keep getting right
+    strategy: str = "random"  # comparison: random (every pair alike) or active (core.review.active)
+    prefer_uncertain: bool = False  # comparison, active: the reward model's least sure prompts first
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ def settings_of(config: QueueConfig) -> QueueSettings:
         config.per_dimension,
         config.qualify,
         config.pass_share,
+        config.strategy,
+        config.prefer_uncertain,
     )
 
 
@@ -85,6 +93,8 @@ def configure(
     per_dimension: bool | None = None,
     qualify: int | None = None,
     pass_share: float | None = None,
+    strategy: str | None = None,
+    prefer_uncertain: bool | None = None,
 ) -> QueueConfig:
     """Change a queue's settings (an audit event), then bring its items in line with them."""
     config = get_config(session, queue)
@@ -98,6 +108,10 @@ def configure(
     if per_dimension and queue != "comparison":
         raise QueueError(f"only the comparison queue asks a preference per dimension, not the {queue} queue")
     _check_gate(session, queue, qualify, pass_share)
+    if strategy is not None and strategy not in STRATEGIES:
+        raise QueueError(f"unknown strategy {strategy!r}: choose {' or '.join(STRATEGIES)}")
+    if (strategy is not None or prefer_uncertain is not None) and queue != "comparison":
+        raise QueueError(f"only the comparison queue chooses its pairs by a strategy, not the {queue} queue")
     if versions and queue in WITHOUT_VERSIONS:
         raise QueueError(f"the {queue} queue serves items whose labels disagree, not model versions: drop --versions")
     if versions:
@@ -112,6 +126,8 @@ def configure(
         "per_dimension": per_dimension,
         "qualify": qualify,
         "pass_share": pass_share,
+        "strategy": strategy,
+        "prefer_uncertain": prefer_uncertain,
     }
     for name, value in changes.items():
         if value is not None:
@@ -131,6 +147,10 @@ def configure(
         after={"queue": queue, **after},
     )
     sync_queue(session, queue)
+    if config.strategy == "active":
+        active.refresh(session)
+    elif before["strategy"] == "active":
+        active.lower(session)
     return config
 
 

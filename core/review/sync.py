@@ -26,6 +26,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    null,
     select,
     update,
 )
@@ -54,22 +55,31 @@ def _version_ids(run: prepared.Runner, names: list[str]) -> list[int]:
 
 
 def _subjects(run: prepared.Runner, queue: str, config: QueueConfig) -> Select:
-    """(subject_id, subject_b_id, created_at, priority) of everything the queue should hold."""
+    """(subject_id, subject_b_id, created_at, priority, version_a_id, version_b_id) of everything the queue should
+    hold; the versions of a pair's answers (None outside the comparison queue)."""
     if queue == "moderation":
-        return borderline.borderline_subjects(run, config)
+        return _no_versions(borderline.borderline_subjects(run, config))
     if queue == "adjudication":
-        return borderline.disagreement_subjects()
+        return _no_versions(borderline.disagreement_subjects())
     version_ids = _version_ids(run, config.versions)
     if queue == "rating":
-        return select(Response.id, literal(0), Response.created_at, literal(0)).where(
-            Response.model_version_id.in_(version_ids)
+        return _no_versions(
+            select(Response.id, literal(0), Response.created_at, literal(0)).where(
+                Response.model_version_id.in_(version_ids)
+            )
         )
     a, b = aliased(Response), aliased(Response)
     return (
-        select(a.id, b.id, func.coalesce(b.created_at, a.created_at), literal(0))
+        select(
+            a.id, b.id, func.coalesce(b.created_at, a.created_at), literal(0), a.model_version_id, b.model_version_id
+        )
         .join(b, and_(b.prompt_id == a.prompt_id, b.id > a.id, b.model_version_id != a.model_version_id))
         .where(a.model_version_id.in_(version_ids), b.model_version_id.in_(version_ids))
     )
+
+
+def _no_versions(subjects: Select) -> Select:
+    return subjects.add_columns(null().cast(Integer), null().cast(Integer))
 
 
 def _judgments(queue: str) -> Select:
@@ -120,6 +130,8 @@ def _held(run: prepared.Runner, wanted: Select) -> Iterator[Table]:
         Column("subject_b_id", Integer, nullable=False),
         Column("created_at", wanted.selected_columns[2].type),
         Column("priority", Integer, nullable=False),
+        Column("version_a_id", Integer),
+        Column("version_b_id", Integer),
         prefixes=["TEMPORARY"],
     )
     index = Index("ix_sync_subjects", table.c.subject_id, table.c.subject_b_id)
@@ -140,7 +152,19 @@ def _sync(run: prepared.Runner, queue: str, config: QueueConfig, subjects: FromC
     run.execute(
         insert(WorkItem)
         .from_select(
-            ["queue", "subject_id", "subject_b_id", "priority", "k", "done", "open", "is_gold", "created_at"],
+            [
+                "queue",
+                "subject_id",
+                "subject_b_id",
+                "priority",
+                "k",
+                "done",
+                "open",
+                "is_gold",
+                "created_at",
+                "version_a_id",
+                "version_b_id",
+            ],
             select(
                 literal(queue),
                 *subjects.c[:2],
@@ -150,6 +174,7 @@ def _sync(run: prepared.Runner, queue: str, config: QueueConfig, subjects: FromC
                 literal(True),
                 literal(False),
                 subjects.c[2],
+                *subjects.c[4:6],
             )
             .where(literal(True))
             .order_by(subjects.c[2], subjects.c[0]),

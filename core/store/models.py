@@ -399,6 +399,10 @@ class QueueConfig(SQLModel, table=True):
     # gate), and the share of them they must get right
     qualify: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     pass_share: float = Field(default=0.8, sa_column_kwargs={"server_default": text("0.8")})
+    # comparison: "random" serves every pair of versions alike; "active" the pairs that settle the leaderboard
+    # fastest (core.review.active), and with `prefer_uncertain` the prompts the active reward model is least sure of
+    strategy: str = Field(default="random", sa_column_kwargs={"server_default": text("'random'")})
+    prefer_uncertain: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -414,6 +418,8 @@ class WorkItem(SQLModel, table=True):
         Index("ix_work_item_next", "queue", "open", "is_gold", text("priority DESC"), "id"),
         # backlog age: the open items of a queue in order of arrival, so a percentile is an offset into the index
         Index("ix_work_item_backlog", "queue", "open", "is_gold", "created_at"),
+        # active comparison selection: a pair of versions' open items, oldest first (core.review.active)
+        Index("ix_work_item_pair", "queue", "version_a_id", "version_b_id", "open", "is_gold", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -427,6 +433,10 @@ class WorkItem(SQLModel, table=True):
     is_gold: bool = False
     gold_answer: dict | None = _json()
     created_at: datetime = Field(default_factory=utcnow)
+    # comparison: the versions that wrote subject_id and subject_b_id (a copy, as on Comparison, so that a pair of
+    # versions' items are one index range); None in the other queues
+    version_a_id: int | None = None
+    version_b_id: int | None = None
 
 
 class QueueOrder(SQLModel, table=True):
