@@ -5,6 +5,7 @@ Run as `python -m tests.screenshots` or `python tests/screenshots.py` (options: 
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 import tempfile
 import time
@@ -16,12 +17,13 @@ if __package__ in (None, ""):  # run as a file: make the repo root importable, a
 
 from app.navigation import PAGES
 from core.accounts.service import command_line_user
+from core.accounts.users import create_user
 from core.auth import can_open
 from core.demo.load import DEMO_USERS, load_demo
 from core.review import queues
 from core.review import service as review
 from core.review.judgments import RatingIn, submit_rating
-from core.store.db import dispose_engines, get_engine, upgrade_schema, write_scope
+from core.store.db import dispose_engines, get_engine, session_scope, upgrade_schema, write_scope
 from core.store.models import utcnow
 from tests.live_app import CHROMIUM, WIDTH, chromium, full_page_png, open_page, running_app, sign_in, wait_until_idle
 
@@ -43,6 +45,7 @@ def demo_store(folder: Path) -> str:
     upgrade_schema(engine)
     load_demo(engine)
     assign_demo_batches(engine)
+    gate_demo_queue(engine)
     dispose_engines()
     return url
 
@@ -60,6 +63,29 @@ def assign_demo_batches(engine) -> None:
             lease = queues.next_item(run, queue="rating", user_id=expert.id, now=now)
             now += timedelta(seconds=seconds)
             submit_rating(run, user_id=expert.id, assignment_id=lease.assignment_id, rating=RatingIn(4, 5, 4), now=now)
+
+
+def gate_demo_queue(engine) -> None:
+    """Three gold items on the rating queue, behind a gate of three at two in three right, which a reviewer new to
+    the queue fails (one right), so that Review queues shows the gate and a reviewer waiting for a retry. (The demo's
+    experts judged the queue before it had a gate: they count as qualified.)"""
+    admin, lead = (command_line_user(DEMO_LOGINS[role][0], engine=engine) for role in ("admin", "lead"))
+    with session_scope(engine, write=True) as session:
+        newcomer = create_user(
+            session, username="nina", role="expert", password=secrets.token_urlsafe(), display_name="Nina Weber"
+        ).id
+    for candidate in review.gold_candidates(actor=admin, queue="rating", engine=engine)[:3]:
+        review.mark_gold(actor=admin, work_item_id=candidate.work_item_id, answer={"accuracy": 4}, engine=engine)
+    review.configure_gate(actor=lead, queue="rating", qualify=3, pass_share=0.67, engine=engine)
+    now = utcnow() - timedelta(minutes=20)
+    for accuracy in (4, 3, 5):
+        with write_scope(engine) as run:
+            lease = queues.next_item(run, queue="rating", user_id=newcomer, now=now)
+            if lease is None:  # failed before the last gold item: nothing more is served
+                break
+            now += timedelta(seconds=50)
+            rating = RatingIn(4, 5, accuracy)
+            submit_rating(run, user_id=newcomer, assignment_id=lease.assignment_id, rating=rating, now=now)
 
 
 def shoot(base_url: str, out: Path, pages: list[str] | None = None) -> list[Path]:
