@@ -5,6 +5,7 @@ with their judgments since the last gold item they passed held until a lead rele
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
@@ -200,6 +201,12 @@ def test_a_lead_discards_a_paused_reviewers_held_judgments_and_the_reviewer_qual
     with session_scope(any_engine) as s:
         decided = s.execute(select(ProvisionalJudgment.decided_by).where(ProvisionalJudgment.status == "discarded"))
         assert set(decided.scalars()) == {team["lea"]}
+        events = s.execute(select(AuditEvent.action).where(AuditEvent.entity == "provisional_judgment")).scalars()
+        assert Counter(events) == {
+            "provisional_judgment.hold": 11,  # the first attempt's 3 gold items, the 7 paused, the new attempt's first
+            "provisional_judgment.release": 3,  # the 3 gold items, when that attempt passed
+            "provisional_judgment.discard": 7,
+        }
 
 
 @pytest.mark.parametrize(

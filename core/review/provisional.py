@@ -90,13 +90,16 @@ def discard(run: prepared.Runner, rows: list[Any], *, actor_id: int | None, now:
         _decide(run, row, "discarded", actor_id, now, {})
 
 
+ACTIONS = {"released": "release", "discarded": "discard"}  # a decision's status -> its audit action
+
+
 def _decide(run: prepared.Runner, row: Any, status: str, actor_id: int | None, now: datetime, after: dict) -> None:
     values = {"status": status, "decided_by": actor_id, "decided_at": now}
     run.execute(update(P).where(P.c.id == row.id).values(values))
     audit.record(
         run,
         actor_id=actor_id,
-        action=f"provisional_judgment.{status[:-1] if status.endswith('ed') else status}",
+        action=f"provisional_judgment.{ACTIONS[status]}",
         entity="provisional_judgment",
         entity_id=row.id,
         before={"status": "held", "why": row.why},
