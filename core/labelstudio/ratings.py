@@ -116,9 +116,10 @@ def _row(task: Mapping[str, Any], annotation: Mapping[str, Any]) -> dict[str, An
         "reviewer": who.get("username")
         or who.get("email")
         or (f"labelstudio-user-{who['id']}" if "id" in who else None),
-        "created_at": annotation.get("created_at"),
-        "updated_at": annotation.get("updated_at"),  # read by the importer: an older export changes nothing
     }
+    # when the annotator made and last changed it, where Label Studio says (the importer: an older export changes
+    # nothing)
+    row |= {name: annotation[name] for name in ("created_at", "updated_at") if annotation.get(name)}
     regions: dict[str, dict[str, Any]] = {}
     for result in annotation.get("result") or []:
         name, value = result.get("from_name"), result.get("value") or {}
